@@ -1,0 +1,48 @@
+# The README's two commands: `make demo` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_USERS ?= 2000
+DEMO_PASSWORD ?= Demo-Passw0rd!
+export MFAPORTAL_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: demo test lint typecheck pytest bench install clean screenshots
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Serve the demo tenant on http://127.0.0.1:8000 with the background task worker beside it.
+demo: export MFAPORTAL_DEBUG := true
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --users $(DEMO_USERS) --password '$(DEMO_PASSWORD)'
+	$(BIN)/python manage.py db_worker --queue-name '*' & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: export MFAPORTAL_DEBUG := true
+typecheck: $(STAMP)
+	$(BIN)/mypy mfaportal tests
+
+# pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
+pytest: $(STAMP)
+	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
+	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing."; exit 1; fi; exit $$code
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

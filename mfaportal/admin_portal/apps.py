@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdminPortalConfig(AppConfig):
+    name = "mfaportal.admin_portal"
+    label = "admin_portal"

@@ -1,0 +1,71 @@
+"""Writing audit events. Every service that changes state records through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from mfaportal.core.models import AuditEvent, AuditSource
+
+if TYPE_CHECKING:
+    from mfaportal.directory.models import DirectoryUser
+
+
+@dataclass(frozen=True)
+class ChangeContext:
+    """Who is making a change, through what, and from where."""
+
+    actor: DirectoryUser | None
+    source: AuditSource
+    ip_address: str | None = None
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor is None:
+            return f"({self.source.label})"
+        return self.actor.user_principal_name
+
+
+@dataclass
+class AuditEntry:
+    action: str
+    # The target by id and label, so bulk steps need not load 10k user objects.
+    target_id: int | None = None
+    target_label: str = ""
+    before: str = ""
+    after: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def about(cls, user: DirectoryUser, action: str, **fields: Any) -> AuditEntry:
+        return cls(
+            action=action, target_id=user.pk, target_label=user.user_principal_name, **fields
+        )
+
+
+def audit_record(context: ChangeContext, entry: AuditEntry) -> AuditEvent:
+    return audit_record_many(context, [entry])[0]
+
+
+def audit_record_many(context: ChangeContext, entries: Iterable[AuditEntry]) -> list[AuditEvent]:
+    now = timezone.now()
+    events = [
+        AuditEvent(
+            at=now,
+            actor=context.actor,
+            actor_label=context.actor_label,
+            target_id=entry.target_id,
+            target_label=entry.target_label,
+            action=entry.action,
+            before=entry.before[:255],
+            after=entry.after[:255],
+            source=context.source,
+            ip_address=context.ip_address,
+            detail=entry.detail,
+        )
+        for entry in entries
+    ]
+    return AuditEvent.objects.bulk_create(events, batch_size=2000)

@@ -1,0 +1,55 @@
+"""The audit log: every change, who made it, from where, before and after."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditSource(models.TextChoices):
+    PAGE = "page", "page"
+    CSV = "csv", "CSV"
+    CLI = "cli", "CLI"
+    SYNC = "sync", "sync"
+    SELF_SERVICE = "self-service", "self-service"
+    SYSTEM = "system", "system"
+
+
+class AuditEvent(models.Model):
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events_as_actor",
+    )
+    # Labels survive the deletion of the user rows they name.
+    actor_label = models.CharField(max_length=255, blank=True)
+    target = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events_as_target",
+    )
+    target_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=64)
+    before = models.CharField(max_length=255, blank=True)
+    after = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=16, choices=AuditSource.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_at"),
+            models.Index(fields=["target", "-at"], name="audit_target_at"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+            models.Index(fields=["action", "-at"], name="audit_action_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"

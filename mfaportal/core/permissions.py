@@ -1,0 +1,37 @@
+"""Role checks for views. Every view says which portal roles may use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from mfaportal.core.roles import PortalRole
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def role_required(*roles: PortalRole) -> Callable[[View], View]:
+    """Anonymous → the sign-in page; signed in without one of ``roles`` → 403."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if request.user.portal_role not in roles:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return cast(View, wrapper)
+
+    return decorator
+
+
+staff_required = role_required(PortalRole.ADMIN, PortalRole.HELPDESK)
+admin_required = role_required(PortalRole.ADMIN)
+signed_in_required = role_required(PortalRole.ADMIN, PortalRole.HELPDESK, PortalRole.USER)

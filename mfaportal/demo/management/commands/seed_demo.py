@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from mfaportal.demo.tenant import DEFAULT_PASSWORD, DOMAIN, seed_tenant
+
+
+class Command(BaseCommand):
+    help = "Fill the directory with the demo tenant contoso.test (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--users", type=int, default=500, help="Users besides the named three.")
+        parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Everyone's password.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["users"] < 0:
+            self.stderr.write("--users must be 0 or more.")
+            sys.exit(2)
+        show_progress = self.stdout.isatty() and options["verbosity"] > 0
+
+        def progress(done: int, total: int) -> None:
+            if show_progress:
+                width = 30
+                filled = width * done // max(total, 1)
+                self.stdout.write(
+                    f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending=""
+                )
+                self.stdout.flush()
+
+        result = seed_tenant(
+            users=options["users"], password=options["password"], progress=progress
+        )
+        if show_progress:
+            self.stdout.write("")
+        self.stdout.write(
+            f"Demo tenant {DOMAIN}: {result.created} users created, {result.existing} already there "
+            f"({result.seconds:.1f} s)."
+        )
+        self.stdout.write("Sign in at http://127.0.0.1:8000/ with:")
+        for upn, what in (
+            (f"admin@{DOMAIN}", "Global Administrator"),
+            (f"helpdesk@{DOMAIN}", "Authentication Administrator"),
+            (f"adele@{DOMAIN}", "ordinary user"),
+        ):
+            self.stdout.write(f"  {upn:<24} {what}")
+        self.stdout.write(f"  password: {options['password']}")

@@ -1,0 +1,133 @@
+"""The cached tenant: directory users and their directory roles.
+
+In local mode these rows are the directory; in graph mode they are a cache of Entra ID,
+refreshed by sync. The portal account of a person is their directory user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from mfaportal.core.roles import ROLES_BY_TEMPLATE_ID, PortalRole, portal_role_for
+
+if TYPE_CHECKING:
+    from mfaportal.mfa.models import UserMfa
+
+
+class DirectoryRole(models.Model):
+    """A directory role (Global Administrator, ...), identified by its role template id."""
+
+    template_id = models.CharField(max_length=36, unique=True)
+    display_name = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def view_label(self) -> str:
+        role = ROLES_BY_TEMPLATE_ID.get(self.template_id)
+        return role.view_label if role else self.display_name
+
+
+class DirectoryUserManager(BaseUserManager["DirectoryUser"]):
+    def get_by_natural_key(self, username: str | None) -> DirectoryUser:
+        # User principal names are case-insensitive, as in Entra ID.
+        return self.by_upn(username or "").get()
+
+    def by_upn(self, upn: str) -> models.QuerySet[DirectoryUser]:
+        return self.alias(upn_lower=Lower("user_principal_name")).filter(
+            upn_lower=upn.strip().lower()
+        )
+
+    def create_user(
+        self, user_principal_name: str, password: str | None = None, **fields: Any
+    ) -> DirectoryUser:
+        user = self.model(user_principal_name=user_principal_name.strip(), **fields)
+        user.set_password(password)
+        user.save()
+        return user
+
+
+class DirectoryUser(AbstractBaseUser):
+    object_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    user_principal_name = models.CharField(max_length=255, unique=True)
+    display_name = models.CharField(max_length=256)
+    mail = models.CharField(max_length=320, blank=True, default="")
+    account_enabled = models.BooleanField(
+        default=True, help_text="Sign-in allowed. A blocked user cannot sign in anywhere."
+    )
+    is_licensed = models.BooleanField(
+        default=True, help_text="Only licensed users are eligible for multi-factor authentication."
+    )
+    roles = models.ManyToManyField(DirectoryRole, blank=True, related_name="members")
+    # Bumped to revoke every session of the user: it is part of the session auth hash.
+    session_version = models.PositiveIntegerField(default=0)
+    # When the person last proved their password (reauthentication before method changes).
+    password_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DirectoryUserManager()
+
+    USERNAME_FIELD = "user_principal_name"
+    EMAIL_FIELD = "mail"
+    REQUIRED_FIELDS = ["display_name"]
+
+    if TYPE_CHECKING:
+        mfa: UserMfa
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("user_principal_name"), name="directory_user_upn_ci_unique"
+            ),
+        ]
+        indexes = [
+            # Keyset paging of the admin list: ORDER BY display_name, id / upn, id.
+            models.Index(fields=["display_name", "id"], name="directory_user_name_id"),
+            models.Index(fields=["user_principal_name", "id"], name="directory_user_upn_id"),
+            # Case-insensitive prefix search indexes are created per database vendor in
+            # migration 0002 (an expression index on SQLite's NOCASE / PostgreSQL's UPPER).
+        ]
+
+    def __str__(self) -> str:
+        return self.user_principal_name
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.account_enabled
+
+    def get_session_auth_hash(self) -> str:
+        # Django invalidates a session when this hash changes: include session_version so
+        # "revoke sessions" signs the user out everywhere, like a password change does.
+        return salted_hmac(
+            "mfaportal.directory.DirectoryUser.get_session_auth_hash",
+            f"{self.password}:{self.session_version}",
+            algorithm="sha256",
+        ).hexdigest()
+
+    @property
+    def role_template_ids(self) -> set[str]:
+        cached = getattr(self, "_role_template_ids", None)
+        if cached is None:
+            cached = set(self.roles.values_list("template_id", flat=True))
+            self._role_template_ids = cached
+        return cached
+
+    @property
+    def portal_role(self) -> PortalRole:
+        return portal_role_for(self.role_template_ids)
+
+    @property
+    def holds_admin_role(self) -> bool:
+        return bool(self.role_template_ids)

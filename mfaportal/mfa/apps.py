@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MfaConfig(AppConfig):
+    name = "mfaportal.mfa"
+    label = "mfa"

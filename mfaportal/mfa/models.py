@@ -1,0 +1,178 @@
+"""The MFA domain: per-user state, verification methods, app passwords, remembered devices,
+and the tenant's service settings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class MfaState(models.IntegerChoices):
+    DISABLED = 0, _("Disabled")
+    ENABLED = 1, _("Enabled")
+    ENFORCED = 2, _("Enforced")
+
+    @classmethod
+    def parse(cls, value: str) -> MfaState:
+        """'enabled', 'Enabled', ' ENFORCED ' → the state; ValueError for anything else."""
+        wanted = value.strip().lower()
+        for state in cls:
+            if state.name.lower() == wanted:
+                return state
+        raise ValueError(f"{value!r} is not one of Enabled, Enforced, Disabled")
+
+
+class MethodType(models.TextChoices):
+    """MSOnline's StrongAuthenticationMethods MethodType values."""
+
+    ONE_WAY_SMS = "OneWaySMS", _("Text code to my authentication phone")
+    TWO_WAY_VOICE_MOBILE = "TwoWayVoiceMobile", _("Call my authentication phone")
+    TWO_WAY_VOICE_OFFICE = "TwoWayVoiceOffice", _("Call my office phone")
+    TWO_WAY_VOICE_ALTERNATE_MOBILE = "TwoWayVoiceAlternateMobile", _("Call my alternate phone")
+    PHONE_APP_NOTIFICATION = "PhoneAppNotification", _("Notify me through app")
+    PHONE_APP_OTP = "PhoneAppOTP", _("Use verification code from app or token")
+
+
+class UserMfa(models.Model):
+    """StrongAuthenticationRequirements of one user (RelyingParty "*")."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="mfa"
+    )
+    state = models.PositiveSmallIntegerField(choices=MfaState.choices, default=MfaState.DISABLED)
+    remember_devices_not_issued_before = models.DateTimeField(null=True, blank=True)
+    must_register = models.BooleanField(
+        default=False, help_text="Provide contact methods again at next sign-in."
+    )
+    default_method = models.CharField(max_length=32, choices=MethodType.choices, blank=True)
+    # A fraud report can block the user from MFA sign-in until an admin lifts it.
+    blocked_for_fraud_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.get_state_display()}"
+
+
+class VerificationMethod(models.Model):
+    class Kind(models.TextChoices):
+        AUTHENTICATION_PHONE = "authentication_phone", _("Authentication phone")
+        ALTERNATE_PHONE = "alternate_phone", _("Alternate authentication phone")
+        OFFICE_PHONE = "office_phone", _("Office phone")
+        AUTHENTICATOR_APP = "authenticator_app", _("Authenticator app")
+        HARDWARE_TOKEN = "hardware_token", _("Hardware token")
+
+    class AppMode(models.TextChoices):
+        NOTIFICATION = "notification", _("Receive notifications for verification")
+        CODE = "code", _("Use verification code")
+
+    PHONE_KINDS = (Kind.AUTHENTICATION_PHONE, Kind.ALTERNATE_PHONE, Kind.OFFICE_PHONE)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="methods"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    phone_number = models.CharField(max_length=20, blank=True, help_text="E.164")
+    extension = models.CharField(max_length=10, blank=True)
+    app_mode = models.CharField(max_length=16, choices=AppMode.choices, blank=True)
+    device_name = models.CharField(max_length=128, blank=True)
+    # TOTP key: AES-GCM ciphertext and the id of the key that encrypted it.
+    secret_ciphertext = models.BinaryField(null=True, blank=True)
+    secret_key_id = models.CharField(max_length=32, blank=True)
+    # Last accepted TOTP time step: a code at or before it is a replay.
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=models.Q(
+                    kind__in=["authentication_phone", "alternate_phone", "office_phone"]
+                ),
+                name="mfa_one_phone_of_each_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of user {self.user_id}"
+
+    @property
+    def method_types(self) -> tuple[MethodType, ...]:
+        """The MSOnline MethodTypes this registration makes available."""
+        if self.kind == self.Kind.AUTHENTICATION_PHONE:
+            return (MethodType.ONE_WAY_SMS, MethodType.TWO_WAY_VOICE_MOBILE)
+        if self.kind == self.Kind.ALTERNATE_PHONE:
+            return (MethodType.TWO_WAY_VOICE_ALTERNATE_MOBILE,)
+        if self.kind == self.Kind.OFFICE_PHONE:
+            return (MethodType.TWO_WAY_VOICE_OFFICE,)
+        if self.kind == self.Kind.AUTHENTICATOR_APP and self.app_mode == self.AppMode.NOTIFICATION:
+            return (MethodType.PHONE_APP_NOTIFICATION, MethodType.PHONE_APP_OTP)
+        return (MethodType.PHONE_APP_OTP,)
+
+
+class AppPassword(models.Model):
+    """A password for a non-browser app. Only a keyed hash of it is kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_passwords"
+    )
+    name = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA-256, hex")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RememberedDevice(models.Model):
+    """A browser that chose "Don't ask again for N days". The cookie is kept hashed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="remembered_devices"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label or 'device'} of user {self.user_id}"
+
+
+class ServiceSettings(models.Model):
+    """The tenant-wide "service settings" tab (one row)."""
+
+    app_passwords_allowed = models.BooleanField(default=False)
+    skip_mfa_for_federated_intranet = models.BooleanField(default=False)
+    trusted_ip_ranges = models.TextField(blank=True, default="", help_text="One CIDR a line")
+    method_call = models.BooleanField(default=True)
+    method_text = models.BooleanField(default=True)
+    method_app_notification = models.BooleanField(default=True)
+    method_app_code = models.BooleanField(default=True)
+    remember_devices_allowed = models.BooleanField(default=False)
+    remember_devices_days = models.PositiveSmallIntegerField(default=14)
+    fraud_report_allowed = models.BooleanField(default=True)
+    fraud_report_blocks_user = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "service settings"
+
+    def __str__(self) -> str:
+        return "service settings"
+
+    @classmethod
+    def load(cls) -> ServiceSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

@@ -1,0 +1,53 @@
+"""Reads of the MFA domain, shaped for pages, the CLI and reports."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+
+
+class StrongAuthenticationMethod(TypedDict):
+    methodType: str
+    isDefault: bool
+
+
+def user_mfa(user: DirectoryUser) -> UserMfa:
+    """The user's MFA row; a user without one is Disabled with nothing registered."""
+    try:
+        return user.mfa
+    except UserMfa.DoesNotExist:
+        return UserMfa(user=user)
+
+
+def strong_authentication_methods(
+    methods: list[VerificationMethod], default_method: str
+) -> list[StrongAuthenticationMethod]:
+    """The MSOnline StrongAuthenticationMethods list: one entry per MethodType available,
+    exactly one of them default when anything is registered."""
+    available: list[str] = []
+    for method in methods:
+        for method_type in method.method_types:
+            if method_type not in available:
+                available.append(method_type)
+    order = list(MethodType.values)
+    available.sort(key=order.index)
+    default = default_method if default_method in available else (available[0] if available else "")
+    return [{"methodType": t, "isDefault": t == default} for t in available]
+
+
+def user_summary(user: DirectoryUser) -> dict[str, Any]:
+    """The JSON shape of ``manage.py mfa get-user UPN --json`` (DESIGN §7)."""
+    mfa = user_mfa(user)
+    methods = list(user.methods.all())
+    return {
+        "userPrincipalName": user.user_principal_name,
+        "displayName": user.display_name,
+        "objectId": str(user.object_id),
+        "accountEnabled": user.account_enabled,
+        "roles": sorted(user.roles.values_list("display_name", flat=True)),
+        "mfaState": MfaState(mfa.state).name.capitalize(),
+        "strongAuthenticationMethods": strong_authentication_methods(methods, mfa.default_method),
+        "appPasswords": user.app_passwords.count(),
+    }

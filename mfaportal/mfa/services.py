@@ -1,0 +1,300 @@
+"""State changes of the MFA domain. The rules of DESIGN §3 live here, once.
+
+Every page, the CSV bulk update, the CLI and sync call these functions, so they cannot
+drift apart. Each takes the users as a queryset (a bulk step over 10k users never loads
+10k model objects), a ``ChangeContext`` saying who acts from where, and optionally the
+Directory to write through (tests hand one in).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
+from mfaportal.core.roles import PortalRole
+from mfaportal.directory.interface import Directory, get_directory
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa.models import AppPassword, MfaState, UserMfa, VerificationMethod
+
+
+@dataclass
+class UserOutcome:
+    user_principal_name: str
+    reason: str = ""
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk step did, per user, for the *Updates successful* dialog and the CSV."""
+
+    changed: list[UserOutcome] = field(default_factory=list)
+    unchanged: list[UserOutcome] = field(default_factory=list)
+    skipped: list[UserOutcome] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.changed) + len(self.unchanged) + len(self.skipped)
+
+    def merge(self, other: BulkOutcome) -> None:
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    upn: str
+    is_licensed: bool
+    state: int
+    registered: bool
+    holds_admin_role: bool
+
+
+def _rows(users: QuerySet[DirectoryUser]) -> list[_Row]:
+    rows = (
+        users.order_by()
+        .annotate(
+            registered=Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
+            holds_role=Exists(
+                DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk"))
+            ),
+        )
+        .values_list(
+            "id",
+            "user_principal_name",
+            "is_licensed",
+            "mfa__state",
+            "registered",
+            "holds_admin_role",
+        )
+    )
+    return [
+        _Row(id, upn, licensed, MfaState.DISABLED if state is None else state, registered, admin)
+        for id, upn, licensed, state, registered, admin in rows.iterator(chunk_size=2000)
+    ]
+
+
+def _refusal(context: ChangeContext, row: _Row) -> str:
+    """Why the actor may not change this user at all, or '' when they may."""
+    if (
+        context.actor is not None
+        and context.actor.portal_role == PortalRole.HELPDESK
+        and row.holds_admin_role
+    ):
+        return _("Authentication administrators can't change users who hold an admin role.")
+    return ""
+
+
+def resulting_state(requested: MfaState, *, registered: bool) -> MfaState:
+    """Enabling a user who has already registered makes them Enforced (Microsoft's rule)."""
+    if requested == MfaState.ENABLED and registered:
+        return MfaState.ENFORCED
+    return requested
+
+
+def _ensure_mfa_rows(user_ids: list[int]) -> None:
+    UserMfa.objects.bulk_create(
+        [UserMfa(user_id=user_id) for user_id in user_ids], ignore_conflicts=True, batch_size=2000
+    )
+
+
+def mfa_state_set(
+    *,
+    users: QuerySet[DirectoryUser],
+    state: MfaState,
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> BulkOutcome:
+    """Enable, enforce or disable multi-factor authentication for these users."""
+    directory = directory or get_directory()
+    outcome = BulkOutcome()
+    by_target: dict[MfaState, list[_Row]] = defaultdict(list)
+    for row in _rows(users):
+        if refusal := _refusal(context, row):
+            outcome.skipped.append(UserOutcome(row.upn, refusal))
+            continue
+        if state != MfaState.DISABLED and not row.is_licensed:
+            outcome.skipped.append(
+                UserOutcome(
+                    row.upn, _("Only licensed users are eligible for multi-factor authentication.")
+                )
+            )
+            continue
+        target = resulting_state(state, registered=row.registered)
+        if target == row.state:
+            outcome.unchanged.append(UserOutcome(row.upn))
+            continue
+        by_target[target].append(row)
+
+    entries: list[AuditEntry] = []
+    with transaction.atomic():
+        for target, rows in by_target.items():
+            ids = [row.id for row in rows]
+            _ensure_mfa_rows(ids)
+            directory.mfa_states_write(user_ids=ids, state=target)
+            for row in rows:
+                before = MfaState(row.state).label
+                entries.append(
+                    AuditEntry(
+                        action="mfa.state",
+                        target_id=row.id,
+                        target_label=row.upn,
+                        before=str(before),
+                        after=str(target.label),
+                    )
+                )
+                reason = (
+                    _("Already registered, so Enabled became Enforced.") if target != state else ""
+                )
+                outcome.changed.append(UserOutcome(row.upn, reason))
+        audit_record_many(context, entries)
+    return outcome
+
+
+def _apply_to_each(
+    users: QuerySet[DirectoryUser], context: ChangeContext
+) -> tuple[list[_Row], BulkOutcome]:
+    outcome = BulkOutcome()
+    allowed: list[_Row] = []
+    for row in _rows(users):
+        if refusal := _refusal(context, row):
+            outcome.skipped.append(UserOutcome(row.upn, refusal))
+        else:
+            allowed.append(row)
+    return allowed, outcome
+
+
+def mfa_reregistration_require(
+    *,
+    users: QuerySet[DirectoryUser],
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> BulkOutcome:
+    """ "Require selected users to provide contact methods again": the registration is
+    cleared and the user registers again at next sign-in."""
+    directory = directory or get_directory()
+    rows, outcome = _apply_to_each(users, context)
+    ids = [row.id for row in rows]
+    with transaction.atomic():
+        _ensure_mfa_rows(ids)
+        directory.methods_delete(user_ids=ids)
+        for start in range(0, len(ids), 500):
+            UserMfa.objects.filter(user_id__in=ids[start : start + 500]).update(
+                must_register=True, default_method="", updated_at=timezone.now()
+            )
+        audit_record_many(
+            context,
+            [AuditEntry("mfa.reregistration_required", row.id, row.upn) for row in rows],
+        )
+    outcome.changed += [UserOutcome(row.upn) for row in rows]
+    return outcome
+
+
+def app_passwords_delete_all(
+    *, users: QuerySet[DirectoryUser], context: ChangeContext
+) -> BulkOutcome:
+    """ "Delete all existing app passwords generated by the selected users"."""
+    rows, outcome = _apply_to_each(users, context)
+    entries = []
+    with transaction.atomic():
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            counts: dict[int, int] = defaultdict(int)
+            for user_id in AppPassword.objects.filter(
+                user_id__in=[row.id for row in chunk]
+            ).values_list("user_id", flat=True):
+                counts[user_id] += 1
+            AppPassword.objects.filter(user_id__in=[row.id for row in chunk]).delete()
+            for row in chunk:
+                entries.append(
+                    AuditEntry(
+                        "mfa.app_passwords_deleted",
+                        row.id,
+                        row.upn,
+                        before=str(counts[row.id]),
+                        after="0",
+                    )
+                )
+        audit_record_many(context, entries)
+    outcome.changed += [UserOutcome(row.upn) for row in rows]
+    return outcome
+
+
+def remembered_devices_restore(
+    *,
+    users: QuerySet[DirectoryUser],
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> BulkOutcome:
+    """ "Restore multi-factor authentication on all remembered devices"."""
+    directory = directory or get_directory()
+    rows, outcome = _apply_to_each(users, context)
+    ids = [row.id for row in rows]
+    now = timezone.now()
+    with transaction.atomic():
+        _ensure_mfa_rows(ids)
+        directory.remembered_devices_restore(user_ids=ids, at=now)
+        audit_record_many(
+            context,
+            [
+                AuditEntry(
+                    "mfa.remembered_devices_restored", row.id, row.upn, after=now.isoformat()
+                )
+                for row in rows
+            ],
+        )
+    outcome.changed += [UserOutcome(row.upn) for row in rows]
+    return outcome
+
+
+def sessions_revoke(
+    *,
+    users: QuerySet[DirectoryUser],
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> BulkOutcome:
+    """Sign the users out of every session."""
+    directory = directory or get_directory()
+    rows, outcome = _apply_to_each(users, context)
+    ids = [row.id for row in rows]
+    with transaction.atomic():
+        directory.sessions_revoke(user_ids=ids)
+        audit_record_many(
+            context, [AuditEntry("directory.sessions_revoked", row.id, row.upn) for row in rows]
+        )
+    outcome.changed += [UserOutcome(row.upn) for row in rows]
+    return outcome
+
+
+def mfa_registration_complete(
+    *, user: DirectoryUser, context: ChangeContext, directory: Directory | None = None
+) -> MfaState:
+    """A user finished registering: clear must-register, and Enabled becomes Enforced."""
+    directory = directory or get_directory()
+    with transaction.atomic():
+        mfa, _created = UserMfa.objects.select_for_update().get_or_create(user=user)
+        entries = []
+        if mfa.must_register:
+            UserMfa.objects.filter(pk=mfa.pk).update(must_register=False, updated_at=timezone.now())
+        if mfa.state == MfaState.ENABLED:
+            directory.mfa_states_write(user_ids=[user.pk], state=MfaState.ENFORCED)
+            entries.append(
+                AuditEntry.about(
+                    user,
+                    "mfa.state",
+                    before=str(MfaState.ENABLED.label),
+                    after=str(MfaState.ENFORCED.label),
+                    detail={"reason": "registration completed"},
+                )
+            )
+        entries.append(AuditEntry.about(user, "mfa.registration_completed"))
+        audit_record_many(context, entries)
+        mfa.refresh_from_db()
+    return MfaState(mfa.state)

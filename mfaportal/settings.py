@@ -1,0 +1,238 @@
+"""Settings for MFA Portal: one module, every knob from the environment.
+
+Production is the default: without ``MFAPORTAL_DEBUG=true`` the portal refuses to start
+unless ``MFAPORTAL_SECRET_KEY`` is set. ``make demo`` runs in debug mode and keeps a
+generated key in ``var/secret_key``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MFAPORTAL_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("MFAPORTAL_DEBUG")
+
+
+def _secret_key() -> str:
+    key = os.environ.get("MFAPORTAL_SECRET_KEY", "")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "MFAPORTAL_SECRET_KEY is not set. Production refuses to start without it; "
+            "set MFAPORTAL_DEBUG=true for a development key kept in var/secret_key."
+        )
+    # Development only: generate once and keep it, so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list("MFAPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("MFAPORTAL_CSRF_TRUSTED_ORIGINS")
+
+# --- what the portal talks to -------------------------------------------------------------
+
+MFAPORTAL_DIRECTORY = os.environ.get("MFAPORTAL_DIRECTORY", "local")
+if MFAPORTAL_DIRECTORY not in {"local", "graph"}:
+    raise ImproperlyConfigured("MFAPORTAL_DIRECTORY must be 'local' or 'graph'.")
+MFAPORTAL_TENANT_ID = os.environ.get("MFAPORTAL_TENANT_ID", "")
+MFAPORTAL_CLIENT_ID = os.environ.get("MFAPORTAL_CLIENT_ID", "")
+MFAPORTAL_CLIENT_SECRET = os.environ.get("MFAPORTAL_CLIENT_SECRET", "")
+MFAPORTAL_CLIENT_CERT_PATH = os.environ.get("MFAPORTAL_CLIENT_CERT_PATH", "")
+MFAPORTAL_AUTHORITY_HOST = os.environ.get(
+    "MFAPORTAL_AUTHORITY_HOST", "https://login.microsoftonline.com"
+)
+MFAPORTAL_GRAPH_URL = os.environ.get("MFAPORTAL_GRAPH_URL", "https://graph.microsoft.com")
+MFAPORTAL_CA_BUNDLE = os.environ.get("MFAPORTAL_CA_BUNDLE", "")
+MFAPORTAL_GRAPH_TIMEOUT = float(os.environ.get("MFAPORTAL_GRAPH_TIMEOUT", "30"))
+
+MFAPORTAL_TELEPHONY = os.environ.get("MFAPORTAL_TELEPHONY", "outbox")
+MFAPORTAL_TELEPHONY_URL = os.environ.get("MFAPORTAL_TELEPHONY_URL", "")
+MFAPORTAL_TELEPHONY_TOKEN = os.environ.get("MFAPORTAL_TELEPHONY_TOKEN", "")
+
+# The tenant's display name and its own mail domains (used for UPNs and the SSPR email rule).
+MFAPORTAL_TENANT_NAME = os.environ.get("MFAPORTAL_TENANT_NAME", "contoso.test")
+MFAPORTAL_TENANT_DOMAINS = env_list("MFAPORTAL_TENANT_DOMAINS", MFAPORTAL_TENANT_NAME)
+
+# Keys for secrets at rest. MFAPORTAL_ENCRYPTION_KEYS is "kid:base64url-32-bytes,..."; the
+# first key encrypts, every key decrypts, so keys can rotate. Without it a key is derived
+# from the secret key (fine for a demo, not for rotating the secret key in production).
+MFAPORTAL_ENCRYPTION_KEYS = os.environ.get("MFAPORTAL_ENCRYPTION_KEYS", "")
+MFAPORTAL_HMAC_KEY = os.environ.get("MFAPORTAL_HMAC_KEY", "")
+
+# Local-mode simulators (/demo/phone/, /demo/authenticator/) exist only when enabled.
+MFAPORTAL_SIMULATORS = env_bool("MFAPORTAL_SIMULATORS", default=DEBUG)
+
+# --- Django ----------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "mfaportal.core",
+    "mfaportal.directory",
+    "mfaportal.mfa",
+    "mfaportal.admin_portal",
+    "mfaportal.selfservice",
+    "mfaportal.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Static files: whitenoise in production; runserver and the test server serve them in debug.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "mfaportal.core.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "mfaportal.urls"
+WSGI_APPLICATION = "mfaportal.wsgi.application"
+AUTH_USER_MODEL = "directory.DirectoryUser"
+LOGIN_URL = "signin"
+LOGIN_REDIRECT_URL = "home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mfaportal.core.context_processors.portal",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mfaportal.sqlite3'}"),
+        conn_max_age=int(os.environ.get("MFAPORTAL_DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the task worker write while pages read; IMMEDIATE avoids upgrade deadlocks.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if str(DATABASES["default"]["NAME"]).startswith(str(VAR_DIR)):
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("MFAPORTAL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("MFAPORTAL_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- security --------------------------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("MFAPORTAL_SESSION_AGE", str(8 * 3600)))
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("MFAPORTAL_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("MFAPORTAL_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("MFAPORTAL_HSTS_PRELOAD", default=True)
+    # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+
+# --- logging: structured enough to grep, never a secret -------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("MFAPORTAL_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,61 @@
+"""Who reaches which page: anonymous and plain users get no admin page."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from mfaportal.core import roles
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_URLS = ["admin_portal:users"]
+
+
+@pytest.mark.parametrize("name", ADMIN_URLS)
+def test_anonymous_request_for_an_admin_page_goes_to_sign_in(client: Client, name: str) -> None:
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("signin"))
+
+
+@pytest.mark.parametrize("name", ADMIN_URLS)
+def test_plain_user_gets_403_on_admin_pages(client: Client, name: str) -> None:
+    client.force_login(make_user("plain@contoso.test"))
+    assert client.get(reverse(name)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("template", "status"),
+    [
+        (roles.GLOBAL_ADMINISTRATOR, 200),
+        (roles.AUTHENTICATION_ADMINISTRATOR, 200),
+        (roles.ROLES_BY_TEMPLATE_ID["29232cdf-9323-42fd-ade2-1d097af3e4de"], 403),  # Exchange
+    ],
+)
+def test_only_global_and_authentication_administrators_reach_the_admin_page(
+    client: Client, template: roles.BuiltInRole, status: int
+) -> None:
+    client.force_login(make_user("staff@contoso.test", admin_role=template))
+    assert client.get(reverse("admin_portal:users")).status_code == status
+
+
+def test_home_sends_each_role_where_it_belongs(client: Client) -> None:
+    assert client.get("/")["Location"] == reverse("signin")
+    client.force_login(make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR))
+    assert client.get("/")["Location"] == reverse("admin_portal:users")
+    client.force_login(make_user("hd@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR))
+    assert client.get("/")["Location"] == reverse("admin_portal:users")
+    client.force_login(make_user("u@contoso.test"))
+    assert client.get("/")["Location"] == reverse("selfservice:setup")
+
+
+def test_portal_role_mapping() -> None:
+    assert roles.portal_role_for({roles.GLOBAL_ADMINISTRATOR.template_id}) == roles.PortalRole.ADMIN
+    assert (
+        roles.portal_role_for({roles.AUTHENTICATION_ADMINISTRATOR.template_id})
+        == roles.PortalRole.HELPDESK
+    )
+    assert roles.portal_role_for(set()) == roles.PortalRole.USER

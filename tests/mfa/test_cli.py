@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from mfaportal.core import roles
+from mfaportal.mfa.models import AppPassword, MfaState, UserMfa
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("mfa", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_get_user_prints_the_documented_json_shape() -> None:
+    user = make_user(
+        "Megan.Bowen@contoso.test",
+        display_name="Megan Bowen",
+        state=MfaState.ENFORCED,
+        registered=True,
+        admin_role=roles.AUTHENTICATION_ADMINISTRATOR,
+    )
+    AppPassword.objects.create(user=user, name="Outlook", digest="d" * 64)
+    data = json.loads(run("get-user", "megan.bowen@CONTOSO.test", "--json"))
+    assert data == {
+        "userPrincipalName": "Megan.Bowen@contoso.test",
+        "displayName": "Megan Bowen",
+        "objectId": str(user.object_id),
+        "accountEnabled": True,
+        "roles": ["Authentication Administrator"],
+        "mfaState": "Enforced",
+        "strongAuthenticationMethods": [
+            {"methodType": "OneWaySMS", "isDefault": True},
+            {"methodType": "TwoWayVoiceMobile", "isDefault": False},
+        ],
+        "appPasswords": 1,
+    }
+
+
+def test_get_user_for_an_unknown_user_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="No user"):
+        run("get-user", "nobody@contoso.test", "--json")
+
+
+def test_set_state_by_upn_applies_through_the_service() -> None:
+    a, b = make_user("a@contoso.test"), make_user("b@contoso.test", registered=True)
+    output = run("set-state", "--state", "enabled", "a@contoso.test", "B@contoso.test")
+    assert UserMfa.objects.get(user=a).state == MfaState.ENABLED
+    assert UserMfa.objects.get(user=b).state == MfaState.ENFORCED
+    assert "2 changed" in output
+
+
+def test_set_state_with_an_unknown_user_changes_nothing() -> None:
+    a = make_user("a@contoso.test")
+    with pytest.raises(CommandError, match="nothing was changed"):
+        run("set-state", "--state", "Enforced", "a@contoso.test", "ghost@contoso.test")
+    assert UserMfa.objects.get(user=a).state == MfaState.DISABLED
+
+
+def test_set_state_rejects_a_bad_state() -> None:
+    make_user("a@contoso.test")
+    with pytest.raises(CommandError, match="not one of"):
+        run("set-state", "--state", "On", "a@contoso.test")
+
+
+def test_set_state_from_csv_applies_valid_rows_and_reports_bad_lines(tmp_path: Path) -> None:
+    a, b = make_user("a@contoso.test"), make_user("b@contoso.test")
+    csv_file = tmp_path / "bulk.csv"
+    csv_file.write_text("Username,MFA Status\na@contoso.test,Enforced\nb@contoso.test,sometimes\n")
+    with pytest.raises(CommandError, match="1 line"):
+        run("set-state", "--state", "Enabled", "--csv", str(csv_file))
+    assert UserMfa.objects.get(user=a).state == MfaState.ENFORCED
+    assert UserMfa.objects.get(user=b).state == MfaState.DISABLED
+
+
+def test_set_state_all_applies_to_every_user_matching_the_filter() -> None:
+    make_user("adam@contoso.test", display_name="Adam Smith")
+    make_user("bob@contoso.test", display_name="Bob Jones")
+    run("set-state", "--state", "Enabled", "--all", "--search", "ad")
+    states = dict(UserMfa.objects.values_list("user__user_principal_name", "state"))
+    assert states == {"adam@contoso.test": MfaState.ENABLED, "bob@contoso.test": MfaState.DISABLED}
+
+
+def test_report_prints_csv_with_formula_cells_neutralised() -> None:
+    make_user("f@contoso.test", display_name="=cmd|' /C calc'!A0")
+    lines = run("report", "--format", "csv").splitlines()
+    assert lines[0].startswith("UserPrincipalName,DisplayName,ObjectId")
+    assert "'=cmd" in lines[1]

@@ -1,0 +1,53 @@
+"""Settings come from the environment; production refuses to start without a secret key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MFAPORTAL_", "DJANGO_"))}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    result = manage("check")
+    assert result.returncode != 0
+    assert "MFAPORTAL_SECRET_KEY is not set" in result.stderr
+
+
+def test_production_settings_pass_check_deploy_without_warnings(tmp_path: Path) -> None:
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        MFAPORTAL_SECRET_KEY="x" * 20 + "-a-long-random-production-key-0123456789",
+        MFAPORTAL_ALLOWED_HOSTS="mfa.contoso.test",
+        MFAPORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_mode_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
+    env = {"MFAPORTAL_DEBUG": "true", "MFAPORTAL_VAR_DIR": str(tmp_path)}
+    assert manage("check", **env).returncode == 0
+    key = (tmp_path / "secret_key").read_text()
+    assert manage("check", **env).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == key
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
