@@ -72,7 +72,7 @@ def _rows(users: QuerySet[DirectoryUser]) -> list[_Row]:
             "is_licensed",
             "mfa__state",
             "registered",
-            "holds_admin_role",
+            "holds_role",
         )
     )
     return [
