@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_user
-
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
@@ -21,4 +19,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 @pytest.fixture
 def user_factory(db: None) -> Callable[..., Any]:
+    from tests.factories import make_user
+
     return make_user

@@ -1,0 +1,777 @@
+"""The Graph half of the emulator: v1.0 and beta routes, answered from the in-memory tenant.
+
+Every route is a plain function of (request) → response, so JSON $batch items go through the
+same code as top-level requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from .tenant import (
+    DEFAULT_MFA_METHOD,
+    PASSWORD_METHOD_ID,
+    PER_USER_MFA_STATES,
+    PHONE_METHOD_IDS,
+    PHONE_NUMBER,
+    PHONE_TYPES_IN_ORDER,
+    PREFERRED_METHOD_NEEDS,
+    USER_PROPERTY_NAMES,
+    Tenant,
+    User,
+    iso,
+)
+
+if TYPE_CHECKING:
+    from .server import GraphEmulator
+
+# What Graph returns for a user when no $select is given.
+DEFAULT_USER_PROPERTIES = (
+    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
+    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+)  # fmt: skip
+MAX_BATCH_REQUESTS = 20
+JSON_CONTENT_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
+
+
+@dataclass
+class Request:
+    method: str
+    # Percent-decoded path, e.g. /v1.0/users/abc/authentication/methods
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: Any = None
+    raw_body: bytes = b""
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_CONTENT_TYPE
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+def graph_error(status: int, code: str, message: str, **headers: str) -> Response:
+    request_id = str(uuid.uuid4())
+    return Response(
+        status,
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {
+                    "date": now_iso(),
+                    "request-id": request_id,
+                    "client-request-id": request_id,
+                },
+            }
+        },
+        headers={"request-id": request_id, **headers},
+    )
+
+
+def not_found(what: str) -> Response:
+    return graph_error(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{what}' does not exist or one of its queried reference-property objects "
+        "are not present.",
+    )
+
+
+def segment_not_found(segment: str) -> Response:
+    return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+
+def encode_token(state: dict[str, Any]) -> str:
+    raw = json.dumps(state, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict[str, Any] | None:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        state = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+class GraphApi:
+    def __init__(self, emulator: GraphEmulator) -> None:
+        self.emulator = emulator
+        self._random = random.Random(7)
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.emulator.tenant
+
+    def link(self, version: str, path: str, params: dict[str, str]) -> str:
+        query = urlencode(params, safe="$,'()", quote_via=quote)
+        return f"{self.emulator.graph_url}/{version}/{path}?{query}"
+
+    def context(self, version: str, fragment: str) -> str:
+        return f"{self.emulator.graph_url}/{version}/$metadata#{fragment}"
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def dispatch(self, request: Request) -> Response:
+        match = re.match(r"^/(v1\.0|beta)(/.*)?$", request.path)
+        if not match:
+            return graph_error(400, "BadRequest", "Invalid version.")
+        version = match.group(1)
+        segments = [s for s in (match.group(2) or "").split("/") if s]
+        method = request.method.upper()
+        handler = self._route(version, segments, method)
+        if handler is None:
+            return segment_not_found(segments[-1] if segments else version)
+        with self.tenant.lock:
+            return handler(request)
+
+    def _route(
+        self, version: str, seg: list[str], method: str
+    ) -> Callable[[Request], Response] | None:
+        n = len(seg)
+        if seg == ["$batch"] and method == "POST":
+            return lambda r: self.batch(r, version)
+        if seg == ["users"] and method == "GET":
+            return lambda r: self.users_list(r, version)
+        if seg == ["users", "delta"] and method == "GET":
+            return lambda r: self.users_delta(r, version)
+        if seg == ["roleManagement", "directory", "roleAssignments"] and method == "GET":
+            return lambda r: self.role_assignments(r, version)
+        if (
+            seg == ["reports", "authenticationMethods", "userRegistrationDetails"]
+            and method == "GET"
+        ):
+            return lambda r: self.registration_details(r, version)
+        if n < 2 or seg[0] != "users":
+            return None
+        user_key = seg[1]
+
+        def with_user(action: Callable[[Request, User], Response]) -> Callable[[Request], Response]:
+            def run(request: Request) -> Response:
+                user = self.tenant.find(user_key)
+                if user is None:
+                    return not_found(user_key)
+                return action(request, user)
+
+            return run
+
+        if n == 2 and method == "GET":
+            return with_user(lambda r, u: self.user_get(r, u, version))
+        if n == 3 and seg[2] == "revokeSignInSessions" and method == "POST":
+            return with_user(lambda r, u: self.revoke_sessions(u, version))
+        if n < 4 or seg[2] != "authentication":
+            return None
+        area = seg[3]
+        if area in ("requirements", "signInPreferences"):
+            # Structural properties of beta's `authentication`; v1.0 has neither.
+            if version != "beta" or n != 4 or method not in ("GET", "PATCH"):
+                return None
+            actions = {
+                ("requirements", "GET"): self.requirements_get,
+                ("requirements", "PATCH"): self.requirements_patch,
+                ("signInPreferences", "GET"): self.preferences_get,
+                ("signInPreferences", "PATCH"): self.preferences_patch,
+            }
+            return with_user(actions[(area, method)])
+        if area == "methods" and n == 4 and method == "GET":
+            return with_user(lambda r, u: self.methods_list(u, version))
+        if area == "phoneMethods":
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.phone_list(u, version))
+            if n == 4 and method == "POST":
+                return with_user(lambda r, u: self.phone_add(r, u, version))
+            if n == 5 and method in ("GET", "PATCH", "DELETE"):
+                method_id = seg[4]
+                return with_user(lambda r, u: self.phone_one(r, u, method_id, version))
+        if area in ("microsoftAuthenticatorMethods", "softwareOathMethods"):
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.app_methods_list(u, area, version))
+            if n == 5 and method in ("GET", "DELETE"):
+                method_id = seg[4]
+                return with_user(lambda r, u: self.app_method_one(r, u, area, method_id, version))
+        return None
+
+    # --- users ------------------------------------------------------------------------------
+
+    def _select(self, request: Request) -> tuple[list[str] | None, Response | None]:
+        raw = request.param("$select")
+        if raw is None:
+            return None, None
+        names = [name.strip() for name in raw.split(",") if name.strip()]
+        for name in names:
+            if name not in USER_PROPERTY_NAMES:
+                return None, graph_error(
+                    400,
+                    "Request_BadRequest",
+                    f"Could not find a property named '{name}' on type 'microsoft.graph.user'.",
+                )
+        return names, None
+
+    @staticmethod
+    def shape_user(user: User, select: list[str] | None) -> dict[str, Any]:
+        full = user.graph_json()
+        wanted = select if select else DEFAULT_USER_PROPERTIES
+        shaped = {name: full[name] for name in wanted if name in full}
+        shaped["id"] = user.id
+        return shaped
+
+    def _top(
+        self, request: Request, default: int, maximum: int = 999
+    ) -> tuple[int, Response | None]:
+        raw = request.param("$top")
+        if raw is None:
+            return default, None
+        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+            return 0, graph_error(
+                400,
+                "Request_UnsupportedQuery",
+                f"Invalid page size specified: '{raw}'. Must be between 1 and {maximum} inclusive.",
+            )
+        return int(raw), None
+
+    def users_list(self, request: Request, version: str) -> Response:
+        if request.param("$filter") or request.param("$search"):
+            return graph_error(
+                400, "Request_UnsupportedQuery", "The emulator does not filter users."
+            )
+        select, error = self._select(request)
+        top, top_error = self._top(request, self.emulator.page_size)
+        if error or top_error:
+            return error or top_error  # type: ignore[return-value]
+        start = 0
+        if request.param("$skiptoken"):
+            state = decode_token(request.param("$skiptoken") or "")
+            if state is None or "i" not in state:
+                return graph_error(400, "Request_BadRequest", "Invalid $skiptoken.")
+            start = int(state["i"])
+        page: list[dict[str, Any]] = []
+        next_index: int | None = None
+        for user in self.tenant.iter_users(start):
+            if len(page) == top:
+                next_index = user.index
+                break
+            page.append(self.shape_user(user, select))
+        fragment = f"users({','.join(select)})" if select else "users"
+        body: dict[str, Any] = {"@odata.context": self.context(version, fragment), "value": page}
+        if next_index is not None:
+            params = {"$top": str(top)}
+            if select:
+                params["$select"] = ",".join(select)
+            params["$skiptoken"] = encode_token({"i": next_index})
+            body["@odata.nextLink"] = self.link(version, "users", params)
+        return Response(200, body)
+
+    def user_get(self, request: Request, user: User, version: str) -> Response:
+        select, error = self._select(request)
+        if error:
+            return error
+        body = {
+            "@odata.context": self.context(version, "users/$entity"),
+            **self.shape_user(user, select),
+        }
+        return Response(200, body)
+
+    def users_delta(self, request: Request, version: str) -> Response:
+        tenant = self.tenant
+        size = self.emulator.delta_page_size
+        token = request.param("$deltatoken")
+        skip = request.param("$skiptoken")
+        if token or skip:
+            state = decode_token(token or skip or "")
+            if state is None:
+                return graph_error(400, "Request_BadRequest", "Invalid token.")
+            if state.get("e") != tenant.delta_epoch:
+                code = tenant.delta_expiry_code
+                return graph_error(
+                    410,
+                    code,
+                    "Sync state is no longer valid; a full resync is required."
+                    if code == "resyncRequired"
+                    else "The delta token has expired or cannot be found.",
+                )
+            select = state.get("sel")
+            if token:  # a new round: changes after the stored sequence number
+                state = {
+                    "m": "c",
+                    "a": state["s"],
+                    "u": tenant.sequence,
+                    "p": 0,
+                    "e": state["e"],
+                    "sel": select,
+                }
+        else:
+            select, error = self._select(request)
+            if error:
+                return error
+            state = {"m": "f", "i": 0, "s": tenant.sequence, "e": tenant.delta_epoch, "sel": select}
+
+        value: list[dict[str, Any]] = []
+        more = False
+        if state["m"] == "f":
+            next_index = None
+            for user in tenant.iter_users(int(state["i"])):
+                if len(value) == size:
+                    next_index = user.index
+                    break
+                value.append(self.shape_user(user, select or None))
+            more = next_index is not None
+            next_state = {**state, "i": next_index}
+            done_sequence = state["s"]
+        else:
+            indexes = tenant.changed_indexes(int(state["a"]), int(state["u"]))
+            position = int(state["p"])
+            for index in indexes[position : position + size]:
+                user = tenant.user_at(index)
+                if user.deleted:
+                    value.append(
+                        {"id": user.id, "@removed": {"reason": user.removed_reason or "changed"}}
+                    )
+                else:
+                    value.append(self.shape_user(user, select or None))
+            more = position + size < len(indexes)
+            next_state = {**state, "p": position + size}
+            done_sequence = state["u"]
+        fragment = f"users({','.join(select)})" if select else "users"
+        body: dict[str, Any] = {"@odata.context": self.context(version, fragment), "value": value}
+        if more:
+            body["@odata.nextLink"] = self.link(
+                version, "users/delta", {"$skiptoken": encode_token(next_state)}
+            )
+        else:
+            delta_state = {"s": done_sequence, "e": state["e"], "sel": select}
+            body["@odata.deltaLink"] = self.link(
+                version, "users/delta", {"$deltatoken": encode_token(delta_state)}
+            )
+        return Response(200, body)
+
+    def revoke_sessions(self, user: User, version: str) -> Response:
+        user.sessions_revoked_at = datetime.now(UTC)
+        return Response(
+            200, {"@odata.context": self.context(version, "Edm.Boolean"), "value": True}
+        )
+
+    # --- roles ------------------------------------------------------------------------------
+
+    def role_assignments(self, request: Request, version: str) -> Response:
+        records = list(self.tenant.role_assignments)
+        raw_filter = request.param("$filter")
+        if raw_filter:
+            match = re.fullmatch(
+                r"\s*(roleDefinitionId|principalId)\s+eq\s+'([^']*)'\s*", raw_filter
+            )
+            if not match:
+                return graph_error(
+                    400, "Request_UnsupportedQuery", f"Unsupported filter: {raw_filter}"
+                )
+            name = "role_definition_id" if match.group(1) == "roleDefinitionId" else "principal_id"
+            records = [r for r in records if getattr(r, name) == match.group(2)]
+        expand = request.param("$expand")
+        if expand not in (None, "principal"):
+            return graph_error(400, "Request_UnsupportedQuery", f"Unsupported $expand: {expand}")
+        value = []
+        for record in records:
+            item: dict[str, Any] = {
+                "id": record.id,
+                "principalId": record.principal_id,
+                "roleDefinitionId": record.role_definition_id,
+                "directoryScopeId": "/",
+            }
+            if expand == "principal":
+                if record.principal_type == "user":
+                    user = self.tenant.find(record.principal_id)
+                    if user is None:
+                        continue
+                    item["principal"] = {
+                        "@odata.type": "#microsoft.graph.user",
+                        **self.shape_user(user, None),
+                    }
+                else:
+                    item["principal"] = {
+                        "@odata.type": f"#microsoft.graph.{record.principal_type}",
+                        "id": record.principal_id,
+                        "displayName": "Provisioning app",
+                    }
+            value.append(item)
+        fragment = "roleManagement/directory/roleAssignments"
+        return Response(200, {"@odata.context": self.context(version, fragment), "value": value})
+
+    # --- per-user MFA and sign-in preferences (beta) ------------------------------------------
+
+    def requirements_get(self, request: Request, user: User) -> Response:
+        return Response(
+            200,
+            {
+                "@odata.context": self.context(
+                    "beta", f"users('{user.id}')/authentication/requirements"
+                ),
+                "perUserMfaState": user.per_user_mfa_state,
+            },
+        )
+
+    def requirements_patch(self, request: Request, user: User) -> Response:
+        body = request.body
+        if not isinstance(body, dict) or set(body) - {"perUserMfaState"}:
+            return graph_error(400, "BadRequest", "Only perUserMfaState can be updated.")
+        state = body.get("perUserMfaState")
+        if state not in PER_USER_MFA_STATES:
+            return graph_error(
+                400,
+                "BadRequest",
+                f"Requested value '{state}' was not found in the perUserMfaState enum.",
+            )
+        self.tenant.set_mfa_state(user, state)
+        return Response(204)
+
+    def preferences_get(self, request: Request, user: User) -> Response:
+        return Response(
+            200,
+            {
+                "@odata.context": self.context(
+                    "beta", f"users('{user.id}')/authentication/signInPreferences"
+                ),
+                "isSystemPreferredAuthenticationMethodEnabled": user.system_preferred_enabled,
+                "userPreferredMethodForSecondaryAuthentication": user.preferred_method,
+            },
+        )
+
+    def preferences_patch(self, request: Request, user: User) -> Response:
+        body = request.body
+        allowed = {
+            "userPreferredMethodForSecondaryAuthentication",
+            "isSystemPreferredAuthenticationMethodEnabled",
+        }
+        if not isinstance(body, dict) or not body or set(body) - allowed:
+            return graph_error(400, "BadRequest", f"Only {sorted(allowed)} can be updated.")
+        if "userPreferredMethodForSecondaryAuthentication" in body:
+            preference = body["userPreferredMethodForSecondaryAuthentication"]
+            if preference not in PREFERRED_METHOD_NEEDS:
+                return graph_error(
+                    400,
+                    "BadRequest",
+                    f"'{preference}' is not a userDefaultAuthenticationMethodType.",
+                )
+            if not user.has_method_for(preference):
+                return graph_error(
+                    400, "BadRequest", f"The user has no registered method for '{preference}'."
+                )
+        if "isSystemPreferredAuthenticationMethodEnabled" in body:
+            if not isinstance(body["isSystemPreferredAuthenticationMethodEnabled"], bool):
+                return graph_error(
+                    400, "BadRequest", "isSystemPreferredAuthenticationMethodEnabled is a boolean."
+                )
+            user.system_preferred_enabled = body["isSystemPreferredAuthenticationMethodEnabled"]
+        if "userPreferredMethodForSecondaryAuthentication" in body:
+            user.preferred_method = body["userPreferredMethodForSecondaryAuthentication"]
+        return Response(204)
+
+    # --- authentication methods -------------------------------------------------------------
+
+    @staticmethod
+    def phone_json(user: User, phone_type: str, *, typed: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": PHONE_METHOD_IDS[phone_type],
+            "phoneNumber": user.phones[phone_type],
+            "phoneType": phone_type,
+            "smsSignInState": "notEnabled" if phone_type == "mobile" else "notSupported",
+        }
+        return (
+            {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", **item} if typed else item
+        )
+
+    @staticmethod
+    def app_json(user: User, area: str, index: int, *, typed: bool) -> dict[str, Any]:
+        if area == "microsoftAuthenticatorMethods":
+            app = user.authenticators[index]
+            item: dict[str, Any] = {
+                "id": app.id,
+                "displayName": app.display_name,
+                "deviceTag": app.device_tag,
+                "phoneAppVersion": app.phone_app_version,
+                "createdDateTime": app.created,
+            }
+            odata_type = "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+        else:
+            token = user.software_oath[index]
+            item = {"id": token.id, "secretKey": None, "createdDateTime": token.created}
+            odata_type = "#microsoft.graph.softwareOathAuthenticationMethod"
+        return {"@odata.type": odata_type, **item} if typed else item
+
+    def methods_list(self, user: User, version: str) -> Response:
+        value: list[dict[str, Any]] = [
+            {
+                "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+                "id": PASSWORD_METHOD_ID,
+                "password": None,
+                "createdDateTime": user.created,
+            }
+        ]
+        value += [
+            self.phone_json(user, t, typed=True) for t in PHONE_TYPES_IN_ORDER if t in user.phones
+        ]
+        value += [
+            self.app_json(user, "microsoftAuthenticatorMethods", i, typed=True)
+            for i in range(len(user.authenticators))
+        ]
+        value += [
+            self.app_json(user, "softwareOathMethods", i, typed=True)
+            for i in range(len(user.software_oath))
+        ]
+        context = self.context(version, f"users('{user.id}')/authentication/methods")
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def phone_list(self, user: User, version: str) -> Response:
+        value = [
+            self.phone_json(user, t, typed=False) for t in PHONE_TYPES_IN_ORDER if t in user.phones
+        ]
+        context = self.context(version, f"users('{user.id}')/authentication/phoneMethods")
+        return Response(200, {"@odata.context": context, "value": value})
+
+    @staticmethod
+    def _check_number(number: Any) -> Response | None:
+        if not isinstance(number, str) or not PHONE_NUMBER.match(number):
+            return graph_error(
+                400,
+                "invalidPhoneNumber",
+                "Phone number must be in the format '+<country code> <number>x<extension>', "
+                "for example '+1 5555551234x123'.",
+            )
+        return None
+
+    def phone_add(self, request: Request, user: User, version: str) -> Response:
+        body = request.body
+        if not isinstance(body, dict) or set(body) - {"phoneNumber", "phoneType"}:
+            return graph_error(400, "BadRequest", "Expected phoneNumber and phoneType.")
+        phone_type = body.get("phoneType")
+        if phone_type not in PHONE_METHOD_IDS:
+            return graph_error(400, "BadRequest", f"Invalid phoneType '{phone_type}'.")
+        error = self._check_number(body.get("phoneNumber"))
+        if error:
+            return error
+        if phone_type in user.phones:
+            return graph_error(
+                400, "phoneTypeAlreadyExists", f"The user already has a {phone_type} phone."
+            )
+        if phone_type == "alternateMobile" and "mobile" not in user.phones:
+            return graph_error(
+                400,
+                "mobilePhoneRequired",
+                "A mobile phone must be registered before an alternateMobile.",
+            )
+        user.phones[phone_type] = body["phoneNumber"]
+        context = self.context(version, f"users('{user.id}')/authentication/phoneMethods/$entity")
+        return Response(
+            201, {"@odata.context": context, **self.phone_json(user, phone_type, typed=False)}
+        )
+
+    def phone_one(self, request: Request, user: User, method_id: str, version: str) -> Response:
+        phone_type = next((t for t, i in PHONE_METHOD_IDS.items() if i == method_id), None)
+        if phone_type is None or phone_type not in user.phones:
+            return not_found(method_id)
+        if request.method == "GET":
+            context = self.context(
+                version, f"users('{user.id}')/authentication/phoneMethods/$entity"
+            )
+            return Response(
+                200, {"@odata.context": context, **self.phone_json(user, phone_type, typed=False)}
+            )
+        if request.method == "DELETE":
+            del user.phones[phone_type]
+            if user.preferred_method and not user.has_method_for(user.preferred_method):
+                user.preferred_method = None
+            return Response(204)
+        body = request.body
+        if not isinstance(body, dict) or set(body) - {"phoneNumber", "phoneType"}:
+            return graph_error(400, "BadRequest", "Only phoneNumber can be updated.")
+        if body.get("phoneType", phone_type) != phone_type:
+            return graph_error(
+                400, "BadRequest", "phoneType cannot be changed; add the new type instead."
+            )
+        error = self._check_number(body.get("phoneNumber"))
+        if error:
+            return error
+        user.phones[phone_type] = body["phoneNumber"]
+        return Response(204)
+
+    def app_methods_list(self, user: User, area: str, version: str) -> Response:
+        count = len(
+            user.authenticators if area == "microsoftAuthenticatorMethods" else user.software_oath
+        )
+        value = [self.app_json(user, area, i, typed=False) for i in range(count)]
+        context = self.context(version, f"users('{user.id}')/authentication/{area}")
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def app_method_one(
+        self, request: Request, user: User, area: str, method_id: str, version: str
+    ) -> Response:
+        items: list[Any] = (
+            user.authenticators if area == "microsoftAuthenticatorMethods" else user.software_oath
+        )
+        index = next((i for i, item in enumerate(items) if item.id == method_id), None)
+        if index is None:
+            return not_found(method_id)
+        if request.method == "GET":
+            context = self.context(version, f"users('{user.id}')/authentication/{area}/$entity")
+            return Response(
+                200, {"@odata.context": context, **self.app_json(user, area, index, typed=False)}
+            )
+        del items[index]
+        if user.preferred_method and not user.has_method_for(user.preferred_method):
+            user.preferred_method = None
+        return Response(204)
+
+    # --- registration report ------------------------------------------------------------------
+
+    def registration_json(self, user: User, version: str) -> dict[str, Any]:
+        registered = user.methods_registered()
+        preferred = user.preferred_method if user.preferred_method in DEFAULT_MFA_METHOD else None
+        item: dict[str, Any] = {
+            "id": user.id,
+            "userPrincipalName": user.user_principal_name,
+            "userDisplayName": user.display_name,
+            "userType": "guest" if user.user_type == "Guest" else "member",
+            "isAdmin": self.tenant.is_admin(user),
+            "isSsprRegistered": False,
+            "isSsprEnabled": False,
+            "isSsprCapable": False,
+            "isMfaRegistered": bool(registered),
+            "isMfaCapable": bool(registered) and user.account_enabled,
+            "isPasswordlessCapable": False,
+            "isSystemPreferredAuthenticationMethodEnabled": user.system_preferred_enabled,
+            "systemPreferredAuthenticationMethods": [],
+            "methodsRegistered": registered,
+            # The docs' guest example answers "" rather than "none": clients must cope.
+            "userPreferredMethodForSecondaryAuthentication": (
+                preferred or ("" if user.user_type == "Guest" else "none")
+            ),
+            "lastUpdatedDateTime": self.tenant.last_updated(user),
+        }
+        if version == "beta":
+            item["defaultMfaMethod"] = DEFAULT_MFA_METHOD[preferred] if preferred else "none"
+        return item
+
+    def registration_details(self, request: Request, version: str) -> Response:
+        if request.param("$filter"):
+            return graph_error(
+                400, "Request_UnsupportedQuery", "The emulator does not filter this report."
+            )
+        top, error = self._top(request, self.emulator.report_page_size, maximum=1000)
+        if error:
+            return error
+        start = 0
+        if request.param("$skiptoken"):
+            state = decode_token(request.param("$skiptoken") or "")
+            if state is None or "i" not in state:
+                return graph_error(400, "Request_BadRequest", "Invalid $skiptoken.")
+            start = int(state["i"])
+        value: list[dict[str, Any]] = []
+        next_index = None
+        for user in self.tenant.iter_users(start):
+            if len(value) == top:
+                next_index = user.index
+                break
+            value.append(self.registration_json(user, version))
+        path = "reports/authenticationMethods/userRegistrationDetails"
+        body: dict[str, Any] = {"@odata.context": self.context(version, path), "value": value}
+        if next_index is not None:
+            params = {"$top": str(top)} if request.param("$top") else {}
+            params["$skiptoken"] = encode_token({"i": next_index})
+            body["@odata.nextLink"] = self.link(version, path, params)
+        return Response(200, body)
+
+    # --- JSON batch -------------------------------------------------------------------------
+
+    def batch(self, request: Request, version: str) -> Response:
+        body = request.body
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return graph_error(400, "BadRequest", "Invalid batch payload format.")
+        if len(items) > MAX_BATCH_REQUESTS:
+            return graph_error(
+                400, "BadRequest", f"Number of requests exceeds the limit of {MAX_BATCH_REQUESTS}."
+            )
+        ids: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("id", "method", "url")
+            ):
+                return graph_error(
+                    400, "BadRequest", "Each request needs string id, method and url."
+                )
+            if item["id"].lower() in ids:
+                return graph_error(400, "BadRequest", f"Request id '{item['id']}' is not unique.")
+            ids.add(item["id"].lower())
+            if "body" in item and not _header_present(item.get("headers"), "content-type"):
+                return graph_error(
+                    400, "BadRequest", "A request with a body needs a Content-Type header."
+                )
+        responses: list[dict[str, Any]] = []
+        statuses: dict[str, int] = {}
+        envelope_status = 200
+        for item in items:
+            depends = item.get("dependsOn") or []
+            if any(not 200 <= statuses.get(d.lower(), 424) < 300 for d in depends):
+                answer = graph_error(
+                    424, "FailedDependency", "A request this one depends on failed."
+                )
+            else:
+                answer, item_envelope = self.emulator.dispatch_batch_item(
+                    version, item, request.headers
+                )
+                if item_envelope is not None:
+                    envelope_status = item_envelope
+            statuses[item["id"].lower()] = answer.status
+            entry: dict[str, Any] = {"id": item["id"], "status": answer.status}
+            headers = (
+                {"Content-Type": answer.content_type, **answer.headers}
+                if answer.body is not None
+                else dict(answer.headers)
+            )
+            if headers:
+                entry["headers"] = headers
+            if answer.body is not None:
+                entry["body"] = answer.body
+            responses.append(entry)
+        # Graph answers batch items in any order; so does the emulator, to keep clients honest.
+        self._random.shuffle(responses)
+        return Response(envelope_status, {"responses": responses})
+
+
+def _header_present(headers: Any, name: str) -> bool:
+    return isinstance(headers, dict) and any(str(k).lower() == name for k in headers)
+
+
+def inner_request(version: str, item: dict[str, Any]) -> Request:
+    parts = urlsplit(item["url"] if item["url"].startswith("/") else "/" + item["url"])
+    headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+    return Request(
+        method=item["method"].upper(),
+        path=f"/{version}{unquote(parts.path)}",
+        query=parse_qs(parts.query, keep_blank_values=True),
+        headers=headers,
+        body=item.get("body"),
+    )
