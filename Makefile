@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 typecheck: export MFAPORTAL_DEBUG := true
 typecheck: $(STAMP)
-	$(BIN)/mypy mfaportal tests
+	$(BIN)/mypy mfaportal tests bench
 
 # pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
 pytest: $(STAMP)

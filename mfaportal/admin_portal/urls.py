@@ -1,8 +1,40 @@
 from django.urls import path
 
-from mfaportal.admin_portal import views
+from mfaportal.admin_portal.views import (
+    audit,
+    bulk,
+    detail,
+    guide,
+    jobs,
+    password,
+    settings,
+    users,
+)
 
 app_name = "admin_portal"
 urlpatterns = [
-    path("users/", views.users, name="users"),
+    path("users/", users.users, name="users"),
+    path("users/steps/", users.steps_pane, name="steps"),
+    path("users/steps/<slug:step>/", users.step, name="step"),
+    path("users/count/", users.users_count, name="users_count"),
+    path("users/report.csv", users.users_report, name="users_report"),
+    path("users/jobs/", users.recent_jobs, name="recent_jobs"),
+    path("users/<uuid:object_id>/", detail.user_detail, name="user_detail"),
+    path("users/<uuid:object_id>/manage/", detail.user_manage, name="user_manage"),
+    path("users/<uuid:object_id>/revoke/", detail.user_revoke_sessions, name="user_revoke"),
+    path(
+        "users/<uuid:object_id>/reset-password/",
+        password.user_password_reset,
+        name="user_password_reset",
+    ),
+    path("jobs/<uuid:job_id>/", jobs.job, name="job"),
+    path("jobs/<uuid:job_id>/results.csv", jobs.job_results, name="job_results"),
+    path("jobs/<uuid:job_id>/resume/", jobs.job_resume, name="job_resume"),
+    path("bulk-update/", bulk.bulk_update, name="bulk_update"),
+    path("bulk-update/sample.csv", bulk.bulk_sample, name="bulk_sample"),
+    path("bulk-update/<uuid:upload_id>/", bulk.bulk_verify, name="bulk_verify"),
+    path("bulk-update/<uuid:upload_id>/apply/", bulk.bulk_apply, name="bulk_apply"),
+    path("settings/", settings.service_settings, name="service_settings"),
+    path("audit/", audit.audit_log, name="audit"),
+    path("guide/", guide.deployment_guide, name="guide"),
 ]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
+from mfaportal.core.models import AuditSource
 from mfaportal.core.roles import PortalRole
 from mfaportal.directory.interface import Directory, get_directory
 from mfaportal.directory.models import DirectoryUser
@@ -85,6 +86,8 @@ def _refusal(context: ChangeContext, row: _Row) -> str:
     """Why the actor may not change this user at all, or '' when they may."""
     if (
         context.actor is not None
+        # The self-service pages act on the person's own account, whatever their role.
+        and not (context.source == AuditSource.SELF_SERVICE and context.actor.pk == row.id)
         and context.actor.portal_role == PortalRole.HELPDESK
         and row.holds_admin_role
     ):
@@ -100,9 +103,16 @@ def resulting_state(requested: MfaState, *, registered: bool) -> MfaState:
 
 
 def _ensure_mfa_rows(user_ids: list[int]) -> None:
-    UserMfa.objects.bulk_create(
-        [UserMfa(user_id=user_id) for user_id in user_ids], ignore_conflicts=True, batch_size=2000
-    )
+    # Insert only the missing rows: most users have one, and an INSERT ... ON CONFLICT of
+    # every id costs a bulk step on 10k users about a second.
+    for start in range(0, len(user_ids), 500):
+        chunk = user_ids[start : start + 500]
+        present = set(UserMfa.objects.filter(user_id__in=chunk).values_list("user_id", flat=True))
+        missing = [user_id for user_id in chunk if user_id not in present]
+        if missing:
+            UserMfa.objects.bulk_create(
+                [UserMfa(user_id=user_id) for user_id in missing], ignore_conflicts=True
+            )
 
 
 def mfa_state_set(
@@ -138,7 +148,7 @@ def mfa_state_set(
         for target, rows in by_target.items():
             ids = [row.id for row in rows]
             _ensure_mfa_rows(ids)
-            directory.mfa_states_write(user_ids=ids, state=target)
+            directory.mfa_states_write(user_ids=ids, state=target, context=context)
             for row in rows:
                 before = MfaState(row.state).label
                 entries.append(
@@ -184,7 +194,7 @@ def mfa_reregistration_require(
     ids = [row.id for row in rows]
     with transaction.atomic():
         _ensure_mfa_rows(ids)
-        directory.methods_delete(user_ids=ids)
+        directory.methods_delete(user_ids=ids, context=context)
         for start in range(0, len(ids), 500):
             UserMfa.objects.filter(user_id__in=ids[start : start + 500]).update(
                 must_register=True, default_method="", updated_at=timezone.now()
@@ -240,7 +250,7 @@ def remembered_devices_restore(
     now = timezone.now()
     with transaction.atomic():
         _ensure_mfa_rows(ids)
-        directory.remembered_devices_restore(user_ids=ids, at=now)
+        directory.remembered_devices_restore(user_ids=ids, at=now, context=context)
         audit_record_many(
             context,
             [
@@ -265,7 +275,7 @@ def sessions_revoke(
     rows, outcome = _apply_to_each(users, context)
     ids = [row.id for row in rows]
     with transaction.atomic():
-        directory.sessions_revoke(user_ids=ids)
+        directory.sessions_revoke(user_ids=ids, context=context)
         audit_record_many(
             context, [AuditEntry("directory.sessions_revoked", row.id, row.upn) for row in rows]
         )
@@ -284,7 +294,7 @@ def mfa_registration_complete(
         if mfa.must_register:
             UserMfa.objects.filter(pk=mfa.pk).update(must_register=False, updated_at=timezone.now())
         if mfa.state == MfaState.ENABLED:
-            directory.mfa_states_write(user_ids=[user.pk], state=MfaState.ENFORCED)
+            directory.mfa_states_write(user_ids=[user.pk], state=MfaState.ENFORCED, context=context)
             entries.append(
                 AuditEntry.about(
                     user,
@@ -298,3 +308,65 @@ def mfa_registration_complete(
         audit_record_many(context, entries)
         mfa.refresh_from_db()
     return MfaState(mfa.state)
+
+
+def user_settings_manage(
+    *,
+    users: QuerySet[DirectoryUser],
+    require_reregistration: bool,
+    delete_app_passwords: bool,
+    restore_remembered_devices: bool,
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> BulkOutcome:
+    """The *Manage user settings* dialog: any of its three options, in one transaction, with
+    one outcome per user (changed when any option applied, skipped with the refusal)."""
+    steps = []
+    if require_reregistration:
+        steps.append(
+            lambda: mfa_reregistration_require(users=users, context=context, directory=directory)
+        )
+    if delete_app_passwords:
+        steps.append(lambda: app_passwords_delete_all(users=users, context=context))
+    if restore_remembered_devices:
+        steps.append(
+            lambda: remembered_devices_restore(users=users, context=context, directory=directory)
+        )
+    merged: dict[str, tuple[str, str]] = {}
+    with transaction.atomic():
+        for step in steps:
+            result = step()
+            for kind in ("changed", "unchanged", "skipped"):
+                for item in getattr(result, kind):
+                    # A refusal is the same for every option, so the first answer holds.
+                    merged.setdefault(item.user_principal_name, (kind, item.reason))
+    outcome = BulkOutcome()
+    for upn, (kind, reason) in merged.items():
+        getattr(outcome, kind).append(UserOutcome(upn, reason))
+    return outcome
+
+
+def service_settings_update(*, changes: dict[str, object], context: ChangeContext) -> list[str]:
+    """Save the service settings tab; one audit event names each changed setting."""
+    from mfaportal.mfa.models import ServiceSettings
+
+    with transaction.atomic():
+        current = ServiceSettings.objects.select_for_update().get(pk=ServiceSettings.load().pk)
+        changed = [name for name, value in changes.items() if getattr(current, name) != value]
+        if not changed:
+            return []
+        entries = [
+            AuditEntry(
+                "settings.updated",
+                before=str(getattr(current, name)),
+                after=str(changes[name]),
+                detail={"setting": name},
+            )
+            for name in changed
+        ]
+        for name in changed:
+            setattr(current, name, changes[name])
+        current.updated_at = timezone.now()
+        current.save(update_fields=[*changed, "updated_at"])
+        audit_record_many(context, entries)
+    return changed

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import ipaddress
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from mfaportal.core.models import AuditSource
+
+MAX_TRUSTED_RANGES = 50
+
+
+def trusted_ranges_parse(text: str) -> tuple[list[str], list[str]]:
+    """The trusted IP ranges, one CIDR a line: (normalised ranges, errors naming bad lines).
+
+    A bare address is a range of one (/32 or /128); blank lines and repeats are dropped.
+    """
+    ranges: list[str] = []
+    errors: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        shown = line if len(line) <= 60 else line[:57] + "..."
+        try:
+            network = ipaddress.ip_network(line, strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(line, strict=False)
+            except ValueError:
+                errors.append(
+                    _(
+                        'Line %(line)d: "%(value)s" is not an IPv4 or IPv6 range in CIDR '
+                        "notation, such as 192.168.1.0/27 or 2001:db8::/48."
+                    )
+                    % {"line": number, "value": shown}
+                )
+            else:
+                errors.append(
+                    _(
+                        'Line %(line)d: "%(value)s" has bits set after the prefix length. '
+                        "Did you mean %(network)s?"
+                    )
+                    % {"line": number, "value": shown, "network": loose}
+                )
+            continue
+        if str(network) not in ranges:
+            ranges.append(str(network))
+    if len(ranges) > MAX_TRUSTED_RANGES:
+        errors.append(
+            _("At most %(max)d ranges are allowed; there are %(count)d.")
+            % {"max": MAX_TRUSTED_RANGES, "count": len(ranges)}
+        )
+    return ranges, errors
+
+
+class ServiceSettingsForm(forms.Form):
+    app_passwords = forms.ChoiceField(
+        choices=[
+            (
+                "allow",
+                gettext_lazy("Allow users to create app passwords to sign in to non-browser apps"),
+            ),
+            (
+                "deny",
+                gettext_lazy(
+                    "Do not allow users to create app passwords to sign in to non-browser apps"
+                ),
+            ),
+        ],
+        widget=forms.RadioSelect,
+    )
+    skip_mfa_for_federated_intranet = forms.BooleanField(required=False)
+    trusted_ip_ranges = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea)
+    method_call = forms.BooleanField(required=False)
+    method_text = forms.BooleanField(required=False)
+    method_app_notification = forms.BooleanField(required=False)
+    method_app_code = forms.BooleanField(required=False)
+    remember_devices_allowed = forms.BooleanField(required=False)
+    remember_devices_days = forms.IntegerField(
+        min_value=1,
+        max_value=365,
+        error_messages={
+            "min_value": gettext_lazy("Enter a number of days from 1 to 365."),
+            "max_value": gettext_lazy("Enter a number of days from 1 to 365."),
+            "invalid": gettext_lazy("Enter a number of days from 1 to 365."),
+            "required": gettext_lazy("Enter a number of days from 1 to 365."),
+        },
+    )
+    fraud_report_allowed = forms.BooleanField(required=False)
+    fraud_report_blocks_user = forms.BooleanField(required=False)
+    # Self-service password reset (issue 7). A form without the count keeps the saved one.
+    password_reset_enabled = forms.BooleanField(required=False)
+    password_reset_methods_required = forms.TypedChoiceField(
+        choices=[(1, "1"), (2, "2")], coerce=int, required=False, empty_value=None
+    )
+
+    METHOD_FIELDS = ("method_call", "method_text", "method_app_notification", "method_app_code")
+    MODEL_FIELDS = (
+        "app_passwords_allowed",
+        "skip_mfa_for_federated_intranet",
+        "trusted_ip_ranges",
+        *METHOD_FIELDS,
+        "remember_devices_allowed",
+        "remember_devices_days",
+        "fraud_report_allowed",
+        "fraud_report_blocks_user",
+        "password_reset_enabled",
+        "password_reset_methods_required",
+    )
+
+    @classmethod
+    def initial_from(cls, settings_row: Any) -> dict[str, Any]:
+        initial = {name: getattr(settings_row, name) for name in cls.MODEL_FIELDS}
+        initial["app_passwords"] = "allow" if settings_row.app_passwords_allowed else "deny"
+        return initial
+
+    def clean_trusted_ip_ranges(self) -> str:
+        ranges, errors = trusted_ranges_parse(self.cleaned_data.get("trusted_ip_ranges", ""))
+        if errors:
+            raise forms.ValidationError(errors)
+        return "\n".join(ranges)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not any(cleaned.get(name) for name in self.METHOD_FIELDS):
+            raise forms.ValidationError(
+                _("Keep at least one verification option: users need a way to verify.")
+            )
+        return cleaned
+
+    def changes(self) -> dict[str, object]:
+        data = dict(self.cleaned_data)
+        data["app_passwords_allowed"] = data.pop("app_passwords") == "allow"
+        return {name: data[name] for name in self.MODEL_FIELDS if data.get(name) is not None}
+
+
+class ManageUserSettingsForm(forms.Form):
+    require_reregistration = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Require selected users to provide contact methods again"),
+    )
+    delete_app_passwords = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Delete all existing app passwords generated by the selected users"),
+    )
+    restore_remembered_devices = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Restore multi-factor authentication on all remembered devices"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not any(cleaned.get(name) for name in self.fields):
+            raise forms.ValidationError(_("Choose at least one setting to apply."))
+        return cleaned
+
+
+class BulkUploadForm(forms.Form):
+    # An empty file reaches the verifier, which says so in the same words as the CLI.
+    file = forms.FileField(
+        allow_empty_file=True,
+        label=gettext_lazy("Select a CSV file"),
+        error_messages={"required": gettext_lazy("Choose a CSV file to verify.")},
+    )
+
+
+KNOWN_ACTIONS = (
+    ("mfa.state", gettext_lazy("Multi-factor auth status changed")),
+    ("mfa.reregistration_required", gettext_lazy("Contact methods required again")),
+    ("mfa.app_passwords_deleted", gettext_lazy("App passwords deleted")),
+    ("mfa.remembered_devices_restored", gettext_lazy("MFA restored on remembered devices")),
+    ("mfa.registration_completed", gettext_lazy("Registration completed")),
+    ("directory.sessions_revoked", gettext_lazy("Sessions revoked")),
+    ("settings.updated", gettext_lazy("Service settings changed")),
+    ("directory.password_reset", gettext_lazy("Password reset")),
+    ("directory.password_changed", gettext_lazy("Temporary password replaced")),
+    ("report.exported", gettext_lazy("MFA status report exported")),
+)
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=255, label=gettext_lazy("Changed by"))
+    target = forms.CharField(required=False, max_length=255, label=gettext_lazy("User"))
+    action = forms.CharField(required=False, max_length=64, label=gettext_lazy("Action"))
+    source = forms.ChoiceField(
+        required=False,
+        choices=[("", gettext_lazy("Any")), *AuditSource.choices],
+        label=gettext_lazy("Source"),
+    )
+    date_from = forms.DateField(
+        required=False,
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        required=False,
+        label=gettext_lazy("To"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start: date | None = cleaned.get("date_from")
+        end: date | None = cleaned.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        for name in ("actor", "target", "action"):
+            value = cleaned.get(name) or ""
+            cleaned[name] = "".join(ch for ch in value if ch.isprintable()).strip()
+        return cleaned

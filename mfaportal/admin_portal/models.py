@@ -1,0 +1,126 @@
+"""State of the admin page's long work: bulk update files and background jobs.
+
+A job is the record a background step leaves behind: what was asked, how far it got (the
+progress bar reads ``done`` of ``total``), and one row per user with its outcome (the
+*Updates successful* dialog and the downloadable results CSV read those). Work is applied
+chunk by chunk, each chunk in one transaction with its rows and the new ``done``, so a job
+interrupted by a restart resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class BulkUpload(models.Model):
+    """A verified bulk update file: the rows that can be applied and the lines that can't."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    file_name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    # [[line, user name as written, MfaState value, user id], ...]
+    rows = models.JSONField(default=list)
+    # [[line, user name as written, reason], ...]
+    errors = models.JSONField(default=list)
+    fatal = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.file_name or str(self.id)
+
+
+class BulkJob(models.Model):
+    class Kind(models.TextChoices):
+        STATE = "state", _("Change multi-factor auth status")
+        USER_SETTINGS = "user_settings", _("Manage user settings")
+        BULK_UPDATE = "bulk_update", _("bulk update")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Updating")
+        SUCCEEDED = "succeeded", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched after every chunk: a running job whose heartbeat is old was interrupted.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=255)
+    # {"state": 1} or {"require_reregistration": true, ...}
+    params = models.JSONField(default=dict)
+    # The users the step was asked for, fixed when it was asked (ids, in the order applied).
+    user_ids = models.JSONField(default=list)
+    upload = models.OneToOneField(
+        BulkUpload, on_delete=models.SET_NULL, null=True, blank=True, related_name="job"
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Applied by the task worker rather than within the request that asked for it.
+    background = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["created_by", "background", "-created_at"], name="bulkjob_by_at")
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+    @property
+    def problems(self) -> int:
+        return self.skipped + self.failed
+
+
+class BulkJobRow(models.Model):
+    """What happened to one user (or one line of a bulk update file)."""
+
+    class Outcome(models.TextChoices):
+        CHANGED = "changed", _("Updated")
+        UNCHANGED = "unchanged", _("Already so")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+        INVALID = "invalid", _("Not applied: the line is invalid")
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField(null=True, blank=True)
+    user_principal_name = models.CharField(max_length=255)
+    requested = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "outcome", "id"], name="bulkjobrow_job_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.user_principal_name}: {self.outcome}"

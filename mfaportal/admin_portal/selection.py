@@ -1,0 +1,208 @@
+"""What the admin has selected on the users tab, and which quick steps it allows.
+
+A selection is either explicit (the ticked rows, at most a page) or "all users that match
+this view" (the filter, resolved to ids only when a step is applied). The pane shows only
+the steps that would do something for the selection, as on Microsoft's page: Enable for a
+disabled user, Enforce and Disable for an enabled one, Disable for an enforced one, and
+Manage user settings for anyone the actor may change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.http import QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from mfaportal.core.roles import PortalRole
+from mfaportal.directory.selectors import (
+    STATUS_ANY,
+    SelectedUser,
+    UserFilter,
+    users_matching_count,
+    users_selected,
+)
+from mfaportal.mfa.models import MfaState
+
+MAX_EXPLICIT = 200
+STEPS = ("enable", "enforce", "disable", "manage")
+STEP_LABELS = {
+    "enable": gettext_lazy("Enable"),
+    "enforce": gettext_lazy("Enforce"),
+    "disable": gettext_lazy("Disable"),
+    "manage": gettext_lazy("Manage user settings"),
+}
+
+
+class SelectionError(ValueError):
+    pass
+
+
+@dataclass
+class Selection:
+    user_filter: UserFilter
+    all_matching: bool = False
+    users: list[SelectedUser] = field(default_factory=list)
+    count: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return [user.id for user in self.users]
+
+    @property
+    def described(self) -> str:
+        """How the dialogs name the selection."""
+        if self.single is not None:
+            return self.single.display_name
+        if self.all_matching:
+            return ngettext(
+                "the %(count)s user that matches this view",
+                "all %(count)s users that match this view",
+                self.count,
+            ) % {"count": f"{self.count:,}"}
+        return ngettext(
+            "the %(count)s selected user", "the %(count)s selected users", self.count
+        ) % {"count": f"{self.count:,}"}
+
+    @property
+    def single(self) -> SelectedUser | None:
+        return self.users[0] if not self.all_matching and len(self.users) == 1 else None
+
+    def hidden_fields(self) -> list[tuple[str, str]]:
+        """The inputs that carry this selection into the next form."""
+        fields = list(self.user_filter.as_params().items())
+        if self.all_matching:
+            fields.append(("all", "1"))
+        else:
+            fields += [("u", str(user_id)) for user_id in self.ids]
+        return fields
+
+
+def selection_from(data: QueryDict, *, may_select_all: bool) -> Selection:
+    user_filter = UserFilter.from_params(data.get("view"), data.get("status"), data.get("q"))
+    if data.get("all") == "1":
+        if not may_select_all:
+            raise SelectionError(_("Only global administrators can select every matching user."))
+        return Selection(
+            user_filter, all_matching=True, count=users_matching_count(user_filter, cap=None)
+        )
+    ids: list[int] = []
+    for raw in data.getlist("u"):
+        try:
+            value = int(raw)
+        except ValueError:
+            continue
+        if value > 0 and value not in ids:
+            ids.append(value)
+    if len(ids) > MAX_EXPLICIT:
+        raise SelectionError(
+            _("Select at most %(max)d users, or select all users that match the view.")
+            % {"max": MAX_EXPLICIT}
+        )
+    users = users_selected(ids) if ids else []
+    return Selection(user_filter, users=users, count=len(users))
+
+
+@dataclass
+class QuickSteps:
+    steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # Of the users the actor may change: those not registered yet (the Enforce caveat).
+    unregistered: int = 0
+    admins: int = 0
+
+    def allows(self, step: str) -> bool:
+        return step in self.steps
+
+    @property
+    def labelled(self) -> list[tuple[str, str]]:
+        return [(step, str(STEP_LABELS[step])) for step in self.steps]
+
+
+def quick_steps_for(selection: Selection, role: PortalRole) -> QuickSteps:
+    if selection.all_matching:
+        return _steps_for_filter(selection)
+    users = selection.users
+    if not users:
+        return QuickSteps()
+    result = QuickSteps()
+    if role == PortalRole.ADMIN:
+        changeable = users
+    else:
+        changeable = [user for user in users if not user.holds_admin_role]
+        refused = len(users) - len(changeable)
+        if refused and selection.single:
+            result.notes.append(
+                _(
+                    "%(name)s holds an admin role. Authentication administrators can't change "
+                    "users who hold an admin role; ask a global administrator."
+                )
+                % {"name": users[0].display_name}
+            )
+        elif refused:
+            result.notes.append(
+                ngettext(
+                    "%(count)d of the selected users holds an admin role and will be skipped: "
+                    "authentication administrators can't change them.",
+                    "%(count)d of the selected users hold an admin role and will be skipped: "
+                    "authentication administrators can't change them.",
+                    refused,
+                )
+                % {"count": refused}
+            )
+    if not changeable:
+        return result
+    licensed = [user for user in changeable if user.is_licensed]
+    if any(user.state == MfaState.DISABLED for user in licensed):
+        result.steps.append("enable")
+    if any(user.state == MfaState.ENABLED for user in licensed):
+        result.steps.append("enforce")
+    if any(user.state != MfaState.DISABLED for user in changeable):
+        result.steps.append("disable")
+    result.steps.append("manage")
+    unlicensed = len(changeable) - len(licensed)
+    if unlicensed and selection.single:
+        result.notes.append(
+            _(
+                "Only licensed users are eligible for multi-factor authentication. "
+                "%(name)s has no licence, so Enable and Enforce are not offered."
+            )
+            % {"name": users[0].display_name}
+        )
+    elif unlicensed:
+        result.notes.append(
+            ngettext(
+                "Only licensed users are eligible for multi-factor authentication: "
+                "%(count)d selected user has no licence and is skipped by Enable and Enforce.",
+                "Only licensed users are eligible for multi-factor authentication: "
+                "%(count)d selected users have no licence and are skipped by Enable and Enforce.",
+                unlicensed,
+            )
+            % {"count": unlicensed}
+        )
+    result.unregistered = sum(1 for user in licensed if not user.registered)
+    result.admins = sum(1 for user in changeable if user.holds_admin_role)
+    return result
+
+
+def _steps_for_filter(selection: Selection) -> QuickSteps:
+    """Every matching user: the steps follow the status filter, without reading 100k rows."""
+    if not selection.count:
+        return QuickSteps()
+    status = selection.user_filter.status
+    by_status = {
+        STATUS_ANY: ["enable", "enforce", "disable", "manage"],
+        "disabled": ["enable", "manage"],
+        "enabled": ["enforce", "disable", "manage"],
+        "enforced": ["disable", "manage"],
+    }
+    return QuickSteps(
+        steps=by_status.get(status, by_status[STATUS_ANY]),
+        notes=[
+            _(
+                "Only licensed users are eligible for multi-factor authentication: Enable and "
+                "Enforce skip users without a licence and list them as skipped."
+            )
+        ],
+    )

@@ -1,0 +1,1 @@
+"""The multi-factor authentication admin pages (DESIGN §4), one module per tab or page."""

@@ -1,0 +1,138 @@
+"""One user, for helpdesk (DESIGN §4.4): identity, roles, state, methods as MSOnline shows
+them, app passwords, remembered devices, sign-ins, the audit trail, and the actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from mfaportal.admin_portal.forms import ManageUserSettingsForm
+from mfaportal.admin_portal.selection import Selection, quick_steps_for
+from mfaportal.admin_portal.views.common import actor, change_context
+from mfaportal.core.models import AuditEvent
+from mfaportal.core.permissions import staff_required
+from mfaportal.core.roles import PortalRole
+from mfaportal.directory.models import DirectoryRole, DirectoryUser
+from mfaportal.directory.selectors import UserFilter, users_selected
+from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
+from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
+from mfaportal.mfa.services import BulkOutcome, sessions_revoke, user_settings_manage
+
+AUDIT_SHOWN = 50
+
+
+def _target(object_id: uuid.UUID) -> DirectoryUser:
+    return get_object_or_404(
+        DirectoryUser.objects.select_related("mfa").prefetch_related("roles"), object_id=object_id
+    )
+
+
+def _may_change(request: HttpRequest, user: DirectoryUser) -> bool:
+    if actor(request).portal_role == PortalRole.ADMIN:
+        return True
+    return not user.roles.exists()
+
+
+def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]:
+    mfa = user_mfa(user)
+    methods = list(user.methods.all())
+    state = MfaState(mfa.state)
+    roles: list[DirectoryRole] = list(user.roles.all())
+    selection = Selection(UserFilter(), users=users_selected([user.pk]), count=1)
+    quick_steps = quick_steps_for(selection, actor(request).portal_role)
+    # Manage user settings is a form on this page rather than a dialog.
+    quick_steps.steps = [step for step in quick_steps.steps if step != "manage"]
+    return {
+        "target": user,
+        "mfa": mfa,
+        "state": state,
+        "roles": roles,
+        "methods": methods,
+        "strong_methods": strong_authentication_methods(methods, mfa.default_method),
+        # MSOnline lists no requirement for a disabled user.
+        "requirements": []
+        if state == MfaState.DISABLED
+        else [
+            {
+                "relying_party": "*",
+                "state": state.label,
+                "remember_devices_not_issued_before": mfa.remember_devices_not_issued_before,
+            }
+        ],
+        "app_passwords": list(
+            user.app_passwords.only("name", "created_at", "last_used_at").order_by("created_at")
+        ),
+        "devices": list(user.remembered_devices.all()),
+        "sign_ins": list(
+            AuditEvent.objects.filter(
+                Q(target=user) & (Q(action__startswith="signin") | Q(action__startswith="auth."))
+            )[:10]
+        ),
+        "audit": list(AuditEvent.objects.filter(target=user)[:AUDIT_SHOWN]),
+        "selection": selection,
+        "quick_steps": quick_steps,
+        "may_change": _may_change(request, user),
+        "settings_form": ManageUserSettingsForm(),
+        "is_admin": actor(request).portal_role == PortalRole.ADMIN,
+        # Account recovery (issue 7): masked contacts, registration, temporary password.
+        "recovery": recovery_contacts(user),
+        "passwords_here": passwords_kept_here(),
+    }
+
+
+@staff_required
+@require_GET
+def user_detail(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    user = _target(object_id)
+    return render(request, "admin_portal/user_detail.html", _detail_context(request, user))
+
+
+def _say(request: HttpRequest, outcome: BulkOutcome, done: str) -> None:
+    if outcome.skipped:
+        messages.error(request, outcome.skipped[0].reason)
+    else:
+        messages.success(request, done)
+
+
+@staff_required
+@require_POST
+def user_manage(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    user = _target(object_id)
+    form = ManageUserSettingsForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, user)
+        context["settings_form"] = form
+        return render(request, "admin_portal/user_detail.html", context, status=400)
+    outcome = user_settings_manage(
+        users=DirectoryUser.objects.filter(pk=user.pk),
+        require_reregistration=form.cleaned_data["require_reregistration"],
+        delete_app_passwords=form.cleaned_data["delete_app_passwords"],
+        restore_remembered_devices=form.cleaned_data["restore_remembered_devices"],
+        context=change_context(request),
+    )
+    _say(request, outcome, _("Updates successful"))
+    return redirect("admin_portal:user_detail", object_id=user.object_id)
+
+
+@staff_required
+@require_POST
+def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    user = _target(object_id)
+    outcome = sessions_revoke(
+        users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
+    )
+    _say(
+        request,
+        outcome,
+        _("Updates successful: %(name)s is signed out of every session.")
+        % {"name": user.display_name},
+    )
+    return redirect("admin_portal:user_detail", object_id=user.object_id)

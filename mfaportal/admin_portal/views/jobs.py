@@ -1,0 +1,106 @@
+"""A bulk step's progress and result: the page the admin can leave and come back to."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from mfaportal.admin_portal.jobs import (
+    PROBLEM_OUTCOMES,
+    job_enqueue,
+    job_is_stalled,
+    job_results_csv_lines,
+)
+from mfaportal.admin_portal.models import BulkJob, BulkJobRow
+from mfaportal.admin_portal.views.common import actor, is_admin
+from mfaportal.core.permissions import admin_required, staff_required
+
+PROBLEMS_SHOWN = 50
+
+
+def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
+    """The job, if this staff member may see it: their own, or any job for an admin."""
+    job = BulkJob.objects.filter(pk=job_id).select_related("upload").first()
+    if job is None or (job.created_by_id != actor(request).pk and not is_admin(request)):
+        raise Http404
+    return job
+
+
+@dataclass
+class ProblemGroup:
+    """Users not updated for one reason: the dialog lists the reason once, then the users."""
+
+    outcome: str
+    reason: str
+    rows: list[BulkJobRow] = field(default_factory=list)
+
+
+def job_context(job: BulkJob) -> dict[str, Any]:
+    problems = list(
+        job.rows.filter(outcome__in=PROBLEM_OUTCOMES).order_by("line", "id")[:PROBLEMS_SHOWN]
+    )
+    groups: dict[tuple[str, str], ProblemGroup] = {}
+    for row in problems:
+        key = (row.outcome, row.reason)
+        if key not in groups:
+            groups[key] = ProblemGroup(str(row.get_outcome_display()), row.reason)
+        groups[key].rows.append(row)
+    return {
+        "job": job,
+        "problems": problems,
+        "problem_groups": list(groups.values()),
+        "more_problems": max(0, job.problems + _invalid(job) - len(problems)),
+        "stalled": job_is_stalled(job),
+    }
+
+
+def _invalid(job: BulkJob) -> int:
+    return len(job.upload.errors) if job.upload is not None else 0
+
+
+@staff_required
+@require_GET
+@vary_on_headers("HX-Request")
+def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    found = _job_for(request, job_id)
+    context = job_context(found)
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        context["in_dialog"] = request.GET.get("in_dialog") == "1"
+        response = render(request, "admin_portal/job.html#job", context)
+        if found.finished and request.GET.get("polling") == "1":
+            # The list behind the dialog shows the new states once the job is done.
+            response["HX-Trigger"] = "mfa-users-changed"
+        return response
+    return render(request, "admin_portal/job.html", context)
+
+
+@staff_required
+@require_GET
+def job_results(request: HttpRequest, job_id: uuid.UUID) -> StreamingHttpResponse:
+    found = _job_for(request, job_id)
+    response = StreamingHttpResponse(
+        job_results_csv_lines(found), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="mfa-update-results-{found.created_at:%Y%m%d-%H%M}.csv"'
+    )
+    return response
+
+
+@admin_required
+@require_POST
+def job_resume(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Queue an interrupted job again; it carries on after its last finished chunk."""
+    found = _job_for(request, job_id)
+    if job_is_stalled(found):
+        BulkJob.objects.filter(pk=found.pk).update(heartbeat_at=timezone.now())
+        job_enqueue(found)
+    return redirect("admin_portal:job", job_id=found.pk)

@@ -1,0 +1,382 @@
+"""The users tab: filters, the list, the selection pane, the quick-step dialogs, the report."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from mfaportal.admin_portal.forms import ManageUserSettingsForm
+from mfaportal.admin_portal.jobs import (
+    job_start,
+    state_job_create,
+    user_settings_job_create,
+)
+from mfaportal.admin_portal.models import BulkJob
+from mfaportal.admin_portal.selection import (
+    STEPS,
+    Selection,
+    SelectionError,
+    quick_steps_for,
+    selection_from,
+)
+from mfaportal.admin_portal.views.common import actor, change_context, client_ip, is_admin
+from mfaportal.admin_portal.views.jobs import job_context
+from mfaportal.core.audit import AuditEntry, audit_record
+from mfaportal.core.permissions import admin_required, staff_required
+from mfaportal.directory.selectors import (
+    COUNT_CAP,
+    DEFAULT_PAGE_SIZE,
+    PAGE_SIZES,
+    STATUS_ANY,
+    Cursor,
+    Sort,
+    UserFilter,
+    UserPage,
+    admin_views,
+    users_matching,
+    users_matching_count,
+    users_matching_ids,
+    users_page,
+)
+from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.reports import report_csv_lines
+
+PAGE_SIZE_SESSION_KEY = "admin_users_page_size"
+USERS_CHANGED = "mfa-users-changed"
+
+STATUS_CHOICES = [
+    (STATUS_ANY, "Any"),
+    ("enabled", "Enabled"),
+    ("enforced", "Enforced"),
+    ("disabled", "Disabled"),
+]
+
+
+def _page_size(request: HttpRequest) -> int:
+    """The page size the admin chose, kept in the session so it sticks."""
+    try:
+        asked = int(request.GET.get("size", ""))
+    except ValueError:
+        asked = 0
+    if asked in PAGE_SIZES:
+        if request.session.get(PAGE_SIZE_SESSION_KEY) != asked:
+            request.session[PAGE_SIZE_SESSION_KEY] = asked
+        return asked
+    stored = request.session.get(PAGE_SIZE_SESSION_KEY)
+    return stored if stored in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def _url(name: str, params: dict[str, Any]) -> str:
+    query = urlencode({key: value for key, value in params.items() if value not in ("", None)})
+    return reverse(name) + ("?" + query if query else "")
+
+
+def _selected_ids(request: HttpRequest) -> set[int]:
+    selected = set()
+    for raw in request.GET.getlist("u")[:200]:
+        if raw.isdigit():
+            selected.add(int(raw))
+    return selected
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One table row, ready to print: the list renders 200 of these, so the template only
+    writes values out (no URL reversing or translation per row)."""
+
+    id: int
+    detail_url: str
+    display_name: str
+    user_principal_name: str
+    state_label: str
+    state_class: str
+    is_licensed: bool
+    checked: bool
+    select_label: str
+
+
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+def _row_views(page: UserPage, selected: set[int], all_matching: bool) -> list[RowView]:
+    detail_prefix = reverse("admin_portal:user_detail", args=[_ZERO_UUID]).replace(
+        f"{_ZERO_UUID}/", ""
+    )
+    labels = {state.value: str(state.label) for state in MfaState}
+    select = _("Select %(name)s")
+    return [
+        RowView(
+            id=row.id,
+            detail_url=f"{detail_prefix}{row.object_id}/",
+            display_name=row.display_name,
+            user_principal_name=row.user_principal_name,
+            state_label=labels[row.state],
+            state_class=f"state-{row.state_name}",
+            is_licensed=row.is_licensed,
+            checked=all_matching or row.id in selected,
+            select_label=select % {"name": row.display_name},
+        )
+        for row in page.rows
+    ]
+
+
+def _users_context(request: HttpRequest) -> dict[str, Any]:
+    user_filter = UserFilter.from_params(
+        request.GET.get("view"), request.GET.get("status"), request.GET.get("q")
+    )
+    sort = Sort.from_param(request.GET.get("sort"))
+    size = _page_size(request)
+    after = Cursor.decode(request.GET.get("after"))
+    before = None if after else Cursor.decode(request.GET.get("before"))
+    page = users_page(user_filter, sort=sort, size=size, after=after, before=before)
+    try:
+        number = max(1, min(int(request.GET.get("page", "1")), 1_000_000))
+    except ValueError:
+        number = 1
+    if not after and not before:
+        number = 1
+
+    base = {**user_filter.as_params(), "sort": sort.param if sort != Sort() else ""}
+    with_size = {**base, "size": size}
+    sort_links = {}
+    for field in ("display_name", "user_principal_name"):
+        toggled = sort.toggled(field)
+        aria = ""
+        if sort.field == field:
+            aria = "descending" if sort.descending else "ascending"
+        sort_links[field] = {
+            "url": _url(
+                "admin_portal:users",
+                {**user_filter.as_params(), "sort": toggled.param, "size": size},
+            ),
+            "aria_sort": aria,
+        }
+    admin = is_admin(request)
+    selected = _selected_ids(request)
+    all_matching = admin and request.GET.get("all") == "1"
+    return {
+        "filter": user_filter,
+        "rows": _row_views(page, selected, all_matching),
+        "status_choices": STATUS_CHOICES,
+        "sort": sort,
+        "sort_links": sort_links,
+        "page": page,
+        "page_number": number,
+        "page_sizes": PAGE_SIZES,
+        "size": size,
+        "all_matching": all_matching,
+        "this_url": _url(
+            "admin_portal:users",
+            {
+                **with_size,
+                "after": request.GET.get("after") if after else "",
+                "before": request.GET.get("before") if before else "",
+                "page": number if number > 1 else "",
+            },
+        ),
+        "first_url": _url("admin_portal:users", with_size) if (after or before) else "",
+        "next_url": _url(
+            "admin_portal:users",
+            {**with_size, "after": page.next_cursor.encode(), "page": number + 1},
+        )
+        if page.next_cursor
+        else "",
+        "prev_url": _url(
+            "admin_portal:users",
+            {
+                **with_size,
+                "before": page.prev_cursor.encode(),
+                "page": number - 1 if number > 2 else "",
+            },
+        )
+        if page.prev_cursor
+        else "",
+        "count_url": _url("admin_portal:users_count", user_filter.as_params()),
+        "report_url": _url("admin_portal:users_report", user_filter.as_params()),
+        "may_select_all": admin,
+        "is_admin": admin,
+        "multi_page": bool(page.next_cursor or page.prev_cursor),
+    }
+
+
+@staff_required
+@require_GET
+@vary_on_headers("HX-Request")
+def users(request: HttpRequest) -> HttpResponse:
+    context = _users_context(request)
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request and htmx.target == "results":
+        return render(request, "admin_portal/users.html#results", context)
+    # Only the whole page draws the View dropdown and the background updates.
+    views = admin_views()
+    context["view_choices"] = views
+    context["unknown_view"] = context["filter"].view not in {value for value, _label in views}
+    context["recent_jobs"] = _recent_jobs(request)
+    return render(request, "admin_portal/users.html", context)
+
+
+def _recent_jobs(request: HttpRequest) -> list[BulkJob]:
+    """The signed-in admin's background updates of the last day, so they can come back."""
+    since = timezone.now() - timedelta(days=1)
+    return list(
+        # Small steps finished inside their request: only background work is listed.
+        BulkJob.objects.filter(
+            created_by=actor(request), created_at__gte=since, background=True
+        ).only(
+            "id",
+            "kind",
+            "status",
+            "description",
+            "created_at",
+            "total",
+            "done",
+            "skipped",
+            "failed",
+        )[:5]
+    )
+
+
+@staff_required
+@require_GET
+def recent_jobs(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "admin_portal/users.html#recent-jobs", {"recent_jobs": _recent_jobs(request)}
+    )
+
+
+@admin_required
+@require_GET
+def users_count(request: HttpRequest) -> HttpResponse:
+    """The banner's "Select all N users that match this view", counted only when asked and
+    never past COUNT_CAP."""
+    user_filter = UserFilter.from_params(
+        request.GET.get("view"), request.GET.get("status"), request.GET.get("q")
+    )
+    count = users_matching_count(user_filter, cap=COUNT_CAP)
+    return render(
+        request,
+        "admin_portal/users.html#select-all-link",
+        {"matching_count": count, "count_capped": count > COUNT_CAP, "count_cap": COUNT_CAP},
+    )
+
+
+def _selection_or_400(request: HttpRequest, data: Any) -> Selection | HttpResponse:
+    try:
+        return selection_from(data, may_select_all=is_admin(request))
+    except SelectionError as error:
+        if data.get("all") == "1" and not is_admin(request):
+            raise PermissionDenied from error
+        return HttpResponseBadRequest(str(error))
+
+
+@staff_required
+@require_GET
+@vary_on_headers("HX-Request")
+def steps_pane(request: HttpRequest) -> HttpResponse:
+    """The right-hand pane for a selection (a fragment for htmx, a page without JS)."""
+    selection = _selection_or_400(request, request.GET)
+    if isinstance(selection, HttpResponse):
+        return selection
+    context = {
+        "selection": selection,
+        "quick_steps": quick_steps_for(selection, actor(request).portal_role),
+        "users_url": _url("admin_portal:users", selection.user_filter.as_params()),
+    }
+    if getattr(request, "htmx", None):
+        return render(request, "admin_portal/users.html#pane", context)
+    return render(request, "admin_portal/steps_page.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def step(request: HttpRequest, step: str) -> HttpResponse:
+    """A quick-step dialog (GET) and its confirmation (POST)."""
+    if step not in STEPS:
+        return HttpResponseBadRequest(_("Unknown quick step."))
+    data = request.POST if request.method == "POST" else request.GET
+    selection = _selection_or_400(request, data)
+    if isinstance(selection, HttpResponse):
+        return selection
+    role = actor(request).portal_role
+    quick_steps = quick_steps_for(selection, role)
+    form = ManageUserSettingsForm(request.POST if request.method == "POST" else None)
+    htmx = bool(getattr(request, "htmx", None))
+    context: dict[str, Any] = {
+        "step": step,
+        "selection": selection,
+        "quick_steps": quick_steps,
+        "form": form,
+        "users_url": _url("admin_portal:users", selection.user_filter.as_params()),
+        "setup_url": request.build_absolute_uri(reverse("selfservice:setup")),
+        "as_page": not htmx,
+    }
+    if not selection.count:
+        context["error"] = _("Select one or more users first.")
+    if request.method == "POST" and selection.count:
+        if step == "manage" and not form.is_valid():
+            return _render_dialog(request, context, htmx)
+        ids = users_matching_ids(selection.user_filter) if selection.all_matching else selection.ids
+        if step == "manage":
+            job = user_settings_job_create(
+                options=form.cleaned_data,
+                user_ids=ids,
+                actor=actor(request),
+                ip_address=client_ip(request),
+            )
+        else:
+            job = state_job_create(
+                step=step, user_ids=ids, actor=actor(request), ip_address=client_ip(request)
+            )
+        finished = job_start(job)
+        if not htmx:
+            return redirect("admin_portal:job", job_id=job.pk)
+        job.refresh_from_db()
+        response = render(
+            request, "admin_portal/job.html#job", {**job_context(job), "in_dialog": True}
+        )
+        response["HX-Trigger"] = USERS_CHANGED if finished else "mfa-jobs-changed"
+        return response
+    return _render_dialog(request, context, htmx)
+
+
+def _render_dialog(request: HttpRequest, context: dict[str, Any], htmx: bool) -> HttpResponse:
+    if htmx:
+        return render(request, "admin_portal/dialogs.html#dialog", context)
+    return render(request, "admin_portal/dialogs.html", context)
+
+
+@admin_required
+@require_GET
+def users_report(request: HttpRequest) -> StreamingHttpResponse:
+    """The MFA status report of every user matching the current view, streamed as CSV."""
+    user_filter = UserFilter.from_params(
+        request.GET.get("view"), request.GET.get("status"), request.GET.get("q")
+    )
+    audit_record(
+        change_context(request),
+        AuditEntry("report.exported", detail={"filter": user_filter.as_params()}),
+    )
+    response = StreamingHttpResponse(
+        report_csv_lines(users_matching(user_filter)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="mfa-status-report-{stamp}.csv"'
+    return response

@@ -1,0 +1,405 @@
+"""The users tab: View / status / search filters, sorting, keyset paging, sticky page size."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from mfaportal.core import roles
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import SEARCH_WINDOW, Cursor, Sort, UserFilter, users_page
+from mfaportal.mfa.models import MfaState
+from tests.admin_portal.conftest import bulk_users
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+USERS = reverse("admin_portal:users")
+
+
+def names(response) -> list[str]:
+    """The display names listed, in order (from the rows' detail links)."""
+    html = response.content.decode()
+    return re.findall(r'<td><a href="/admin/users/[0-9a-f-]+/">(.*?)</a></td>', html)
+
+
+def upns(response) -> list[str]:
+    html = response.content.decode()
+    return re.findall(r"</a></td>\s*<td>(.*?)</td>", html)
+
+
+def link(response, rel: str) -> str:
+    match = re.search(rf'<a href="([^"]+)" rel="{rel}"', response.content.decode())
+    assert match, f"no {rel} link"
+    return match.group(1).replace("&amp;", "&")
+
+
+@pytest.fixture
+def tenant(admin: DirectoryUser) -> None:
+    make_user("adele@contoso.test", display_name="Adele Vance", state=MfaState.ENABLED)
+    make_user("alex@contoso.test", display_name="Alex Wilber", state=MfaState.ENFORCED)
+    make_user("blocked@contoso.test", display_name="Blocked Bob", account_enabled=False)
+    make_user(
+        "megan@contoso.test",
+        display_name="Megan Bowen",
+        mail="adm.megan@mail.contoso.test",
+        admin_role=roles.ROLES_BY_TEMPLATE_ID["29232cdf-9323-42fd-ade2-1d097af3e4de"],
+    )
+
+
+def test_default_view_lists_sign_in_allowed_users_by_display_name(
+    admin_client: Client, tenant: None
+) -> None:
+    response = admin_client.get(USERS)
+    assert response.status_code == 200
+    assert names(response) == [
+        "Adele Vance",
+        "Alex Wilber",
+        "Megan Bowen",
+        "MOD Administrator",
+    ]
+    assert "Blocked Bob" not in response.content.decode()
+
+
+def test_page_carries_microsofts_title_tabs_columns_and_guide_line(
+    admin_client: Client, tenant: None
+) -> None:
+    html = admin_client.get(USERS).content.decode()
+    for text in (
+        "multi-factor authentication",
+        ">users<",
+        ">service settings<",
+        "Before you begin, take a look at the",
+        "multi-factor auth deployment guide",
+        "DISPLAY NAME",
+        "USER NAME",
+        "MULTI-FACTOR AUTH STATUS",
+        "View:",
+        "Multi-Factor Auth status:",
+        "bulk update",
+    ):
+        assert text in html
+
+
+def test_view_filter_offers_blocked_users_global_admins_and_other_roles_present(
+    admin_client: Client, tenant: None
+) -> None:
+    html = admin_client.get(USERS).content.decode()
+    assert ">Sign-in allowed users<" in html
+    assert ">Sign-in blocked users<" in html
+    assert ">Global administrators<" in html
+    assert ">Exchange administrators<" in html
+    # Roles nobody holds are not offered.
+    assert "SharePoint administrators" not in html
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"view": "blocked"}, ["Blocked Bob"]),
+        ({"view": f"role:{roles.GLOBAL_ADMINISTRATOR.template_id}"}, ["MOD Administrator"]),
+        ({"status": "enabled"}, ["Adele Vance"]),
+        ({"status": "Enforced"}, ["Alex Wilber"]),
+        ({"status": "disabled"}, ["Megan Bowen", "MOD Administrator"]),
+        ({"status": "any"}, ["Adele Vance", "Alex Wilber", "Megan Bowen", "MOD Administrator"]),
+        (
+            {"status": "nonsense"},
+            ["Adele Vance", "Alex Wilber", "Megan Bowen", "MOD Administrator"],
+        ),
+        ({"view": "role:no-such-role"}, []),
+    ],
+)
+def test_view_and_status_filters(
+    admin_client: Client, tenant: None, params: dict[str, str], expected: list[str]
+) -> None:
+    assert names(admin_client.get(USERS, params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        # Prefix of display name, user name or mail, any case.
+        ("al", ["Alex Wilber"]),
+        ("ADELE", ["Adele Vance"]),
+        ("adm", ["Megan Bowen", "MOD Administrator"]),
+        ("mod admin", ["MOD Administrator"]),
+        ("  mod   admin  ", ["MOD Administrator"]),
+        # Not a substring search: "wilber" is inside the name, not at its start.
+        ("wilber", []),
+    ],
+)
+def test_search_matches_prefixes_case_insensitively(
+    admin_client: Client, tenant: None, term: str, expected: list[str]
+) -> None:
+    assert names(admin_client.get(USERS, {"q": term})) == expected
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["%", "_", "a%", "a_", "'", '"', "' OR 1=1 --", "<script>", "\\", "\x00ad", "a" * 5000],
+)
+def test_odd_search_input_is_taken_literally_and_never_fails(
+    admin_client: Client, tenant: None, term: str
+) -> None:
+    response = admin_client.get(USERS, {"q": term})
+    assert response.status_code == 200
+    # A NUL is dropped (PostgreSQL would refuse it); "ad" is then an ordinary prefix.
+    expected = ["Adele Vance", "Megan Bowen", "MOD Administrator"] if term == "\x00ad" else []
+    assert names(response) == expected
+    assert "<script>" not in response.content.decode().split("<main", 1)[1]
+
+
+def test_wildcards_in_names_match_only_themselves(
+    admin_client: Client, admin: DirectoryUser
+) -> None:
+    make_user("pct@contoso.test", display_name="100% Sales")
+    make_user("pcx@contoso.test", display_name="100X Sales")
+    make_user("und@contoso.test", display_name="a_b team")
+    make_user("unx@contoso.test", display_name="axb team")
+    assert names(admin_client.get(USERS, {"q": "100%"})) == ["100% Sales"]
+    assert names(admin_client.get(USERS, {"q": "a_"})) == ["a_b team"]
+
+
+def test_non_ascii_and_html_special_names_are_found_and_escaped(
+    admin_client: Client, admin: DirectoryUser
+) -> None:
+    make_user("zoe@contoso.test", display_name="Zoë Ångström")
+    make_user("lilei@contoso.test", display_name="李 雷 (Li Lei)")
+    make_user("script@contoso.test", display_name="<script>alert('x')</script> & \"Co\"")
+    response = admin_client.get(USERS, {"q": "zoë"})
+    assert names(response) == ["Zoë Ångström"]
+    assert names(admin_client.get(USERS, {"q": "李"})) == ["李 雷 (Li Lei)"]
+    html = admin_client.get(USERS, {"q": "<scr"}).content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;Co&quot;" in html
+    assert "<script>alert" not in html
+    # The search box shows what was typed, escaped.
+    assert 'value="&lt;scr"' in html
+
+
+def test_columns_sort_by_display_name_or_user_name_both_ways(
+    admin_client: Client, tenant: None
+) -> None:
+    by_name_desc = admin_client.get(USERS, {"sort": "-display_name"})
+    assert names(by_name_desc) == ["MOD Administrator", "Megan Bowen", "Alex Wilber", "Adele Vance"]
+    assert 'aria-sort="descending"' in by_name_desc.content.decode()
+    by_upn = admin_client.get(USERS, {"sort": "user_principal_name"})
+    assert upns(by_upn) == [
+        "adele@contoso.test",
+        "admin@contoso.test",
+        "alex@contoso.test",
+        "megan@contoso.test",
+    ]
+    # An unknown sort falls back to the default, never an error.
+    assert admin_client.get(USERS, {"sort": "password"}).status_code == 200
+
+
+def test_paging_walks_every_user_once_forwards_and_back(
+    admin_client: Client, admin: DirectoryUser
+) -> None:
+    bulk_users(60, prefix="pager")
+    expected = sorted(
+        DirectoryUser.objects.filter(account_enabled=True).values_list("display_name", "id")
+    )
+    seen: list[str] = []
+    response = admin_client.get(USERS, {"size": 25})
+    pages = [response]
+    seen += names(response)
+    while 'rel="next"' in response.content.decode():
+        response = admin_client.get(link(response, "next"))
+        pages.append(response)
+        seen += names(response)
+    assert seen == [name for name, _id in expected]
+    assert len(pages) == 3
+    assert "Page 3" in pages[-1].content.decode()
+    # And back from the last page to the first, page by page.
+    back: list[list[str]] = []
+    response = pages[-1]
+    while 'rel="prev"' in response.content.decode():
+        response = admin_client.get(link(response, "prev"))
+        back.append(names(response))
+    assert back == [names(pages[1]), names(pages[0])]
+
+
+def test_paging_by_user_name_descending_with_ties_in_display_name(
+    admin: DirectoryUser,
+) -> None:
+    for number in range(7):
+        make_user(f"same{number}@contoso.test", display_name="Same Name")
+    sort = Sort("display_name", descending=True)
+    collected = []
+    page = users_page(UserFilter(), sort=sort, size=3)
+    collected += [row.id for row in page.rows]
+    while page.next_cursor:
+        page = users_page(UserFilter(), sort=sort, size=3, after=page.next_cursor)
+        collected += [row.id for row in page.rows]
+    expected = list(
+        DirectoryUser.objects.filter(account_enabled=True)
+        .order_by("-display_name", "-id")
+        .values_list("id", flat=True)
+    )
+    assert collected == expected
+
+
+def test_a_tampered_cursor_shows_the_first_page(admin_client: Client, tenant: None) -> None:
+    for token in ["not-base64!", "W10", "WyJhIiwgIngiXQ", "x" * 3000]:
+        response = admin_client.get(USERS, {"after": token})
+        assert response.status_code == 200
+        assert names(response)[0] == "Adele Vance"
+    assert Cursor.decode(Cursor("Zoë", 7).encode()) == Cursor("Zoë", 7)
+
+
+def test_page_size_sticks_for_the_session(admin_client: Client, admin: DirectoryUser) -> None:
+    bulk_users(30, prefix="size")
+    assert len(names(admin_client.get(USERS))) == 31  # default page size is 50
+    assert len(names(admin_client.get(USERS, {"size": 25}))) == 25
+    assert len(names(admin_client.get(USERS))) == 25
+    assert len(names(admin_client.get(USERS, {"size": 7}))) == 25  # not a choice: ignored
+
+
+def test_links_keep_the_filter_so_urls_are_bookmarkable(
+    admin_client: Client, admin: DirectoryUser
+) -> None:
+    bulk_users(30, prefix="mark", state=MfaState.ENABLED)
+    response = admin_client.get(USERS, {"status": "enabled", "q": "mark", "size": "25"})
+    next_url = link(response, "next")
+    query = parse_qs(urlparse(next_url).query)
+    assert query["status"] == ["enabled"]
+    assert query["q"] == ["mark"]
+    # The bookmarked next page, opened cold in another session, shows the same rows.
+    other = Client()
+    other.force_login(admin)
+    assert names(other.get(next_url)) == names(admin_client.get(next_url))
+    assert len(names(other.get(next_url))) == 5
+
+
+def test_htmx_request_gets_only_the_results_fragment(admin_client: Client, tenant: None) -> None:
+    response = admin_client.get(
+        USERS, {"q": "ad"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="results"')
+    assert "<html" not in html
+    assert names(response) == ["Adele Vance", "Megan Bowen", "MOD Administrator"]
+    assert response["Vary"].count("HX-Request")
+
+
+def test_back_button_history_restore_gets_the_whole_page(
+    admin_client: Client, tenant: None
+) -> None:
+    response = admin_client.get(
+        USERS,
+        {"q": "ad"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="results",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in response.content.decode()
+
+
+def test_without_javascript_the_filters_are_a_plain_get_form(
+    admin_client: Client, tenant: None
+) -> None:
+    html = admin_client.get(USERS).content.decode()
+    assert re.search(
+        r'<form class="filters" id="filters" method="get" action="/admin/users/"', html
+    )
+    assert '<button type="submit">search</button>' in html
+
+
+def test_unlicensed_users_are_listed_and_marked(admin_client: Client, admin: DirectoryUser) -> None:
+    make_user("nolicence@contoso.test", display_name="No Licence", is_licensed=False)
+    html = admin_client.get(USERS, {"q": "no"}).content.decode()
+    assert "No Licence" in html
+    assert "no licence" in html
+
+
+def test_the_list_never_counts_the_whole_table(admin_client: Client, tenant: None) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(USERS, {"q": "a", "status": "any"})
+    assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    # The only OFFSET is the search window's bounded probe, never a page's depth.
+    offsets = [
+        int(match)
+        for q in queries.captured_queries
+        for match in re.findall(r" OFFSET (\d+)", q["sql"].upper())
+    ]
+    assert all(offset < SEARCH_WINDOW for offset in offsets)
+
+
+@pytest.mark.parametrize(
+    ("params", "page_queries"),
+    [
+        ({}, 6),
+        ({"status": "enforced"}, 6),
+        ({"sort": "-user_principal_name"}, 6),
+        ({"view": "blocked"}, 6),
+        # A search probes the next 1,000 users first, and collects every match only when a
+        # page of them is not among those: one or two queries more, never a count.
+        ({"q": "ad"}, 8),
+        ({"view": f"role:{roles.GLOBAL_ADMINISTRATOR.template_id}", "q": "mod"}, 8),
+    ],
+)
+def test_query_count_of_the_list_is_pinned_and_does_not_grow_with_rows(
+    admin_client: Client,
+    admin: DirectoryUser,
+    django_assert_max_num_queries,
+    params,
+    page_queries: int,
+) -> None:
+    bulk_users(120, prefix="adq", state=MfaState.ENFORCED)
+    admin_client.get(USERS)  # the session is written once, on the first visit
+    with django_assert_max_num_queries(page_queries):
+        response = admin_client.get(USERS, params)
+    assert response.status_code == 200
+    # The htmx fragment skips the View dropdown and the background updates.
+    with django_assert_max_num_queries(page_queries - 2):
+        admin_client.get(USERS, params, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
+
+
+def test_a_deep_page_costs_the_same_queries_as_the_first(
+    admin_client: Client, admin: DirectoryUser, django_assert_max_num_queries
+) -> None:
+    bulk_users(400, prefix="deep")
+    response = admin_client.get(USERS, {"size": 50})
+    for _ in range(6):
+        response = admin_client.get(link(response, "next"))
+    with django_assert_max_num_queries(6):
+        deep = admin_client.get(link(response, "next"))
+    assert "Page 8" in deep.content.decode()
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 1000])
+@pytest.mark.parametrize("descending", [False, True])
+def test_search_pages_are_exact_whether_matches_are_near_or_far(
+    admin: DirectoryUser, monkeypatch, window: int, descending: bool
+) -> None:
+    from mfaportal.directory import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", window)
+    for number in range(12):
+        make_user(
+            f"m{number:02d}@contoso.test",
+            display_name=f"Zed {number:02d}",
+            mail=f"ma{number}@x.test",
+        )
+        make_user(f"o{number:02d}@contoso.test", display_name=f"Ma Other {number:02d}")
+        make_user(f"n{number:02d}@contoso.test", display_name=f"Bob {number:02d}")
+    expected = list(
+        selectors.users_matching(UserFilter(search="ma"))
+        .order_by(*(["-display_name", "-id"] if descending else ["display_name", "id"]))
+        .values_list("id", flat=True)
+    )
+    sort = Sort("display_name", descending)
+    pages = [users_page(UserFilter(search="ma"), sort=sort, size=5)]
+    while pages[-1].next_cursor:
+        pages.append(
+            users_page(UserFilter(search="ma"), sort=sort, size=5, after=pages[-1].next_cursor)
+        )
+    assert [row.id for page in pages for row in page.rows] == expected
+    back = users_page(UserFilter(search="ma"), sort=sort, size=5, before=pages[-1].prev_cursor)
+    assert [row.id for row in back.rows] == [row.id for row in pages[-2].rows]
