@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from mfaportal.mfa.mail_config import email_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MFAPORTAL_VAR_DIR", BASE_DIR / "var"))
 
@@ -54,6 +56,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
+# Reverse proxies whose X-Forwarded-For is believed (CIDRs), e.g. "127.0.0.1/32,10.0.0.0/8".
+MFAPORTAL_TRUSTED_PROXIES = env_list("MFAPORTAL_TRUSTED_PROXIES")
+
 ALLOWED_HOSTS = env_list("MFAPORTAL_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("MFAPORTAL_CSRF_TRUSTED_ORIGINS")
 
@@ -72,10 +77,13 @@ MFAPORTAL_AUTHORITY_HOST = os.environ.get(
 MFAPORTAL_GRAPH_URL = os.environ.get("MFAPORTAL_GRAPH_URL", "https://graph.microsoft.com")
 MFAPORTAL_CA_BUNDLE = os.environ.get("MFAPORTAL_CA_BUNDLE", "")
 MFAPORTAL_GRAPH_TIMEOUT = float(os.environ.get("MFAPORTAL_GRAPH_TIMEOUT", "30"))
+# Graph requests (each a $batch of up to 20 calls) in flight at once during sync and sends.
+MFAPORTAL_GRAPH_CONCURRENCY = int(os.environ.get("MFAPORTAL_GRAPH_CONCURRENCY", "4"))
 
 MFAPORTAL_TELEPHONY = os.environ.get("MFAPORTAL_TELEPHONY", "outbox")
 MFAPORTAL_TELEPHONY_URL = os.environ.get("MFAPORTAL_TELEPHONY_URL", "")
 MFAPORTAL_TELEPHONY_TOKEN = os.environ.get("MFAPORTAL_TELEPHONY_TOKEN", "")
+MFAPORTAL_TELEPHONY_TIMEOUT = float(os.environ.get("MFAPORTAL_TELEPHONY_TIMEOUT", "10"))
 
 # The tenant's display name and its own mail domains (used for UPNs and the SSPR email rule).
 MFAPORTAL_TENANT_NAME = os.environ.get("MFAPORTAL_TENANT_NAME", "contoso.test")
@@ -87,7 +95,24 @@ MFAPORTAL_TENANT_DOMAINS = env_list("MFAPORTAL_TENANT_DOMAINS", MFAPORTAL_TENANT
 MFAPORTAL_ENCRYPTION_KEYS = os.environ.get("MFAPORTAL_ENCRYPTION_KEYS", "")
 MFAPORTAL_HMAC_KEY = os.environ.get("MFAPORTAL_HMAC_KEY", "")
 
-# Local-mode simulators (/demo/phone/, /demo/authenticator/) exist only when enabled.
+# Mail (authentication email codes, DESIGN §5.7): MFAPORTAL_EMAIL_URL such as
+# smtp://user:password@mail.example.com:587/?tls=true, or the usual EMAIL_* variables; with
+# neither, the outbox backend keeps each message in the database for /demo/mail/.
+_email = email_settings(os.environ)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "MFAPORTAL_EMAIL_FROM", f"MFA Portal <no-reply@{MFAPORTAL_TENANT_NAME}>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Local-mode simulators (/demo/phone/, /demo/authenticator/, /demo/mail/) exist only when enabled.
 MFAPORTAL_SIMULATORS = env_bool("MFAPORTAL_SIMULATORS", default=DEBUG)
 
 # --- Django ----------------------------------------------------------------------------------
@@ -122,6 +147,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "mfaportal.core.middleware.SecurityHeadersMiddleware",
+    # A temporary password is replaced before any page opens (DESIGN §5.7).
+    "mfaportal.selfservice.middleware.PasswordChangeRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "mfaportal.urls"
@@ -218,7 +245,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("MFAPORTAL_HSTS_PRELOAD", default=True)
     # Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_REDIRECT_EXEMPT = [r"^health/"]
+    SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^ready/$"]
 
 # --- logging: structured enough to grep, never a secret -------------------------------------
 
@@ -227,9 +254,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "mfaportal.core.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": os.environ.get("MFAPORTAL_LOG_FORMAT", "plain"),
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("MFAPORTAL_LOG_LEVEL", "INFO")},
     "loggers": {

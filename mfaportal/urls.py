@@ -1,13 +1,23 @@
 from django.urls import include, path
 
 from mfaportal.core import views as core_views
+from mfaportal.selfservice import legacy, telephony_views
 from mfaportal.selfservice import views as selfservice_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    path("ready/", core_views.ready, name="ready"),
     path("signin/", selfservice_views.signin, name="signin"),
     path("signout/", selfservice_views.signout, name="signout"),
+    path("signin/", include("mfaportal.selfservice.signin_urls")),
+    path("legacy/auth", legacy.legacy_auth, name="legacy_auth"),
+    path(
+        "telephony/calls/<uuid:challenge_id>/", telephony_views.call_result, name="telephony_call"
+    ),
+    path("demo/", include("mfaportal.demo.urls")),
+    path("signin/entra/", include("mfaportal.selfservice.entra_urls")),
+    path("admin/sync/", include("mfaportal.directory.urls")),
     path("admin/", include("mfaportal.admin_portal.urls")),
     path("mfa/", include("mfaportal.selfservice.urls")),
 ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
@@ -19,4 +21,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def health(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. Never touches the database."""
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def ready(request: HttpRequest) -> HttpResponse:
+    """Readiness: the database answers and every migration is applied."""
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+    if pending:
+        return JsonResponse(
+            {"status": "unavailable", "database": "migrations pending", "pending": len(pending)},
+            status=503,
+        )
+    return JsonResponse({"status": "ok", "database": "ok"})

@@ -1,4 +1,10 @@
-"""The demo tenant contoso.test: deterministic, so seeding twice gives the same tenant."""
+"""The demo tenant contoso.test: deterministic, so seeding twice gives the same tenant.
+
+Every 50th generated user (index 17, 67, 117, ...) is a new hire: MFA Enabled, nothing
+registered, and the printed password is a *temporary* one they must replace at their first
+sign-in (DESIGN §5.7). The three named accounts never are. A third of the users who have
+registered methods also have a verified authentication email for password reset.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.mfa.crypto import encrypt_secret, keyed_hash
 from mfaportal.mfa.models import (
     AppPassword,
+    AuthenticationEmail,
     MethodType,
     MfaState,
     ServiceSettings,
@@ -171,6 +178,9 @@ class UserSpec:
     methods: list[tuple[str, str, str, str]] = field(default_factory=list)
     default_method: str = ""
     app_passwords: int = 0
+    # The password is temporary: replaced at the first sign-in.
+    temporary_password: bool = False
+    authentication_email: str = ""
 
 
 def _phone(rng: random.Random) -> str:
@@ -227,7 +237,27 @@ def tenant_specs(count: int) -> Iterator[UserSpec]:
             _add_methods(spec, rng)
             if spec.state == MfaState.ENFORCED and rng.random() < 0.15:
                 spec.app_passwords = rng.randint(1, 3)
+        # Decided by the index, not the random stream, so the rest of the tenant stays as
+        # it was before new hires existed.
+        if index % NEW_HIRE_EVERY == NEW_HIRE_AT:
+            _new_hire(spec)
+        elif spec.methods and index % 3 == 0:
+            spec.authentication_email = f"{local}{index}@example.net"
         yield spec
+
+
+NEW_HIRE_EVERY = 50
+NEW_HIRE_AT = 17
+
+
+def _new_hire(spec: UserSpec) -> None:
+    spec.temporary_password = True
+    spec.account_enabled = True
+    spec.role_ids = []
+    spec.state = MfaState.ENABLED if spec.is_licensed else MfaState.DISABLED
+    spec.methods = []
+    spec.default_method = ""
+    spec.app_passwords = 0
 
 
 def _add_methods(spec: UserSpec, rng: random.Random) -> None:
@@ -285,7 +315,9 @@ def seed_tenant(
     if created:
         # The demo shows every feature: app passwords and remembered devices on.
         ServiceSettings.objects.filter(pk=1).update(
-            app_passwords_allowed=True, remember_devices_allowed=True
+            app_passwords_allowed=True,
+            remember_devices_allowed=True,
+            password_reset_enabled=True,
         )
 
     batch: list[UserSpec] = []
@@ -331,6 +363,7 @@ def _create_batch(
                     account_enabled=spec.account_enabled,
                     is_licensed=spec.is_licensed,
                     password=password_hash,
+                    password_must_change=spec.temporary_password,
                 )
                 for spec in specs
             ],
@@ -372,6 +405,14 @@ def _create_batch(
                     )
                 )
         VerificationMethod.objects.bulk_create(methods, batch_size=1000)
+        AuthenticationEmail.objects.bulk_create(
+            [
+                AuthenticationEmail(user=user, address=spec.authentication_email)
+                for user, spec in zip(users, specs, strict=True)
+                if spec.authentication_email
+            ],
+            batch_size=1000,
+        )
         AppPassword.objects.bulk_create(app_passwords, batch_size=1000)
         DirectoryUser.roles.through.objects.bulk_create(memberships, batch_size=1000)
     return len(users)

@@ -3,6 +3,8 @@ and the tenant's service settings."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -82,6 +84,9 @@ class VerificationMethod(models.Model):
     secret_key_id = models.CharField(max_length=32, blank=True)
     # Last accepted TOTP time step: a code at or before it is a replay.
     last_used_step = models.BigIntegerField(null=True, blank=True)
+    # Consecutive wrong codes and the exponential lockout they earned (mfa/lockout.py).
+    failed_attempts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -164,6 +169,10 @@ class ServiceSettings(models.Model):
     remember_devices_days = models.PositiveSmallIntegerField(default=14)
     fraud_report_allowed = models.BooleanField(default=True)
     fraud_report_blocks_user = models.BooleanField(default=False)
+    # Self-service password reset (DESIGN §5.7): on or off, and how many registered methods
+    # (authentication email, authentication phone) a person proves to reset: 1 or 2.
+    password_reset_enabled = models.BooleanField(default=False)
+    password_reset_methods_required = models.PositiveSmallIntegerField(default=2)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -176,3 +185,140 @@ class ServiceSettings(models.Model):
     def load(cls) -> ServiceSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+# --- sign-in challenges, telephony, throttling (issue 4) -------------------------------------
+
+
+class VerificationChallenge(models.Model):
+    """One attempt to prove a method: a text code, a call, or an app notification.
+
+    The id is a random UUID: the simulators and a telephony gateway's callback name a
+    challenge by it, so it must not be guessable. Codes are kept only as keyed hashes.
+    """
+
+    class Channel(models.TextChoices):
+        TEXT = "text", _("Text message")
+        CALL = "call", _("Phone call")
+        APP_NOTIFICATION = "app_notification", _("App notification")
+        EMAIL = "email", _("Email")
+
+    class Purpose(models.TextChoices):
+        SIGN_IN = "sign_in", _("Sign-in")
+        REGISTRATION = "registration", _("Registration")
+        CHANGE = "change", _("Method change")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        DENIED = "denied", _("Denied")
+        FRAUD = "fraud", _("Fraud reported")
+        CONSUMED = "consumed", _("Used")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="challenges"
+    )
+    # Empty while a new phone or app is being verified (registration, a changed number).
+    method = models.ForeignKey(
+        VerificationMethod, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    phone_number = models.CharField(max_length=20, blank=True)
+    extension = models.CharField(max_length=10, blank=True)
+    # The address an email code went to (the authentication email, DESIGN §5.7).
+    email_address = models.CharField(max_length=320, blank=True)
+    code_digest = models.CharField(max_length=64, blank=True)
+    # Number matching: the two digits the sign-in page shows and the app must type.
+    match_number = models.CharField(max_length=2, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "status"], name="mfa_challenge_user_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} for user {self.user_id} ({self.status})"
+
+
+class TelephonyMessage(models.Model):
+    """The outbox telephony backend: a text or call as the phone would receive it."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("Text message")
+        CALL = "call", _("Phone call")
+
+    to_number = models.CharField(max_length=20, help_text="E.164")
+    extension = models.CharField(max_length=10, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    body = models.TextField()
+    challenge = models.ForeignKey(
+        VerificationChallenge, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    keys_pressed = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["to_number", "-created_at"], name="mfa_telephony_to_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to_number}"
+
+
+class ThrottleBucket(models.Model):
+    """A fixed-window failure counter shared by every process (legacy endpoint limits)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    window_started_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+# --- account recovery (issue 7) --------------------------------------------------------------
+
+
+class AuthenticationEmail(models.Model):
+    """The address a person proved with a mailed code, for self-service password reset.
+
+    Kept only once verified; never an address in the tenant's own domains (a reset code
+    must not go to the mailbox of the account being recovered)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="authentication_email",
+    )
+    address = models.CharField(max_length=320)
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"authentication email of user {self.user_id}"
+
+
+class OutboxEmail(models.Model):
+    """The outbox mail backend: each message as the mailbox would receive it (local mode;
+    /demo/mail/ shows them like the phone simulator shows texts)."""
+
+    from_address = models.CharField(max_length=320, blank=True)
+    to_address = models.CharField(max_length=320)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["to_address", "-created_at"], name="mfa_outbox_mail_to_at")]
+
+    def __str__(self) -> str:
+        return f"mail to {self.to_address}"

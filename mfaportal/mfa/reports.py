@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from django.db.models import Prefetch, QuerySet
 
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
-from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.models import (
+    AuthenticationEmail,
+    MfaState,
+    ServiceSettings,
+    VerificationMethod,
+)
+from mfaportal.mfa.recovery import registered_for_password_reset
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 
 REPORT_COLUMNS = [
@@ -24,6 +30,8 @@ REPORT_COLUMNS = [
     "Methods",
     "IsRegistered",
     "AppPasswords",
+    # Registered for self-service password reset (Graph's isSsprRegistered).
+    "IsSsprRegistered",
 ]
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -39,8 +47,9 @@ def csv_safe(value: object) -> str:
 
 def report_rows(users: QuerySet[DirectoryUser]) -> Iterator[list[str]]:
     """One row per user, streamed in chunks: memory stays flat at 100k users."""
+    service = ServiceSettings.load()
     users = (
-        users.select_related("mfa")
+        users.select_related("mfa", "authentication_email")
         .prefetch_related(
             "methods",
             Prefetch("roles", queryset=DirectoryRole.objects.order_by("display_name")),
@@ -53,6 +62,15 @@ def report_rows(users: QuerySet[DirectoryUser]) -> Iterator[list[str]]:
         methods = list(user.methods.all())
         strong = strong_authentication_methods(methods, mfa.default_method)
         default = next((m["methodType"] for m in strong if m["isDefault"]), "")
+        roles = list(user.roles.all())
+        sspr_registered = registered_for_password_reset(
+            has_email=_has_authentication_email(user),
+            has_authentication_phone=any(
+                m.kind == VerificationMethod.Kind.AUTHENTICATION_PHONE for m in methods
+            ),
+            holds_admin_role=bool(roles),
+            service=service,
+        )
         yield [
             csv_safe(cell)
             for cell in (
@@ -61,14 +79,22 @@ def report_rows(users: QuerySet[DirectoryUser]) -> Iterator[list[str]]:
                 user.object_id,
                 user.account_enabled,
                 user.is_licensed,
-                ";".join(role.display_name for role in user.roles.all()),
+                ";".join(role.display_name for role in roles),
                 MfaState(mfa.state).label,
                 default,
                 ";".join(m["methodType"] for m in strong),
                 bool(methods),
                 len(user.app_passwords.all()),
+                sspr_registered,
             )
         ]
+
+
+def _has_authentication_email(user: DirectoryUser) -> bool:
+    try:
+        return user.authentication_email is not None
+    except AuthenticationEmail.DoesNotExist:
+        return False
 
 
 def report_csv_lines(users: QuerySet[DirectoryUser]) -> Iterator[str]:

@@ -73,3 +73,25 @@ def test_display_names_from_the_directory_are_escaped(client: Client) -> None:
     body = client.get(reverse("selfservice:setup")).content.decode()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_repeated_wrong_passwords_lock_the_user_name_for_a_while(client: Client) -> None:
+    make_user("adele@contoso.test")
+    for _attempt in range(10):
+        sign_in(client, "adele@contoso.test", "wrong")
+    response = sign_in(client, "adele@contoso.test")  # even the right password now waits
+    assert "too many times" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_guessing_unknown_user_names_is_locked_the_same_way(client: Client) -> None:
+    for _attempt in range(10):
+        sign_in(client, "ghost@contoso.test", "wrong")
+    assert "too many times" in sign_in(client, "ghost@contoso.test", "wrong").content.decode()
+
+
+def test_one_address_guessing_many_user_names_is_locked(client: Client) -> None:
+    make_user("adele@contoso.test")
+    for number in range(50):
+        sign_in(client, f"guess{number}@contoso.test", "wrong")
+    assert "too many times" in sign_in(client, "adele@contoso.test").content.decode()

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from mfaportal.demo.tenant import DEFAULT_PASSWORD, DOMAIN, seed_tenant
+from mfaportal.directory.models import DirectoryUser
 
 
 class Command(BaseCommand):
@@ -47,3 +48,13 @@ class Command(BaseCommand):
         ):
             self.stdout.write(f"  {upn:<24} {what}")
         self.stdout.write(f"  password: {options['password']}")
+        new_hires = DirectoryUser.objects.filter(password_must_change=True).order_by(
+            "user_principal_name"
+        )
+        example = new_hires.first()
+        if example is not None:
+            self.stdout.write(
+                f"{new_hires.count()} new hires (every 50th generated user, such as "
+                f"{example.user_principal_name}) sign in with that password as a temporary "
+                "one: they must choose a new password, then register for MFA and password reset."
+            )

@@ -1,0 +1,125 @@
+"""App passwords for non-browser apps (DESIGN §5.4).
+
+16 lowercase letters from ``secrets`` (26^16 ≈ 2^75), stored as HMAC-SHA-256 under a
+server key: the legacy endpoint finds the row with one indexed look-up on the digest, with
+no loop over slow password hashes however many a user holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa.crypto import keyed_hash
+from mfaportal.mfa.models import AppPassword, MfaState, ServiceSettings, UserMfa
+
+logger = logging.getLogger(__name__)
+
+MAX_PER_USER = 40
+LENGTH = 16
+ALPHABET = string.ascii_lowercase
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class AppPasswordRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def app_password_generate() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def app_password_digest(value: str) -> str:
+    """Case and spaces don't matter when a person types it into an app."""
+    return keyed_hash("".join(value.split()).lower(), purpose="app-password")
+
+
+def app_passwords_available(user: DirectoryUser, service: ServiceSettings | None = None) -> bool:
+    """Allowed by the admin, for a user whose account uses multi-factor authentication."""
+    service = service or ServiceSettings.load()
+    if not service.app_passwords_allowed:
+        return False
+    state = UserMfa.objects.filter(user=user).values_list("state", flat=True).first()
+    return state in (MfaState.ENABLED, MfaState.ENFORCED)
+
+
+def app_password_create(
+    *, user: DirectoryUser, name: str, context: ChangeContext
+) -> tuple[AppPassword, str]:
+    """Create one; the clear password is returned once and never stored."""
+    name = name.strip()
+    if not name:
+        raise AppPasswordRefused(_("Give the app password a name, such as the device it's for."))
+    if len(name) > 64:
+        raise AppPasswordRefused(_("Use a name of at most 64 characters."))
+    if not app_passwords_available(user):
+        raise AppPasswordRefused(_("Your administrator doesn't allow app passwords."))
+    with transaction.atomic():
+        # Lock the user's row so two parallel creates can't both pass the limit.
+        DirectoryUser.objects.select_for_update().filter(pk=user.pk).first()
+        if AppPassword.objects.filter(user=user).count() >= MAX_PER_USER:
+            raise AppPasswordRefused(
+                _(
+                    "You already have %(max)d app passwords, the most allowed. Delete one you "
+                    "no longer use, then create a new one."
+                )
+                % {"max": MAX_PER_USER}
+            )
+        value = app_password_generate()
+        app_password = AppPassword.objects.create(
+            user=user, name=name, digest=app_password_digest(value)
+        )
+        audit_record(
+            context,
+            AuditEntry.about(
+                user, "mfa.app_password_created", after=name, detail={"id": app_password.pk}
+            ),
+        )
+    logger.info("app password %s created for user %s", app_password.pk, user.pk)
+    return app_password, value
+
+
+def app_password_delete(
+    *, user: DirectoryUser, app_password_id: int, context: ChangeContext
+) -> bool:
+    """Delete one of the user's own app passwords (another user's id finds nothing)."""
+    with transaction.atomic():
+        app_password = AppPassword.objects.filter(pk=app_password_id, user=user).first()
+        if app_password is None:
+            return False
+        app_password.delete()
+        audit_record(
+            context,
+            AuditEntry.about(
+                user,
+                "mfa.app_password_deleted",
+                before=app_password.name,
+                detail={"id": app_password_id},
+            ),
+        )
+    return True
+
+
+def app_password_match(*, user_id: int, value: str) -> AppPassword | None:
+    """The user's app password with this value: one indexed look-up on the digest."""
+    app_password = AppPassword.objects.filter(digest=app_password_digest(value)).first()
+    if app_password is None or app_password.user_id != user_id:
+        return None
+    return app_password
+
+
+def app_password_used(app_password: AppPassword) -> None:
+    """Record use, at most once a minute per app password (no write on every request)."""
+    now = timezone.now()
+    if app_password.last_used_at is None or now - app_password.last_used_at >= LAST_USED_RESOLUTION:
+        AppPassword.objects.filter(pk=app_password.pk).update(last_used_at=now)

@@ -1,0 +1,99 @@
+"""Phone numbers: the country picker, parsing to E.164, and masking for display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import phonenumbers
+from django.utils.translation import gettext as _
+from phonenumbers import geocoder
+
+DEFAULT_REGION = "US"
+
+
+@dataclass(frozen=True)
+class Country:
+    region: str
+    name: str
+    calling_code: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (+{self.calling_code})"
+
+
+@cache
+def countries() -> tuple[Country, ...]:
+    """Every region phonenumbers knows, by name, with its calling code."""
+    found = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        name = geocoder._region_display_name(region, "en") or region
+        found.append(Country(region, name, phonenumbers.country_code_for_region(region)))
+    return tuple(sorted(found, key=lambda country: country.name))
+
+
+def country_choices() -> list[tuple[str, str]]:
+    return [(country.region, country.label) for country in countries()]
+
+
+class PhoneNumberError(ValueError):
+    pass
+
+
+def phone_parse(number: str, *, region: str) -> str:
+    """A number typed with a chosen country → E.164, or PhoneNumberError with a clear reason."""
+    number = number.strip()
+    if not number:
+        raise PhoneNumberError(_("Enter a phone number."))
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise PhoneNumberError(_("Choose your country or region."))
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException as error:
+        raise PhoneNumberError(_("That doesn't look like a phone number.")) from error
+    if not phonenumbers.is_valid_number(parsed):
+        raise PhoneNumberError(
+            _("That isn't a valid phone number for the country or region you chose.")
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(e164: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or DEFAULT_REGION
+    except phonenumbers.NumberParseException:
+        return DEFAULT_REGION
+
+
+def phone_national(e164: str) -> str:
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def phone_international(e164: str) -> str:
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_mask(e164: str) -> str:
+    """+1 XXXXXXXX23: enough to recognise the number, not enough to learn it."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "XXXXXXXX"
+    national = str(parsed.national_number)
+    return f"+{parsed.country_code} {'X' * max(len(national) - 2, 0)}{national[-2:]}"
+
+
+def extension_clean(extension: str) -> str:
+    extension = extension.strip()
+    if extension and (not extension.isdigit() or len(extension) > 10):
+        raise PhoneNumberError(_("An extension is up to 10 digits."))
+    return extension

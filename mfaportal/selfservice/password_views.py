@@ -1,0 +1,126 @@
+"""*Update your password* (DESIGN §5.7): a temporary password is replaced at sign-in before
+anything else opens.
+
+The person is not signed in yet: the half-finished sign-in waits at the PASSWORD_CHANGE
+stage (the middleware keeps every other page away). A user with registered methods has
+answered the second factor already; a user who must register does it after this page.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import throttle
+from mfaportal.mfa.models import ServiceSettings
+from mfaportal.mfa.recovery import RecoveryRefused, password_change_forced
+from mfaportal.selfservice import flow
+from mfaportal.selfservice.forms import UpdatePasswordForm
+from mfaportal.selfservice.signin import Next, signin_next_step
+from mfaportal.selfservice.views import FRAUD_BLOCKED
+
+logger = logging.getLogger(__name__)
+
+CURRENT_PASSWORD_LIMIT = throttle.Limit(
+    count=5, window=timedelta(minutes=15), block=timedelta(minutes=15)
+)
+
+
+def _who(request: HttpRequest) -> tuple[DirectoryUser | None, bool]:
+    """The user replacing a temporary password, and whether they are signed in already (a
+    signed-in user flagged by other means, kept by the middleware on this page)."""
+    user = request.user
+    if user.is_authenticated and isinstance(user, DirectoryUser):
+        return (user, True) if user.password_must_change else (None, True)
+    return flow.pending_user(request, stage=flow.PASSWORD_CHANGE), False
+
+
+@sensitive_post_parameters("current_password", "new_password", "confirm_password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def update_password(request: HttpRequest) -> HttpResponse:
+    user, signed_in = _who(request)
+    if user is None:
+        if signed_in:
+            return redirect("home")
+        messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
+        return redirect("signin")
+    form = UpdatePasswordForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        key = f"password-change:user:{user.pk}"
+        if blocked := throttle.bucket_blocked_for([key]):
+            form.add_error(None, _wait_message(blocked))
+        elif not user.check_password(form.cleaned_data["current_password"]):
+            throttle.bucket_hit(key, CURRENT_PASSWORD_LIMIT)
+            form.add_error("current_password", _("Your current password is incorrect."))
+        else:
+            try:
+                password_change_forced(
+                    user=user,
+                    new_password=form.cleaned_data["new_password"],
+                    context=flow.self_service_context(request, user),
+                )
+            except RecoveryRefused as refused:
+                form.add_error("new_password", refused.message)
+            else:
+                throttle.bucket_clear(key)
+                return _continue(request, user, signed_in)
+    return render(
+        request,
+        "selfservice/update_password.html",
+        {
+            "form": form,
+            "pending_user": user,
+            "password_rules": password_validators_help_text_html(),
+        },
+    )
+
+
+def _wait_message(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return _(
+        "You've entered an incorrect current password too many times. Try again in %(minutes)d "
+        "minutes."
+    ) % {"minutes": minutes}
+
+
+def _continue(request: HttpRequest, user: DirectoryUser, signed_in: bool) -> HttpResponse:
+    """The password is new: go on with the sign-in where it stood."""
+    if signed_in:
+        update_session_auth_hash(request, user)
+        messages.success(request, _("Your password has been updated."))
+        return redirect("home")
+    state = flow.pending_state(request) or {}
+    # The password hash changed, and the half-finished sign-in is bound to it.
+    flow.pending_update(request, auth_hash=user.get_session_auth_hash())
+    if state.get("second_factor_done"):
+        return flow.signin_finish(request, user, remember=bool(state.get("remember")))
+    step = signin_next_step(
+        user=user,
+        ip_address=flow.client_ip(request),
+        device_token=flow.remembered_token(request, user),
+        service=ServiceSettings.load(),
+    )
+    logger.info("temporary password replaced for user %s; next: %s", user.pk, step)
+    if step == Next.SIGNED_IN:
+        return flow.signin_finish(request, user)
+    if step == Next.REGISTER:
+        flow.pending_update(request, stage=flow.REGISTER)
+        return redirect("signin_flow:more_information")
+    if step == Next.CHALLENGE:
+        flow.pending_update(request, stage=flow.CHALLENGE)
+        return redirect("signin_flow:verify")
+    flow.pending_clear(request)
+    messages.error(request, FRAUD_BLOCKED)
+    return redirect("signin")

@@ -1,0 +1,634 @@
+"""Additional security verification (/mfa/setup/, DESIGN §5.3) and app passwords (§5.4).
+
+Changing or deleting a method asks for the password again when it was last proved more
+than ten minutes ago; the change waits in the session and is applied once it is proved.
+A new or changed phone number is verified by a code or a call before it is saved.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from mfaportal.core.permissions import signed_in_required
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import challenges, throttle, totp
+from mfaportal.mfa.app_passwords import (
+    MAX_PER_USER,
+    AppPasswordRefused,
+    app_password_create,
+    app_password_delete,
+    app_passwords_available,
+)
+from mfaportal.mfa.models import (
+    AppPassword,
+    MethodType,
+    ServiceSettings,
+    VerificationChallenge,
+    VerificationMethod,
+)
+from mfaportal.mfa.phones import phone_international, phone_national, phone_region
+from mfaportal.mfa.recovery import recovery_contacts
+from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
+from mfaportal.mfa.services import remembered_devices_restore
+from mfaportal.selfservice import flow
+from mfaportal.selfservice.forms import (
+    AppPasswordForm,
+    MobileAppForm,
+    OfficePhoneForm,
+    PasswordForm,
+    PhoneFields,
+)
+from mfaportal.selfservice.register_views import app_setup_context
+from mfaportal.selfservice.services import (
+    MethodChangeRefused,
+    NewApp,
+    NewPhone,
+    authenticator_app_add,
+    default_method_set,
+    phone_method_set,
+    verification_method_delete,
+)
+
+Kind = VerificationMethod.Kind
+Channel = VerificationChallenge.Channel
+REAUTH_AFTER = timedelta(minutes=10)
+REAUTH_LIMIT = throttle.Limit(count=5, window=timedelta(minutes=15), block=timedelta(minutes=15))
+SETUP_CODE_LIMIT = throttle.Limit(count=5, window=timedelta(hours=1), block=timedelta(minutes=15))
+
+
+class OptionalPhone(PhoneFields):
+    required_phone = False
+
+
+class OptionalOfficePhone(OfficePhoneForm):
+    required_phone = False
+
+
+def _me(request: HttpRequest) -> DirectoryUser:
+    user = request.user
+    assert isinstance(user, DirectoryUser)
+    return user
+
+
+def needs_reauthentication(user: DirectoryUser) -> bool:
+    verified = user.password_verified_at
+    return verified is None or timezone.now() - verified > REAUTH_AFTER
+
+
+def reauthentication_ask(
+    request: HttpRequest, action: str, data: QueryDict | dict[str, list[str]]
+) -> HttpResponse:
+    items = data.lists() if isinstance(data, QueryDict) else data.items()
+    request.session["reauth_pending"] = {
+        "action": action,
+        "data": {key: values for key, values in items if key != "csrfmiddlewaretoken"},
+    }
+    return redirect("selfservice:reauthenticate")
+
+
+def _context(request: HttpRequest) -> Any:
+    return flow.self_service_context(request, _me(request))
+
+
+def _preferred_choices(
+    methods: list[VerificationMethod], service: ServiceSettings
+) -> list[tuple[str, str]]:
+    allowed = {
+        MethodType.ONE_WAY_SMS: service.method_text,
+        MethodType.TWO_WAY_VOICE_MOBILE: service.method_call,
+        MethodType.TWO_WAY_VOICE_OFFICE: service.method_call,
+        MethodType.TWO_WAY_VOICE_ALTERNATE_MOBILE: service.method_call,
+        MethodType.PHONE_APP_NOTIFICATION: service.method_app_notification,
+        MethodType.PHONE_APP_OTP: service.method_app_code,
+    }
+    available = {m["methodType"] for m in strong_authentication_methods(methods, "")}
+    return [(t.value, str(t.label)) for t in MethodType if t in available and allowed[t]]
+
+
+def _phone_initial(method: VerificationMethod | None) -> dict[str, str]:
+    if method is None:
+        return {}
+    return {
+        "country": phone_region(method.phone_number),
+        "phone": phone_national(method.phone_number),
+        "extension": method.extension,
+    }
+
+
+def _setup_forms(user: DirectoryUser, data: Any = None) -> dict[str, Any]:
+    by_kind = {m.kind: m for m in user.methods.all()}
+    return {
+        "auth_form": OptionalPhone(
+            data, prefix="auth", initial=_phone_initial(by_kind.get(Kind.AUTHENTICATION_PHONE))
+        ),
+        "office_form": OptionalOfficePhone(
+            data, prefix="office", initial=_phone_initial(by_kind.get(Kind.OFFICE_PHONE))
+        ),
+        "alt_form": OptionalPhone(
+            data, prefix="alt", initial=_phone_initial(by_kind.get(Kind.ALTERNATE_PHONE))
+        ),
+    }
+
+
+def _render_setup(
+    request: HttpRequest, forms: dict[str, Any] | None = None, error: str = "", status: int = 200
+) -> HttpResponse:
+    user = _me(request)
+    service = ServiceSettings.load()
+    mfa = user_mfa(user)
+    methods = list(user.methods.all())
+    by_kind = {m.kind: m for m in methods}
+    return render(
+        request,
+        "selfservice/setup.html",
+        {
+            "mfa": mfa,
+            "methods": methods,
+            "apps": [m for m in methods if m.kind in (Kind.AUTHENTICATOR_APP, Kind.HARDWARE_TOKEN)],
+            "has_alternate": Kind.ALTERNATE_PHONE in by_kind,
+            "preferred_choices": _preferred_choices(methods, service),
+            "preferred": strong_default(methods, mfa.default_method),
+            "strong_methods": strong_authentication_methods(methods, mfa.default_method),
+            "app_passwords_tab": app_passwords_available(user, service),
+            "service": service,
+            "recovery": recovery_contacts(user, service),
+            "error": error,
+            **(forms or _setup_forms(user)),
+        },
+        status=status,
+    )
+
+
+def strong_default(methods: list[VerificationMethod], default: str) -> str:
+    listed = strong_authentication_methods(methods, default)
+    return next((m["methodType"] for m in listed if m["isDefault"]), "")
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def setup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _apply_save(request, request.POST)
+    return _render_setup(request)
+
+
+def _apply_save(request: HttpRequest, data: QueryDict) -> HttpResponse:
+    user = _me(request)
+    forms = _setup_forms(user, data)
+    if not all(form.is_valid() for form in forms.values()):
+        return _render_setup(request, forms, _("Check the phone numbers below."), status=400)
+    by_kind = {m.kind: m for m in user.methods.all()}
+    wanted = {
+        Kind.AUTHENTICATION_PHONE: (forms["auth_form"].cleaned_data["e164"], ""),
+        Kind.OFFICE_PHONE: (
+            forms["office_form"].cleaned_data["e164"],
+            forms["office_form"].cleaned_data.get("extension", ""),
+        ),
+        Kind.ALTERNATE_PHONE: (
+            forms["alt_form"].cleaned_data["e164"] if data.get("alt_enabled") == "on" else "",
+            "",
+        ),
+    }
+    changes: list[NewPhone] = []
+    removals: list[VerificationMethod] = []
+    for kind, (number, extension) in wanted.items():
+        current = by_kind.get(kind)
+        if number and (
+            current is None or current.phone_number != number or current.extension != extension
+        ):
+            changes.append(NewPhone(kind=kind, phone_number=number, extension=extension))
+        elif not number and current is not None:
+            removals.append(current)
+    preferred = data.get("preferred", "")
+    if (changes or removals) and needs_reauthentication(user):
+        return reauthentication_ask(request, "save", data)
+    if len(changes) > 1:
+        return _render_setup(
+            request,
+            forms,
+            _("Change one phone number at a time, so that each new number can be verified."),
+            status=400,
+        )
+    context = _context(request)
+    for method in removals:
+        try:
+            verification_method_delete(user=user, method_id=method.pk, context=context)
+        except MethodChangeRefused as refused:
+            return _render_setup(request, forms, refused.message, status=400)
+    if changes:
+        return _start_change(request, user, changes[0], preferred)
+    if preferred:
+        try:
+            default_method_set(user=user, method_type=preferred, context=context)
+        except MethodChangeRefused as refused:
+            return _render_setup(request, forms, refused.message, status=400)
+    messages.success(request, _("Your changes have been saved."))
+    return redirect("selfservice:setup")
+
+
+def _start_change(
+    request: HttpRequest, user: DirectoryUser, phone: NewPhone, preferred: str
+) -> HttpResponse:
+    return phone_change_verify_start(request, user, phone, preferred=preferred)
+
+
+def phone_change_verify_start(
+    request: HttpRequest,
+    user: DirectoryUser,
+    phone: NewPhone,
+    *,
+    preferred: str = "",
+    how: str = "",
+    return_to: str = "",
+) -> HttpResponse:
+    """Text or call the new number; it is saved once it answered (verify_change). ``how``
+    asks for "text" or "call" where the person chose; ``return_to`` is where to go after."""
+    service = ServiceSettings.load()
+    text = phone.kind == Kind.AUTHENTICATION_PHONE and service.method_text and not phone.extension
+    if how == "call" and service.method_call:
+        text = False
+    if not text and not service.method_call:
+        return _render_setup(
+            request, error=_("Your organization doesn't allow verifying this phone."), status=400
+        )
+    try:
+        challenge = challenges.challenge_start(
+            user=user,
+            channel=Channel.TEXT if text else Channel.CALL,
+            purpose=VerificationChallenge.Purpose.CHANGE,
+            phone_number=phone.phone_number,
+            extension=phone.extension,
+        )
+    except challenges.ChallengeRefused as refused:
+        return _render_setup(request, error=refused.message, status=400)
+    request.session["setup_change"] = {
+        "kind": phone.kind,
+        "phone": phone.phone_number,
+        "ext": phone.extension,
+        "challenge_id": str(challenge.id),
+        "text": bool(text),
+        "preferred": preferred,
+        "return_to": return_to,
+    }
+    return redirect("selfservice:verify_change")
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def verify_change(request: HttpRequest) -> HttpResponse:
+    """A new phone number is saved only after it answered."""
+    user = _me(request)
+    change = request.session.get("setup_change")
+    if not isinstance(change, dict):
+        return redirect("selfservice:setup")
+    error = ""
+    if request.method == "POST":
+        if change["text"]:
+            outcome = challenges.text_code_check(
+                challenge_id=change["challenge_id"], user=user, code=request.POST.get("code", "")
+            )
+        else:
+            outcome = challenges.answer_take(challenge_id=change["challenge_id"], user=user)
+            if outcome.status == "pending" and flow.is_htmx(request):
+                return HttpResponse(status=204)
+        if outcome.ok:
+            del request.session["setup_change"]
+            context = _context(request)
+            phone_method_set(
+                user=user,
+                phone=NewPhone(
+                    kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
+                ),
+                context=context,
+            )
+            if change.get("preferred"):
+                with contextlib.suppress(MethodChangeRefused):
+                    default_method_set(user=user, method_type=change["preferred"], context=context)
+            messages.success(request, _("Your phone number has been verified and saved."))
+            back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
+            if flow.is_htmx(request):
+                return HttpResponseClientRedirect(back)
+            return redirect(back)
+        error = (
+            outcome.message
+            if outcome.status != "pending"
+            else _("We're still waiting for your answer.")
+        )
+        if flow.is_htmx(request):
+            return HttpResponseClientRedirect(request.path)
+    challenge = VerificationChallenge.objects.filter(pk=change["challenge_id"], user=user).first()
+    return render(
+        request,
+        "selfservice/setup_verify.html",
+        {
+            "change": change,
+            "number": phone_international(change["phone"]),
+            "error": error,
+            "challenge": challenge,
+            "cancel_url": change.get("return_to") or reverse("selfservice:setup"),
+        },
+    )
+
+
+@signed_in_required
+@require_POST
+def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
+    user = _me(request)
+    if not user.methods.filter(pk=method_id).exists():
+        return render(request, "404.html", status=404)
+    if needs_reauthentication(user):
+        return reauthentication_ask(request, "delete_method", {"method_id": [str(method_id)]})
+    return _apply_delete(request, method_id)
+
+
+def _apply_delete(request: HttpRequest, method_id: int) -> HttpResponse:
+    try:
+        deleted = verification_method_delete(
+            user=_me(request), method_id=method_id, context=_context(request)
+        )
+    except MethodChangeRefused as refused:
+        messages.error(request, refused.message)
+        return redirect("selfservice:setup")
+    if deleted:
+        messages.success(request, _("The method has been deleted."))
+    return redirect("selfservice:setup")
+
+
+@signed_in_required
+@require_POST
+def restore_devices(request: HttpRequest) -> HttpResponse:
+    """Restore multi-factor authentication on previously trusted devices."""
+    user = _me(request)
+    remembered_devices_restore(
+        users=DirectoryUser.objects.filter(pk=user.pk), context=_context(request)
+    )
+    messages.success(
+        request, _("You'll be asked for verification again on every device you had trusted.")
+    )
+    return redirect("selfservice:setup")
+
+
+# --- authenticator app set-up ----------------------------------------------------------------
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def app_setup(request: HttpRequest) -> HttpResponse:
+    """Set up Authenticator app: choose notifications or codes, then Configure mobile app."""
+    user = _me(request)
+    service = ServiceSettings.load()
+    form = MobileAppForm(
+        request.POST if request.method == "POST" else None,
+        notification_allowed=service.method_app_notification,
+        code_allowed=service.method_app_code,
+    )
+    if request.method == "POST" and form.is_valid():
+        if needs_reauthentication(user):
+            return reauthentication_ask(request, "setup_app", request.POST)
+        return _apply_app_setup(request, form.cleaned_data["mode"])
+    return render(request, "selfservice/setup_app.html", {"form": form, "stage": "choose"})
+
+
+def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
+    user = _me(request)
+    secret = totp.secret_generate()
+    ciphertext, key_id = totp.secret_seal(secret, object_id=str(user.object_id))
+    request.session["setup_app"] = {
+        "mode": mode,
+        "ct": base64.b64encode(ciphertext).decode(),
+        "kid": key_id,
+        "challenge_id": "",
+    }
+    return redirect("selfservice:app_configure")
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def app_configure(request: HttpRequest) -> HttpResponse:
+    user = _me(request)
+    pending = request.session.get("setup_app")
+    if not isinstance(pending, dict):
+        return redirect("selfservice:setup")
+    secret = totp.secret_open(
+        base64.b64decode(pending["ct"]), key_id=pending["kid"], object_id=str(user.object_id)
+    )
+    error = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if pending["mode"] == "code" and action == "code":
+            key = f"setup-code:user:{user.pk}"
+            if blocked := throttle.bucket_blocked_for([key]):
+                error = throttle.lockout_message(blocked)
+            else:
+                step = totp.matching_step(secret, request.POST.get("code", ""))
+                if step is not None:
+                    return _app_saved(request, user, pending, secret, step)
+                throttle.bucket_hit(key, SETUP_CODE_LIMIT)
+                error = _("That code isn't right. Check the time on your phone and try again.")
+        elif pending["mode"] == "notification" and action == "send":
+            try:
+                started = challenges.challenge_start(
+                    user=user,
+                    channel=Channel.APP_NOTIFICATION,
+                    purpose=VerificationChallenge.Purpose.CHANGE,
+                )
+            except challenges.ChallengeRefused as refused:
+                error = refused.message
+            else:
+                pending["challenge_id"] = str(started.id)
+                request.session["setup_app"] = pending
+                return redirect("selfservice:app_configure")
+        elif pending["mode"] == "notification" and action == "check":
+            outcome = challenges.answer_take(
+                challenge_id=pending.get("challenge_id", ""), user=user
+            )
+            if outcome.ok:
+                response = _app_saved(request, user, pending, secret, None)
+                return (
+                    HttpResponseClientRedirect(response["Location"])
+                    if flow.is_htmx(request)
+                    else response
+                )
+            if outcome.status == "pending":
+                if flow.is_htmx(request):
+                    return HttpResponse(status=204)
+                error = _("We're still waiting for your answer.")
+            else:
+                pending["challenge_id"] = ""
+                request.session["setup_app"] = pending
+                error = outcome.message
+                if flow.is_htmx(request):
+                    return HttpResponseClientRedirect(request.path)
+    challenge = None
+    if pending.get("challenge_id"):
+        challenge = VerificationChallenge.objects.filter(
+            pk=pending["challenge_id"], user=user
+        ).first()
+    return render(
+        request,
+        "selfservice/setup_app.html",
+        {
+            **app_setup_context(user, secret),
+            "stage": "configure",
+            "mode": pending["mode"],
+            "challenge": challenge,
+            "error": error,
+        },
+    )
+
+
+def _app_saved(
+    request: HttpRequest,
+    user: DirectoryUser,
+    pending: dict[str, Any],
+    secret: str,
+    step: int | None,
+) -> HttpResponse:
+    request.session.pop("setup_app", None)
+    authenticator_app_add(
+        user=user,
+        app=NewApp(
+            mode=pending["mode"],
+            secret=secret,
+            last_used_step=step,
+            device_name=_("Authenticator app"),
+        ),
+        context=_context(request),
+    )
+    messages.success(request, _("Your authenticator app is set up."))
+    return redirect("selfservice:setup")
+
+
+# --- reauthentication --------------------------------------------------------------------
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    user = _me(request)
+    pending = request.session.get("reauth_pending")
+    if not isinstance(pending, dict):
+        return redirect("selfservice:setup")
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        key = f"reauth:user:{user.pk}"
+        if blocked := throttle.bucket_blocked_for([key]):
+            form.add_error(None, throttle.lockout_message(blocked))
+        elif user.check_password(form.cleaned_data["password"]):
+            DirectoryUser.objects.filter(pk=user.pk).update(password_verified_at=timezone.now())
+            user.refresh_from_db(fields=["password_verified_at"])
+            del request.session["reauth_pending"]
+            return _replay(request, pending)
+        else:
+            throttle.bucket_hit(key, REAUTH_LIMIT)
+            form.add_error(None, _("Your password is incorrect."))
+    return render(request, "selfservice/reauthenticate.html", {"form": form})
+
+
+def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
+    data = QueryDict(mutable=True)
+    for key, values in pending.get("data", {}).items():
+        data.setlist(key, list(values))
+    action = pending.get("action")
+    if action == "save":
+        return _apply_save(request, data)
+    if action == "delete_method":
+        return _apply_delete(request, int(data.get("method_id", "0")))
+    if action == "setup_app":
+        return _apply_app_setup(request, data.get("mode", "code"))
+    if action == "app_password_create":
+        return _apply_app_password_create(request, data.get("name", ""))
+    if action == "recovery_email":
+        from mfaportal.selfservice.recovery_views import email_code_send
+
+        return email_code_send(request, data.get("email", ""))
+    if action == "recovery_phone":
+        from mfaportal.selfservice.recovery_views import phone_change_start
+
+        return phone_change_start(request, data)
+    return redirect("selfservice:setup")
+
+
+# --- app passwords -----------------------------------------------------------------------------
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def app_passwords(request: HttpRequest) -> HttpResponse:
+    user = _me(request)
+    available = app_passwords_available(user)
+    form = AppPasswordForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not available:
+            return render(
+                request, "selfservice/app_passwords.html", {"available": False}, status=403
+            )
+        if form.is_valid():
+            if needs_reauthentication(user):
+                return reauthentication_ask(request, "app_password_create", request.POST)
+            return _apply_app_password_create(request, form.cleaned_data["name"])
+    rows = list(AppPassword.objects.filter(user=user)) if available else []
+    return render(
+        request,
+        "selfservice/app_passwords.html",
+        {
+            "available": available,
+            "rows": rows,
+            "form": form,
+            "max": MAX_PER_USER,
+            "at_limit": len(rows) >= MAX_PER_USER,
+        },
+    )
+
+
+def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
+    user = _me(request)
+    try:
+        record, value = app_password_create(user=user, name=name, context=_context(request))
+    except AppPasswordRefused as refused:
+        rows = list(AppPassword.objects.filter(user=user))
+        return render(
+            request,
+            "selfservice/app_passwords.html",
+            {
+                "available": app_passwords_available(user),
+                "rows": rows,
+                "form": AppPasswordForm(initial={"name": name}),
+                "error": refused.message,
+                "max": MAX_PER_USER,
+                "at_limit": len(rows) >= MAX_PER_USER,
+            },
+            status=400,
+        )
+    # Shown in this response only: the page is never stored (Cache-Control: no-store).
+    return render(
+        request, "selfservice/app_password_created.html", {"record": record, "value": value}
+    )
+
+
+@signed_in_required
+@require_http_methods(["GET", "POST"])
+def app_password_delete_view(request: HttpRequest, app_password_id: int) -> HttpResponse:
+    user = _me(request)
+    record = AppPassword.objects.filter(pk=app_password_id, user=user).first()
+    if record is None:
+        return render(request, "404.html", status=404)
+    if request.method == "POST":
+        app_password_delete(user=user, app_password_id=record.pk, context=_context(request))
+        messages.success(
+            request, _("The app password %(name)s has been deleted.") % {"name": record.name}
+        )
+        return redirect("selfservice:app_passwords")
+    return render(request, "selfservice/app_password_delete.html", {"record": record})

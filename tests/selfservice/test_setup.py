@@ -1,0 +1,192 @@
+"""Additional security verification at /mfa/setup/ (DESIGN §5.3)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from mfaportal.core.models import AuditEvent
+from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa, VerificationMethod
+from tests.factories import PASSWORD, make_user
+from tests.selfservice.helpers import add_app, code_now, last_call, last_code, secret_from_page
+
+pytestmark = pytest.mark.django_db
+SETUP = "/mfa/setup/"
+
+
+@pytest.fixture
+def adele(client: Client):
+    user = make_user(
+        "adele@contoso.test",
+        state=MfaState.ENFORCED,
+        registered=True,
+        password_verified_at=timezone.now(),
+    )
+    client.force_login(user)
+    return user
+
+
+def form(**overrides: str) -> dict[str, str]:
+    data = {
+        "preferred": "OneWaySMS",
+        "auth-country": "US",
+        "auth-phone": "(425) 555-0123",
+        "office-country": "US",
+        "office-phone": "",
+        "office-extension": "",
+        "alt-country": "US",
+        "alt-phone": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_page_shows_the_preferred_option_and_the_ways_to_respond(client: Client, adele) -> None:
+    page = client.get(SETUP).content.decode()
+    for text in (
+        "What&#x27;s your preferred option?",
+        "How would you like to respond?",
+        "Authentication phone",
+        "Office phone",
+        "Alternate authentication phone",
+        "Authenticator app or Token",
+        "Set up Authenticator app",
+        "restore multi-factor authentication on previously trusted devices",
+    ):
+        assert text in page or text.replace("&#x27;", "'") in page, text
+    assert '<option value="OneWaySMS" selected>' in page
+    assert 'value="(425) 555-0123"' in page
+
+
+def test_changing_the_preferred_option_saves_it(client: Client, adele) -> None:
+    response = client.post(SETUP, form(preferred="TwoWayVoiceMobile"))
+    assert response["Location"] == SETUP
+    assert UserMfa.objects.get(user=adele).default_method == "TwoWayVoiceMobile"
+    assert AuditEvent.objects.filter(
+        action="mfa.default_method", after="TwoWayVoiceMobile"
+    ).exists()
+
+
+def test_a_preferred_option_the_user_has_not_registered_is_refused(client: Client, adele) -> None:
+    response = client.post(SETUP, form(preferred="PhoneAppOTP"))
+    assert response.status_code == 400
+    assert UserMfa.objects.get(user=adele).default_method == "OneWaySMS"
+
+
+def test_a_changed_phone_number_is_verified_before_it_is_saved(client: Client, adele) -> None:
+    response = client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
+    assert response["Location"] == "/mfa/setup/verify/"
+    assert adele.methods.get().phone_number == "+14255550123"  # not yet
+    code = last_code("+14255550199")
+    client.post("/mfa/setup/verify/", {"code": "000000" if code != "000000" else "111111"})
+    assert adele.methods.get().phone_number == "+14255550123"
+    client.post("/mfa/setup/verify/", {"code": code})
+    assert adele.methods.get().phone_number == "+14255550199"
+    assert AuditEvent.objects.filter(action="mfa.method_changed", target=adele).exists()
+
+
+def test_an_office_phone_is_verified_by_a_call(client: Client, adele) -> None:
+    client.post(SETUP, form(**{"office-phone": "425 555 0150", "office-extension": "77"}))
+    call = last_call("+14255550150")
+    assert call.extension == "77"
+    client.post(f"/demo/phone/calls/{call.pk}/answer/", {"keys": "#"})
+    client.post("/mfa/setup/verify/")
+    assert adele.methods.get(kind="office_phone").extension == "77"
+
+
+def test_two_changed_numbers_at_once_are_refused(client: Client, adele) -> None:
+    response = client.post(
+        SETUP, form(**{"auth-phone": "425 555 0199", "office-phone": "425 555 0150"})
+    )
+    assert response.status_code == 400
+    assert "one phone number at a time" in response.content.decode()
+
+
+def test_a_change_after_ten_minutes_asks_for_the_password_first(client: Client, adele) -> None:
+    type(adele).objects.filter(pk=adele.pk).update(
+        password_verified_at=timezone.now() - timedelta(minutes=11)
+    )
+    response = client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
+    assert response["Location"] == "/mfa/reauthenticate/"
+    wrong = client.post("/mfa/reauthenticate/", {"password": "wrong"})
+    assert "Your password is incorrect." in wrong.content.decode()
+    response = client.post("/mfa/reauthenticate/", {"password": PASSWORD})
+    assert response["Location"] == "/mfa/setup/verify/"
+    assert last_code("+14255550199")
+
+
+def test_deleting_a_method_after_ten_minutes_asks_for_the_password(client: Client, adele) -> None:
+    app, _secret = add_app(adele, default=False)
+    type(adele).objects.filter(pk=adele.pk).update(
+        password_verified_at=timezone.now() - timedelta(minutes=30)
+    )
+    response = client.post(f"/mfa/setup/methods/{app.pk}/delete/")
+    assert response["Location"] == "/mfa/reauthenticate/"
+    assert VerificationMethod.objects.filter(pk=app.pk).exists()
+    client.post("/mfa/reauthenticate/", {"password": PASSWORD})
+    assert not VerificationMethod.objects.filter(pk=app.pk).exists()
+
+
+def test_the_only_method_cannot_be_deleted(client: Client, adele) -> None:
+    method = adele.methods.get()
+    client.post(f"/mfa/setup/methods/{method.pk}/delete/")
+    assert VerificationMethod.objects.filter(pk=method.pk).exists()
+
+
+def test_deleting_the_preferred_method_moves_the_preference(client: Client, adele) -> None:
+    app, _secret = add_app(adele, default=True)
+    client.post(f"/mfa/setup/methods/{app.pk}/delete/")
+    assert UserMfa.objects.get(user=adele).default_method == "OneWaySMS"
+
+
+def test_setting_up_an_authenticator_app_in_code_mode(client: Client, adele) -> None:
+    response = client.post("/mfa/setup/app/", {"mode": "code"})
+    assert response["Location"] == "/mfa/setup/app/configure/"
+    page = client.get(response["Location"]).content.decode()
+    secret = secret_from_page(page)
+    client.post("/mfa/setup/app/configure/", {"action": "code", "code": code_now(secret)})
+    app = adele.methods.get(kind="authenticator_app")
+    assert app.app_mode == "code" and app.last_used_step is not None
+    assert AuditEvent.objects.filter(action="mfa.method_registered", target=adele).exists()
+
+
+def test_setting_up_an_authenticator_app_in_notification_mode(client: Client, adele) -> None:
+    client.post("/mfa/setup/app/", {"mode": "notification"})
+    client.post("/mfa/setup/app/configure/", {"action": "send"})
+    challenge = adele.challenges.get(channel="app_notification", status="pending")
+    assert challenge.match_number in client.get("/mfa/setup/app/configure/").content.decode()
+    client.post(
+        f"/demo/authenticator/requests/{challenge.pk}/",
+        {"action": "approve", "number": challenge.match_number},
+    )
+    client.post("/mfa/setup/app/configure/", {"action": "check"})
+    assert adele.methods.get(kind="authenticator_app").app_mode == "notification"
+
+
+def test_restore_trusted_devices(client: Client, adele) -> None:
+    RememberedDevice.objects.create(
+        user=adele, digest="a" * 64, expires_at=timezone.now() + timedelta(days=3)
+    )
+    client.post("/mfa/setup/restore/")
+    assert not RememberedDevice.objects.filter(user=adele).exists()
+    assert UserMfa.objects.get(user=adele).remember_devices_not_issued_before is not None
+    assert AuditEvent.objects.filter(
+        action="mfa.remembered_devices_restored", source="self-service"
+    ).exists()
+
+
+def test_a_user_cannot_see_or_delete_another_users_methods(client: Client, adele) -> None:
+    megan = make_user("megan@contoso.test", state=MfaState.ENFORCED)
+    theirs, _secret = add_app(megan)
+    make_user("other@contoso.test", state=MfaState.ENFORCED, registered=True)
+    assert "Test phone" not in client.get(SETUP).content.decode()
+    assert client.post(f"/mfa/setup/methods/{theirs.pk}/delete/").status_code == 404
+    assert VerificationMethod.objects.filter(pk=theirs.pk).exists()
+
+
+def test_the_setup_pages_need_a_signed_in_user(client: Client) -> None:
+    for url in (SETUP, "/mfa/app-passwords/", "/mfa/setup/app/", "/mfa/reauthenticate/"):
+        assert client.get(url)["Location"].startswith("/signin/?next=")
