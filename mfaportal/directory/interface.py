@@ -10,25 +10,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+if TYPE_CHECKING:
+    from mfaportal.core.audit import ChangeContext
+
 
 class Directory(Protocol):
+    """``context`` says who asked (the graph directory keeps it with each queued change)."""
+
     name: str
 
-    def mfa_states_write(self, *, user_ids: Sequence[int], state: int) -> None:
+    def mfa_states_write(
+        self, *, user_ids: Sequence[int], state: int, context: ChangeContext | None = None
+    ) -> None:
         """Set the per-user MFA state (a ``MfaState`` value) of these users."""
 
-    def methods_delete(self, *, user_ids: Sequence[int]) -> None:
+    def methods_delete(
+        self, *, user_ids: Sequence[int], context: ChangeContext | None = None
+    ) -> None:
         """Delete the users' phone, authenticator app and OATH methods."""
 
-    def remembered_devices_restore(self, *, user_ids: Sequence[int], at: datetime) -> None:
+    def remembered_devices_restore(
+        self, *, user_ids: Sequence[int], at: datetime, context: ChangeContext | None = None
+    ) -> None:
         """Make every remembered-device token issued before ``at`` stop working."""
 
-    def sessions_revoke(self, *, user_ids: Sequence[int]) -> None:
+    def sessions_revoke(
+        self, *, user_ids: Sequence[int], context: ChangeContext | None = None
+    ) -> None:
         """Sign the users out of every session."""
 
 

@@ -173,14 +173,15 @@ class TokenProvider:
         *,
         scopes: Sequence[str] = (),
         login_hint: str | None = None,
-        response_mode: str = "query",
+        response_mode: str = "form_post",
     ) -> dict[str, Any]:
-        """Start a sign-in. Keep the returned dict server-side (the session) and redirect the
-        browser to its ``auth_uri``.
+        """Start a sign-in. Keep the returned dict server-side and send the browser to its
+        ``auth_uri``.
 
-        ``response_mode="query"`` by default: with ``form_post`` the answer arrives as a
-        cross-site POST, which does not carry a SameSite=Lax session cookie, so the stored
-        flow would be out of reach.
+        ``response_mode="form_post"`` by default, as MSAL recommends: the code travels in a
+        POST body, not in a URL that logs and history keep. That POST arrives cross-site, so
+        it carries no SameSite=Lax session cookie: keep the flow somewhere the callback can
+        find without the session (``mfaportal/selfservice/entra.py`` explains how).
         """
         flow: dict[str, Any] = self._app.initiate_auth_code_flow(
             list(scopes),

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import html
 import json
+import re
 import secrets
 import shutil
 import socket
@@ -125,6 +126,9 @@ class GraphEmulator:
         self.tokens: dict[str, IssuedToken] = {}
         self.codes: dict[str, PendingCode] = {}
         self.redeemed_codes: set[str] = set()
+        # Requests being answered now, and the most at once so far (proves bounded clients).
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.graph = GraphApi(self)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -609,10 +613,21 @@ class GraphEmulator:
         session.trust_env = False
         url = auth_uri if not login_hint else f"{auth_uri}&{urlencode({'login_hint': login_hint})}"
         answer = session.get(url, verify=self.ca_pem_path, allow_redirects=False, timeout=10)
+        if answer.status_code == 200 and "form_post" in url:
+            # response_mode=form_post: the page holds the answer as hidden form fields.
+            return form_post_fields(answer.text)
         location = answer.headers.get("Location")
         if answer.status_code != 302 or not location:
             raise AssertionError(f"authorize answered {answer.status_code}: {answer.text[:200]}")
         return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def form_post_fields(page: str) -> dict[str, str]:
+    """The hidden fields of a form_post answer page (what the browser would POST back)."""
+    fields = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
+    if not fields:
+        raise AssertionError(f"no form_post fields in: {page[:200]}")
+    return {html.unescape(name): html.unescape(value) for name, value in fields}
 
 
 class _Server(ThreadingHTTPServer):
@@ -690,6 +705,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
+        emulator = self.server.emulator
+        with emulator._lock:
+            emulator.in_flight += 1
+            emulator.max_in_flight = max(emulator.max_in_flight, emulator.in_flight)
+        try:
+            self._handle_counted()
+        finally:
+            with emulator._lock:
+                emulator.in_flight -= 1
+
+    def _handle_counted(self) -> None:
         emulator = self.server.emulator
         arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
