@@ -13,7 +13,8 @@ from mfaportal.admin_portal.bulk import SAMPLE_FILE, bulk_upload_verify, file_to
 from mfaportal.admin_portal.forms import BulkUploadForm
 from mfaportal.admin_portal.jobs import bulk_update_job_create, job_start
 from mfaportal.admin_portal.models import BulkJob, BulkUpload
-from mfaportal.admin_portal.views.common import actor, client_ip
+from mfaportal.admin_portal.views.common import actor
+from mfaportal.core.client_ip import client_ip
 from mfaportal.core.permissions import admin_required
 from mfaportal.mfa.bulk_csv import MAX_BYTES
 

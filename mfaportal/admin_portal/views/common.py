@@ -5,6 +5,7 @@ from typing import cast
 from django.http import HttpRequest
 
 from mfaportal.core.audit import ChangeContext
+from mfaportal.core.client_ip import client_ip
 from mfaportal.core.models import AuditSource
 from mfaportal.core.roles import PortalRole
 from mfaportal.directory.models import DirectoryUser
@@ -13,10 +14,6 @@ from mfaportal.directory.models import DirectoryUser
 def actor(request: HttpRequest) -> DirectoryUser:
     """The signed-in staff member (the role decorators have checked there is one)."""
     return cast(DirectoryUser, request.user)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def change_context(request: HttpRequest, source: AuditSource = AuditSource.PAGE) -> ChangeContext:

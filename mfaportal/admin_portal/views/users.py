@@ -36,9 +36,10 @@ from mfaportal.admin_portal.selection import (
     quick_steps_for,
     selection_from,
 )
-from mfaportal.admin_portal.views.common import actor, change_context, client_ip, is_admin
+from mfaportal.admin_portal.views.common import actor, change_context, is_admin
 from mfaportal.admin_portal.views.jobs import job_context
 from mfaportal.core.audit import AuditEntry, audit_record
+from mfaportal.core.client_ip import client_ip
 from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.directory.selectors import (
     COUNT_CAP,
