@@ -23,6 +23,11 @@ urlpatterns = [
     path("users/<uuid:object_id>/manage/", detail.user_manage, name="user_manage"),
     path("users/<uuid:object_id>/revoke/", detail.user_revoke_sessions, name="user_revoke"),
     path(
+        "users/<uuid:object_id>/unblock-fraud/",
+        detail.user_fraud_unblock,
+        name="user_fraud_unblock",
+    ),
+    path(
         "users/<uuid:object_id>/reset-password/",
         password.user_password_reset,
         name="user_password_reset",

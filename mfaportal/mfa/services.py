@@ -370,3 +370,35 @@ def service_settings_update(*, changes: dict[str, object], context: ChangeContex
         current.save(update_fields=[*changed, "updated_at"])
         audit_record_many(context, entries)
     return changed
+
+
+def fraud_block_lift(*, users: QuerySet[DirectoryUser], context: ChangeContext) -> BulkOutcome:
+    """Let users who were blocked by a fraud report sign in with MFA again."""
+    rows, outcome = _apply_to_each(users, context)
+    ids = [row.id for row in rows]
+    with transaction.atomic():
+        blocked = dict(
+            UserMfa.objects.filter(user_id__in=ids, blocked_for_fraud_at__isnull=False)
+            .select_for_update()
+            .values_list("user_id", "blocked_for_fraud_at")
+        )
+        UserMfa.objects.filter(user_id__in=list(blocked)).update(
+            blocked_for_fraud_at=None, updated_at=timezone.now()
+        )
+        audit_record_many(
+            context,
+            [
+                AuditEntry(
+                    "mfa.fraud_block_lifted",
+                    row.id,
+                    row.upn,
+                    before=blocked[row.id].isoformat(),
+                    after="",
+                )
+                for row in rows
+                if row.id in blocked
+            ],
+        )
+    outcome.changed += [UserOutcome(row.upn) for row in rows if row.id in blocked]
+    outcome.unchanged += [UserOutcome(row.upn) for row in rows if row.id not in blocked]
+    return outcome

@@ -51,6 +51,7 @@ ENDPOINTS = [
         (("delete_app_passwords", "on"),),
     ),
     Endpoint("admin_portal:user_revoke", "post", STAFF, (("object_id", "{target_oid}"),)),
+    Endpoint("admin_portal:user_fraud_unblock", "post", STAFF, (("object_id", "{target_oid}"),)),
     Endpoint("admin_portal:user_password_reset", "get", STAFF, (("object_id", "{target_oid}"),)),
     Endpoint("admin_portal:user_password_reset", "post", STAFF, (("object_id", "{target_oid}"),)),
     Endpoint("admin_portal:job", "get", STAFF, (("job_id", "{job}"),)),

@@ -24,7 +24,12 @@ from mfaportal.directory.selectors import UserFilter, users_selected
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
-from mfaportal.mfa.services import BulkOutcome, sessions_revoke, user_settings_manage
+from mfaportal.mfa.services import (
+    BulkOutcome,
+    fraud_block_lift,
+    sessions_revoke,
+    user_settings_manage,
+)
 
 AUDIT_SHOWN = 50
 
@@ -133,6 +138,22 @@ def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResp
         request,
         outcome,
         _("Updates successful: %(name)s is signed out of every session.")
+        % {"name": user.display_name},
+    )
+    return redirect("admin_portal:user_detail", object_id=user.object_id)
+
+
+@staff_required
+@require_POST
+def user_fraud_unblock(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
+    user = _target(object_id)
+    outcome = fraud_block_lift(
+        users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
+    )
+    _say(
+        request,
+        outcome,
+        _("Updates successful: %(name)s can sign in with multi-factor authentication again.")
         % {"name": user.display_name},
     )
     return redirect("admin_portal:user_detail", object_id=user.object_id)
