@@ -15,18 +15,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled translations are generated, never committed: rebuilt whenever a .po changes.
+MO := locale/es/LC_MESSAGES/django.mo
+$(MO): locale/es/LC_MESSAGES/django.po | $(STAMP)
+	MFAPORTAL_DEBUG=true $(BIN)/python manage.py compilemessages --ignore=.venv
+	touch $(MO)
+
+install: $(STAMP) $(MO)
 
 # Serve the demo tenant on http://127.0.0.1:8000 with the background task worker beside it.
 demo: export MFAPORTAL_DEBUG := true
-demo: $(STAMP)
+demo: $(STAMP) $(MO)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --users $(DEMO_USERS) --password '$(DEMO_PASSWORD)'
 	$(BIN)/python manage.py db_worker --queue-name '*' & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) $(MO) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,12 +44,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy mfaportal tests bench
 
 # pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
-pytest: $(STAMP)
+pytest: $(STAMP) $(MO)
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing."; exit 1; fi; exit $$code
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Retake the pictures in docs/ (the user guides show them) from the browser tests.
+screenshots: $(STAMP)
+	MFAPORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e -q
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

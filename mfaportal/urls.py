@@ -7,6 +7,7 @@ from mfaportal.selfservice import views as selfservice_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("ready/", core_views.ready, name="ready"),
     path("signin/", selfservice_views.signin, name="signin"),
     path("signout/", selfservice_views.signout, name="signout"),

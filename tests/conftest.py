@@ -1,10 +1,31 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compiled catalogues (.mo) are generated, never committed: build any missing or older
+    than its .po, so a plain `pytest` on a fresh clone shows translated pages too."""
+    for po in LOCALE_DIR.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        msgfmt = shutil.which("msgfmt")
+        if msgfmt is None:
+            raise pytest.UsageError(
+                "msgfmt not found: install GNU gettext to compile translations."
+            )
+        # The same check `manage.py compilemessages` makes.
+        subprocess.run([msgfmt, "--check-format", "-o", str(mo), str(po)], check=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

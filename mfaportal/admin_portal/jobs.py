@@ -19,6 +19,7 @@ from functools import partial
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -51,7 +52,9 @@ USER_SETTINGS_OPTIONS = (
 
 
 def _users(count: int) -> str:
-    return ngettext("%(count)s user", "%(count)s users", count) % {"count": f"{count:,}"}
+    return ngettext("%(count)s user", "%(count)s users", count) % {
+        "count": number_format(count, force_grouping=True)
+    }
 
 
 def state_job_create(
@@ -110,7 +113,7 @@ def bulk_update_job_create(
             % {
                 "file": upload.file_name or _("a file"),
                 "rows": ngettext("%(count)s row", "%(count)s rows", len(upload.rows))
-                % {"count": f"{len(upload.rows):,}"},
+                % {"count": number_format(len(upload.rows), force_grouping=True)},
             },
             upload=upload,
             total=len(upload.rows),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.http import QueryDict
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -60,10 +61,10 @@ class Selection:
                 "the %(count)s user that matches this view",
                 "all %(count)s users that match this view",
                 self.count,
-            ) % {"count": f"{self.count:,}"}
+            ) % {"count": number_format(self.count, force_grouping=True)}
         return ngettext(
             "the %(count)s selected user", "the %(count)s selected users", self.count
-        ) % {"count": f"{self.count:,}"}
+        ) % {"count": number_format(self.count, force_grouping=True)}
 
     @property
     def single(self) -> SelectedUser | None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditSource(models.TextChoices):
-    PAGE = "page", "page"
+    PAGE = "page", _("page")
     CSV = "csv", "CSV"
     CLI = "cli", "CLI"
-    SYNC = "sync", "sync"
-    SELF_SERVICE = "self-service", "self-service"
-    SYSTEM = "system", "system"
+    SYNC = "sync", _("sync")
+    SELF_SERVICE = "self-service", _("self-service")
+    SYSTEM = "system", _("system")
 
 
 class AuditEvent(models.Model):

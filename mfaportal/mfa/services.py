@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -377,11 +378,15 @@ def fraud_block_lift(*, users: QuerySet[DirectoryUser], context: ChangeContext) 
     rows, outcome = _apply_to_each(users, context)
     ids = [row.id for row in rows]
     with transaction.atomic():
-        blocked = dict(
-            UserMfa.objects.filter(user_id__in=ids, blocked_for_fraud_at__isnull=False)
+        blocked: dict[int, datetime] = {
+            user_id: at
+            for user_id, at in UserMfa.objects.filter(
+                user_id__in=ids, blocked_for_fraud_at__isnull=False
+            )
             .select_for_update()
             .values_list("user_id", "blocked_for_fraud_at")
-        )
+            if at is not None
+        }
         UserMfa.objects.filter(user_id__in=list(blocked)).update(
             blocked_for_fraud_at=None, updated_at=timezone.now()
         )

@@ -35,7 +35,7 @@ class PasswordChangeRequiredMiddleware:
         if not _must_change(request):
             return self.get_response(request)
         target = reverse("signin_flow:update_password")
-        if path in (target, reverse("signout"), reverse("signin")):
+        if path in (target, reverse("signout"), reverse("signin"), reverse("set_language")):
             return self.get_response(request)
         if flow.is_htmx(request):
             return HttpResponseClientRedirect(target)

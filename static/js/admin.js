@@ -6,6 +6,8 @@
   document.documentElement.classList.add("js");
 
   var usersChanged = false;
+  // The control that opened the dialog gets focus back when the dialog closes.
+  var dialogOpener = null;
 
   function byId(id) { return document.getElementById(id); }
 
@@ -96,6 +98,14 @@
     }
   });
 
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail && event.detail.target;
+    var dialog = byId("modal");
+    if (target && target.id === "modal-body" && dialog && !dialog.open) {
+      dialogOpener = event.detail.elt || document.activeElement;
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target) { return; }
@@ -122,6 +132,9 @@
           window.location.reload();
         }
         usersChanged = false;
+        var opener = dialogOpener;
+        dialogOpener = null;
+        if (opener && opener.isConnected && typeof opener.focus === "function") { opener.focus(); }
       });
     }
   });

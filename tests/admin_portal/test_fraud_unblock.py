@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -9,13 +11,14 @@ from django.utils import timezone
 
 from mfaportal.core import roles
 from mfaportal.core.models import AuditEvent
+from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState, UserMfa
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def blocked_user(upn: str = "victim@contoso.test", **fields):  # type: ignore[no-untyped-def]
+def blocked_user(upn: str = "victim@contoso.test", **fields: Any) -> DirectoryUser:
     user = make_user(upn, state=MfaState.ENFORCED, registered=True, **fields)
     UserMfa.objects.filter(user=user).update(blocked_for_fraud_at=timezone.now())
     return user

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -46,6 +47,8 @@ from mfaportal.directory.selectors import (
     DEFAULT_PAGE_SIZE,
     PAGE_SIZES,
     STATUS_ANY,
+    VIEW_ALLOWED,
+    VIEW_BLOCKED,
     Cursor,
     Sort,
     UserFilter,
@@ -63,11 +66,17 @@ PAGE_SIZE_SESSION_KEY = "admin_users_page_size"
 USERS_CHANGED = "mfa-users-changed"
 
 STATUS_CHOICES = [
-    (STATUS_ANY, "Any"),
-    ("enabled", "Enabled"),
-    ("enforced", "Enforced"),
-    ("disabled", "Disabled"),
+    (STATUS_ANY, gettext_lazy("Any")),
+    ("enabled", gettext_lazy("Enabled")),
+    ("enforced", gettext_lazy("Enforced")),
+    ("disabled", gettext_lazy("Disabled")),
 ]
+
+# The View dropdown's fixed entries, in the reader's language (role names stay Microsoft's).
+VIEW_LABELS = {
+    VIEW_ALLOWED: gettext_lazy("Sign-in allowed users"),
+    VIEW_BLOCKED: gettext_lazy("Sign-in blocked users"),
+}
 
 
 def _page_size(request: HttpRequest) -> int:
@@ -226,7 +235,7 @@ def users(request: HttpRequest) -> HttpResponse:
     if htmx and not htmx.history_restore_request and htmx.target == "results":
         return render(request, "admin_portal/users.html#results", context)
     # Only the whole page draws the View dropdown and the background updates.
-    views = admin_views()
+    views = [(value, VIEW_LABELS.get(value, label)) for value, label in admin_views()]
     context["view_choices"] = views
     context["unknown_view"] = context["filter"].view not in {value for value, _label in views}
     context["recent_jobs"] = _recent_jobs(request)
