@@ -139,7 +139,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files: whitenoise in production; runserver and the test server serve them in debug.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "mfaportal.core.middleware.SessionMiddleware",
     # The language from the user's choice (cookie) or the browser's Accept-Language.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

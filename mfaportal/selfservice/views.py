@@ -102,6 +102,10 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 
 def _expired(request: HttpRequest) -> HttpResponse:
+    if flow.is_htmx(request):
+        # A poll that outlived its sign-in (finished, or replaced in another tab): stop
+        # polling (htmx's 286) and leave the session alone.
+        return HttpResponse(status=286)
     messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
     return redirect("signin")
 
