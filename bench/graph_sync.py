@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,8 @@ FLOORS = {
 }
 
 
-def manage(env: dict[str, str], *args: str) -> tuple[float, float, str]:
-    """Run manage.py; returns (seconds, peak RSS in MB, stdout)."""
+def manage(env: dict[str, str], *args: str) -> tuple[float, float, str, float]:
+    """Run manage.py; returns (seconds, peak RSS in MB, stdout, CPU seconds)."""
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "manage.py", *args],
@@ -56,7 +57,7 @@ def manage(env: dict[str, str], *args: str) -> tuple[float, float, str]:
     seconds = time.monotonic() - started
     if process.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{stdout}\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024, stdout
+    return seconds, usage.ru_maxrss / 1024, stdout, usage.ru_utime + usage.ru_stime
 
 
 def sync_seconds(summary: str) -> float:
@@ -175,13 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         manage(env, "migrate", "--noinput")
-        seconds, rss, out = manage(env, "sync_directory", "--full", "--no-progress")
-        full = {"wall": seconds, "sync": sync_seconds(out), "rss": rss, "summary": out.strip()}
+        print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores here; shared)")
+        load = os.getloadavg()[0]
+        seconds, rss, out, cpu = manage(env, "sync_directory", "--full", "--no-progress")
+        full = {"wall": seconds, "sync": sync_seconds(out), "rss": rss, "cpu": cpu, "load": load}
         print(f"full sync: {seconds:.1f} s wall, peak RSS {rss:.0f} MB\n  {out.strip()}")
 
         make_changes(emulator, args.changes)
-        seconds, rss, out = manage(env, "sync_directory", "--no-progress")
-        delta = {"wall": seconds, "sync": sync_seconds(out), "rss": rss, "summary": out.strip()}
+        seconds, rss, out, cpu = manage(env, "sync_directory", "--no-progress")
+        delta = {"wall": seconds, "sync": sync_seconds(out), "rss": rss, "cpu": cpu}
         print(
             f"delta sync: {seconds:.1f} s wall ({delta['sync']:.2f} s in the sync)\n  {out.strip()}"
         )
@@ -198,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         emulator.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("| what | floor | measured |")
     print("|---|---|---|")
     print(
-        f"| full sync, {args.users:,} users | {FLOORS['full sync time']} | {full['wall']:.1f} s wall ({full['sync']:.1f} s in the sync) |"
+        f"| full sync, {args.users:,} users | {FLOORS['full sync time']} | {full['wall']:.1f} s wall ({full['sync']:.1f} s in the sync, {full['cpu']:.1f} s CPU of the sync process; load {full['load']:.1f} at start) |"
     )
     print(
         f"| peak RSS of the sync process | {FLOORS['full sync peak RSS']} | {full['rss']:.0f} MB |"

@@ -25,12 +25,13 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import connection, reset_queries, transaction
+from django.db import connection, models, reset_queries, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -38,12 +39,13 @@ from django.utils import timezone
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
 from mfaportal.core.models import AuditSource
 from mfaportal.core.roles import BUILT_IN_ROLES, ROLES_BY_TEMPLATE_ID
-from mfaportal.directory.bulk_sql import bulk_insert, bulk_set
+from mfaportal.directory.bulk_sql import bulk_insert, bulk_set, one_of
 from mfaportal.directory.graph_access import (
     BATCH_SIZE,
     bounded_map,
     chunked,
     graph_client,
+    graph_concurrency,
     prefetched,
 )
 from mfaportal.directory.mapping import (
@@ -61,6 +63,7 @@ from mfaportal.directory.models import (
     OutboxChange,
 )
 from mfaportal.graph import (
+    AuthMethod,
     DeltaPage,
     DeltaTokenExpired,
     GraphClient,
@@ -68,6 +71,7 @@ from mfaportal.graph import (
     GraphForbidden,
     GraphNotFound,
     GraphUser,
+    PerUserResult,
     RegistrationDetails,
     RoleAssignment,
 )
@@ -354,7 +358,7 @@ def users_apply(users: Sequence[GraphUser], *, synced_at: datetime) -> UserPageR
     if not present:
         return outcome
     existing = set(
-        DirectoryUser.objects.filter(object_id__in=list(present)).values_list(
+        DirectoryUser.objects.filter(one_of("object_id", present, models.UUIDField())).values_list(
             "object_id", flat=True
         )
     )
@@ -362,7 +366,7 @@ def users_apply(users: Sequence[GraphUser], *, synced_at: datetime) -> UserPageR
     by_upn = {(u.user_principal_name or "").lower(): oid for oid, u in complete.items()}
     holders = (
         DirectoryUser.objects.alias(upn_lower=Lower("user_principal_name"))
-        .filter(upn_lower__in=list(by_upn))
+        .filter(one_of("upn_lower", by_upn, models.TextField()))
         .values_list("pk", "object_id", "user_principal_name")
     )
     for pk, object_id, upn in list(holders):
@@ -519,6 +523,20 @@ class _CachedUser:
     pk: int
     object_id: str
     upn: str
+
+
+_Reads = list[tuple[list[_CachedUser], "Future[list[PerUserResult[list[AuthMethod]]]]"]]
+
+
+@dataclass
+class _PagePlan:
+    """One page of the registration report: what it changes, and its method reads."""
+
+    by_oid: dict[uuid.UUID, RegistrationDetails]
+    cached: dict[int, list[CachedMethod]]
+    emptied: list[int] = field(default_factory=list)
+    new_defaults: dict[int, str] = field(default_factory=dict)
+    reads: _Reads = field(default_factory=list)
 
 
 class _Run:
@@ -768,15 +786,25 @@ class _Run:
     # --- methods and default method ------------------------------------------------------------
 
     def methods_from_report(self) -> None:
-        """The registration report for everyone, then methods only where they may differ."""
+        """The registration report for everyone, then methods only where they may differ.
+
+        One page ahead: the methods of a page's users are read from Graph while the page
+        before is written to the database."""
         total = DirectoryUser.objects.count()
         done = 0
         self.report("methods", 0, total, force=True)
         try:
-            for page in prefetched(self.client.registration_details()):
-                self._apply_registration_page(page)
-                done += len(page)
-                self.report("methods", done, total)
+            with ThreadPoolExecutor(graph_concurrency(), thread_name_prefix="graph") as pool:
+                previous: _PagePlan | None = None
+                for page in prefetched(self.client.registration_details()):
+                    plan = self._plan_registration_page(page, pool)
+                    if previous is not None:
+                        self._apply_registration_page(previous)
+                    previous = plan
+                    done += len(page)
+                    self.report("methods", done, total)
+                if previous is not None:
+                    self._apply_registration_page(previous)
         except GraphForbidden as error:
             self.problem("methods", error)
             self.result.notes.append(
@@ -784,35 +812,35 @@ class _Run:
                 "registered methods were not read"
             )
 
-    def _apply_registration_page(self, details: list[RegistrationDetails]) -> None:
+    def _plan_registration_page(
+        self, details: list[RegistrationDetails], pool: ThreadPoolExecutor
+    ) -> _PagePlan:
+        """What one report page changes, and the method reads it needs (started now)."""
         by_oid = {oid: d for d in details if (oid := _uuid(d.id))}
         users = {
             str(object_id): (pk, upn, stored)
             for pk, object_id, upn, stored in DirectoryUser.objects.filter(
-                object_id__in=list(by_oid)
+                one_of("object_id", by_oid, models.UUIDField())
             ).values_list("pk", "object_id", "user_principal_name", "methods_report_updated")
         }
         pks = [pk for pk, _upn, _stored in users.values()]
-        cached = self._cached_methods(pks)
+        plan = _PagePlan(by_oid=by_oid, cached=self._cached_methods(pks))
         defaults = dict(
-            UserMfa.objects.filter(user_id__in=pks).values_list("user_id", "default_method")
+            UserMfa.objects.filter(one_of("user_id", pks, models.BigIntegerField())).values_list(
+                "user_id", "default_method"
+            )
         )
         to_read: list[_CachedUser] = []
-        emptied: list[int] = []
-        new_defaults: dict[int, str] = {}
-        stamps: dict[int, str] = {}
         for oid, detail in by_oid.items():
             found = users.get(str(oid))
             if found is None:
                 continue  # not in the cache (added after the users stage): next sync
             pk, upn, stored = found
             kinds = kinds_from_registered(detail.methods_registered)
-            cached_kinds = {method.kind for method in cached.get(pk, [])}
+            cached_kinds = {method.kind for method in plan.cached.get(pk, [])}
             if not kinds:
-                if cached.get(pk):
-                    emptied.append(pk)
-                if (detail.last_updated or "") != stored:
-                    stamps[pk] = detail.last_updated or ""
+                if plan.cached.get(pk):
+                    plan.emptied.append(pk)
             elif (detail.last_updated or "") != stored or kinds != cached_kinds:
                 to_read.append(_CachedUser(pk, str(oid), upn))
             default = default_method_from_graph(
@@ -820,14 +848,20 @@ class _Run:
                 or detail.default_mfa_method
             )
             if default != defaults.get(pk, ""):
-                new_defaults[pk] = default
-        read = self._read_methods(to_read)
-        for user in to_read:
-            if user.pk in read:
-                stamps[user.pk] = by_oid[uuid.UUID(user.object_id)].last_updated or ""
+                plan.new_defaults[pk] = default
+        plan.reads = self._start_method_reads(pool, to_read)
+        return plan
+
+    def _apply_registration_page(self, plan: _PagePlan) -> None:
+        read = self._finish_method_reads(plan.reads)
+        stamps = {
+            pk: plan.by_oid[uuid.UUID(object_id)].last_updated or ""
+            for pk, object_id in ((u.pk, u.object_id) for chunk, _f in plan.reads for u in chunk)
+            if pk in read
+        }
         with transaction.atomic():
-            self._write_methods(read, cached, emptied)
-            self._write_defaults(new_defaults)
+            self._write_methods(read, plan.cached, plan.emptied)
+            self._write_defaults(plan.new_defaults)
             bulk_set(
                 DirectoryUser,
                 field="methods_report_updated",
@@ -871,31 +905,40 @@ class _Run:
 
     def _cached_methods(self, pks: list[int]) -> dict[int, list[CachedMethod]]:
         cached: dict[int, list[CachedMethod]] = defaultdict(list)
-        for chunk in chunked(pks, 500):
-            for method in VerificationMethod.objects.filter(user_id__in=chunk).only(
-                "user_id", "kind", "phone_number", "extension", "app_mode", "device_name"
-            ):
+        for chunk in chunked(pks, DB_CHUNK):
+            for method in VerificationMethod.objects.filter(
+                one_of("user_id", chunk, models.BigIntegerField())
+            ).only("user_id", "kind", "phone_number", "extension", "app_mode", "device_name"):
                 cached[method.user_id].append(cached_method_of(method))
         return cached
 
-    def _read_methods(self, users: list[_CachedUser]) -> dict[int, list[CachedMethod]]:
+    def _start_method_reads(self, pool: ThreadPoolExecutor, users: list[_CachedUser]) -> _Reads:
+        client = self.client
+        return [
+            (chunk, pool.submit(client.auth_methods_list_many, [u.object_id for u in chunk]))
+            for chunk in chunked(users, BATCH_SIZE)
+        ]
+
+    def _finish_method_reads(self, reads: _Reads) -> dict[int, list[CachedMethod]]:
         read: dict[int, list[CachedMethod]] = {}
-        for chunk, answer in bounded_map(
-            lambda part: self.client.auth_methods_list_many([u.object_id for u in part]),
-            chunked(users, BATCH_SIZE),
-        ):
-            if isinstance(answer, GraphForbidden):
-                self.result.problems[("methods", f"403 {answer.code}")] += len(chunk)
+        for chunk, future in reads:
+            error = future.exception()
+            if isinstance(error, GraphForbidden):
+                self.result.problems[("methods", f"403 {error.code}")] += len(chunk)
                 continue
-            if isinstance(answer, BaseException):
-                raise answer
-            for user, result in zip(chunk, answer, strict=True):
+            if error is not None:
+                raise error
+            for user, result in zip(chunk, future.result(), strict=True):
                 if result.error is not None:
                     self.problem("methods", result.error)
                 else:
                     read[user.pk] = methods_from_graph(result.value or [])
         self.result.methods_read += len(read)
         return read
+
+    def _read_methods(self, users: list[_CachedUser]) -> dict[int, list[CachedMethod]]:
+        with ThreadPoolExecutor(graph_concurrency(), thread_name_prefix="graph") as pool:
+            return self._finish_method_reads(self._start_method_reads(pool, users))
 
     def _write_methods(
         self,
@@ -925,6 +968,8 @@ class _Run:
         )
         self.result.methods_changed += len(replace)
         # Someone asked to provide contact methods again, and they have: done.
+        if not UserMfa.objects.filter(must_register=True).exists():
+            return
         registered = [pk for pk, methods in read.items() if methods]
         waiting = OutboxChange.objects.filter(
             kind=OutboxChange.Kind.METHODS_DELETE, status__in=OutboxChange.OPEN_STATUSES

@@ -7,7 +7,6 @@ from functools import cache
 
 import phonenumbers
 from django.utils.translation import gettext as _
-from phonenumbers import geocoder
 
 DEFAULT_REGION = "US"
 
@@ -26,6 +25,10 @@ class Country:
 @cache
 def countries() -> tuple[Country, ...]:
     """Every region phonenumbers knows, by name, with its calling code."""
+    # The geocoder's data costs ~100 MB: load it only when a country picker is drawn, not in
+    # every process that imports this module (workers, sync).
+    from phonenumbers import geocoder
+
     found = []
     for region in phonenumbers.SUPPORTED_REGIONS:
         name = geocoder._region_display_name(region, "en") or region

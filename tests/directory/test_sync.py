@@ -367,3 +367,22 @@ def test_a_requested_sync_waits_visibly_for_the_task_worker(
     page = client.get(reverse("directory:sync")).content.decode()
     assert "is waiting for the task worker" in page
     assert 'hx-trigger="every 2s"' in page
+
+
+def test_the_users_page_shows_the_sync_status_in_graph_mode(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    directory_sync(full=True)
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+    page = client.get(reverse("admin_portal:users")).content.decode()
+    assert "Last full sync" in page
+    assert reverse("directory:sync") in page  # the "directory sync" tab
+
+
+def test_the_users_page_has_no_sync_panel_in_local_mode(client: Client, db: None) -> None:
+    from mfaportal.core import roles
+    from tests.factories import make_user
+
+    client.force_login(make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR))
+    page = client.get(reverse("admin_portal:users")).content.decode()
+    assert "Last full sync" not in page and "directory sync" not in page
