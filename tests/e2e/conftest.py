@@ -79,3 +79,12 @@ def screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS is not None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx is loaded and no request, swap or settle is under way, so the
+    controls a swap brought in are wired up before a key press reaches them."""
+    page.wait_for_function(
+        "() => window.htmx !== undefined"
+        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )

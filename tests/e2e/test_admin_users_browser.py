@@ -16,7 +16,7 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import AppPassword, MfaState, UserMfa
 from tests.admin_portal.axe import assert_accessible
 from tests.admin_portal.conftest import bulk_users
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import htmx_settled, screenshot
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -124,10 +124,12 @@ def test_keyboard_only_admin_selects_a_row_and_opens_a_quick_step(
 ) -> None:
     sign_in("admin@contoso.test")
     page.goto("/admin/users/?q=diego")
+    htmx_settled(page)
     page.get_by_role("checkbox", name="Select Diego Siciliani").focus()
     page.keyboard.press("Space")
     disable = page.locator("#pane").get_by_role("button", name="Disable")
     expect(disable).to_be_visible()
+    htmx_settled(page)
     disable.focus()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog")

@@ -16,7 +16,7 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.services import mfa_state_set
 from tests.admin_portal.axe import assert_accessible
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import htmx_settled, screenshot
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,12 +108,14 @@ def test_keyboard_only_quick_step_dialog_takes_focus_and_gives_it_back(
     sign_in("admin@contoso.test")
     page.goto("/admin/users/?q=adele")
 
+    htmx_settled(page)
     box = page.get_by_role("checkbox", name="Select Adele Vance")
     tab_to(page, box)
     page.keyboard.press("Space")
     expect(box).to_be_checked()
     enable = page.locator("#pane").get_by_role("button", name="Enable", exact=True)
     expect(enable).to_be_visible()
+    htmx_settled(page)
 
     tab_to(page, enable)
     page.keyboard.press("Enter")
@@ -147,8 +149,10 @@ def test_keyboard_only_registration_wizard_first_step(page: Page) -> None:
         context=ChangeContext(actor=None, source=AuditSource.CLI),
     )
     page.goto("/signin/")
+    expect(page.get_by_label("User name")).to_be_focused()
     page.keyboard.type("adele@contoso.test")
     page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
