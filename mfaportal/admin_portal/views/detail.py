@@ -4,6 +4,7 @@ them, app passwords, remembered devices, sign-ins, the audit trail, and the acti
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -127,33 +128,38 @@ def user_manage(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
     return redirect("admin_portal:user_detail", object_id=user.object_id)
 
 
+def _one_user_step(
+    request: HttpRequest,
+    object_id: uuid.UUID,
+    service: Callable[..., BulkOutcome],
+    success: str,
+) -> HttpResponse:
+    """Run a service on the user of this detail page and come back to it with the outcome."""
+    user = _target(object_id)
+    outcome = service(
+        users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
+    )
+    _say(request, outcome, success % {"name": user.display_name})
+    return redirect("admin_portal:user_detail", object_id=user.object_id)
+
+
 @staff_required
 @require_POST
 def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
-    user = _target(object_id)
-    outcome = sessions_revoke(
-        users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
-    )
-    _say(
+    return _one_user_step(
         request,
-        outcome,
-        _("Updates successful: %(name)s is signed out of every session.")
-        % {"name": user.display_name},
+        object_id,
+        sessions_revoke,
+        _("Updates successful: %(name)s is signed out of every session."),
     )
-    return redirect("admin_portal:user_detail", object_id=user.object_id)
 
 
 @staff_required
 @require_POST
 def user_fraud_unblock(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
-    user = _target(object_id)
-    outcome = fraud_block_lift(
-        users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
-    )
-    _say(
+    return _one_user_step(
         request,
-        outcome,
-        _("Updates successful: %(name)s can sign in with multi-factor authentication again.")
-        % {"name": user.display_name},
+        object_id,
+        fraud_block_lift,
+        _("Updates successful: %(name)s can sign in with multi-factor authentication again."),
     )
-    return redirect("admin_portal:user_detail", object_id=user.object_id)
