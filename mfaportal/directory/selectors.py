@@ -256,7 +256,7 @@ def users_page(
     never a count of the whole set. One query, two or three with a search.
 
     The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
-    (UPPER(column), id) (mfaportal.admin_portal.indexes) serve it on SQLite and PostgreSQL.
+    (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
     never has to agree with the database's.
     """

@@ -2,7 +2,7 @@
 
 The list pages by keyset on exactly these expressions (mfaportal.directory.selectors.
 users_page), so a page is an index range scan at any depth on SQLite and PostgreSQL. They
-are re-created after every migrate as well (mfaportal.admin_portal.indexes), because a later
+are re-created after every migrate as well (mfaportal.directory.indexes), because a later
 SQLite table rebuild of directory_directoryuser would drop them.
 """
 
@@ -12,7 +12,7 @@ INDEXES = ("directory_user_name_upper_id", "directory_user_upn_upper_id")
 
 
 def create(apps, schema_editor):
-    from mfaportal.admin_portal.indexes import users_list_indexes_create
+    from mfaportal.directory.indexes import users_list_indexes_create
 
     users_list_indexes_create(schema_editor)
 
