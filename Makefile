@@ -21,7 +21,13 @@ $(MO): locale/es/LC_MESSAGES/django.po | $(STAMP)
 	MFAPORTAL_DEBUG=true $(BIN)/python manage.py compilemessages --ignore=.venv
 	touch $(MO)
 
-install: $(STAMP) $(MO)
+# axe-core, which the browser tests inject into every page, comes from the npm registry.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+install: $(STAMP) $(MO) $(AXE)
 
 # Serve the demo tenant on http://127.0.0.1:8000 with the background task worker beside it.
 demo: export MFAPORTAL_DEBUG := true
@@ -44,7 +50,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy mfaportal tests bench
 
 # pytest's exit code 5 means it collected no test: that is a failure here, never a pass.
-pytest: $(STAMP) $(MO)
+pytest: $(STAMP) $(MO) $(AXE)
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing."; exit 1; fi; exit $$code
 
@@ -52,8 +58,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Retake the pictures in docs/ (the user guides show them) from the browser tests.
-screenshots: $(STAMP)
+screenshots: $(STAMP) $(MO) $(AXE)
 	MFAPORTAL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/e2e -q
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .mypy_cache .ruff_cache
