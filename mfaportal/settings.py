@@ -222,7 +222,9 @@ LANGUAGE_CODE = "en-us"
 # English first; every visible string is translatable (DESIGN §8). Spanish is complete.
 LANGUAGES = [("en", "English"), ("es", "Spanish")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = "UTC"
+# Dates are shown in the reader's language (mfaportal/core/formats) and in this time zone.
+FORMAT_MODULE_PATH = ["mfaportal.core.formats"]
+TIME_ZONE = os.environ.get("MFAPORTAL_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

@@ -4,18 +4,26 @@ language comes from the browser or the user's choice (DESIGN §8, issue 6)."""
 from __future__ import annotations
 
 import re
+import shutil
+from contextlib import chdir
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.template.base import Lexer, TokenType
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 from mfaportal.admin_portal import jobs
+from mfaportal.core import roles
+from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
+from mfaportal.core.models import AuditEvent, AuditSource
+from mfaportal.core.templatetags.portal import when
+from tests.factories import make_user
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 SPANISH_PO = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po"
@@ -203,3 +211,86 @@ def test_numbers_and_dates_follow_the_language() -> None:
         # Spanish groups thousands with a (non-breaking) space, as the RAE recommends.
         assert jobs._users(12345) == "12\xa0345 usuarios"
         assert date_format(moment, "SHORT_DATE_FORMAT") == "04/03/2026"
+
+
+def test_a_moment_reads_in_the_language_and_keeps_the_exact_instant_for_machines() -> None:
+    moment = timezone.make_aware(datetime(2026, 3, 4, 15, 30, 9))
+    exact = 'datetime="2026-03-04T15:30:09+00:00"'
+    with translation.override("en"):
+        assert when(moment) == f"<time {exact}>03/04/2026 3:30 PM UTC</time>"
+        assert when(moment, "seconds") == f"<time {exact}>03/04/2026 3:30:09 PM UTC</time>"
+    with translation.override("es"):
+        assert when(moment) == f"<time {exact}>04/03/2026 15:30 UTC</time>"
+        assert when(moment, "seconds") == f"<time {exact}>04/03/2026 15:30:09 UTC</time>"
+    assert when(None) == ""
+
+
+def test_a_moment_is_shown_in_the_portals_time_zone_named() -> None:
+    moment = timezone.make_aware(datetime(2026, 3, 4, 15, 30))
+    with override_settings(TIME_ZONE="Europe/Madrid"), translation.override("es"):
+        assert when(moment) == (
+            '<time datetime="2026-03-04T16:30:00+01:00">04/03/2026 16:30 CET</time>'
+        )
+
+
+@pytest.mark.django_db
+def test_the_audit_log_shows_dates_in_the_readers_language(client: Client) -> None:
+    admin = make_user("admin@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    adele = make_user("adele@contoso.test")
+    audit_record(
+        ChangeContext(actor=admin, source=AuditSource.PAGE),
+        AuditEntry.about(adele, "mfa.state", before="Disabled", after="Enabled"),
+    )
+    at = timezone.localtime(AuditEvent.objects.get(action="mfa.state").at)
+    client.force_login(admin)
+    english = client.get("/admin/audit/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish = client.get("/admin/audit/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert f">{at:%m/%d/%Y} " in english
+    assert f">{at:%d/%m/%Y %H:%M:%S} UTC</time>" in spanish
+    assert f">{at:%Y-%m-%d}" not in english + spanish
+
+
+def _message_ids(po: Path) -> set[tuple[str, str, str]]:
+    """(context, message, plural) of every live entry: obsolete ``#~`` entries are history."""
+    live = (
+        entry
+        for entry in _po_entries(po.read_text(encoding="utf-8"))[1:]
+        if "msgid" in entry  # an obsolete entry has only comment lines
+    )
+    return {
+        (entry.get("msgctxt", ""), entry["msgid"], entry.get("msgid_plural", "")) for entry in live
+    }
+
+
+@pytest.fixture(scope="module")
+def extracted_messages(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str, str]]:
+    """What ``makemessages`` extracts from the code and templates as they are now, run on a
+    copy of the tree so the committed catalogue is never touched."""
+    tree = tmp_path_factory.mktemp("messages")
+    for folder in ("mfaportal", "templates"):
+        shutil.copytree(
+            Path(settings.BASE_DIR) / folder,
+            tree / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.mo"),
+        )
+    catalogue = tree / "locale" / "es" / "LC_MESSAGES"
+    catalogue.mkdir(parents=True)
+    shutil.copy(SPANISH_PO, catalogue / "django.po")
+    with chdir(tree), override_settings(LOCALE_PATHS=[tree / "locale"]):
+        call_command("makemessages", locale=["es"], verbosity=0)
+    return _message_ids(catalogue / "django.po")
+
+
+def test_the_spanish_catalogue_holds_every_message_the_code_has_and_no_other(
+    extracted_messages: set[tuple[str, str, str]],
+) -> None:
+    committed = _message_ids(SPANISH_PO)
+    missing = sorted(extracted_messages - committed)
+    stale = sorted(committed - extracted_messages)
+    assert not missing and not stale, (
+        "locale/es/LC_MESSAGES/django.po is out of date: run"
+        " `MFAPORTAL_DEBUG=true .venv/bin/python manage.py makemessages -l es"
+        " --ignore=.venv --ignore=node_modules`, translate, and commit.\n"
+        + "".join(f"  not in the catalogue: {message!r}\n" for message in missing)
+        + "".join(f"  no longer in the code: {message!r}\n" for message in stale)
+    )
