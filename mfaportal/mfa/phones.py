@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
+from django.utils.translation import get_language, gettext_lazy, override
 from django.utils.translation import gettext as _
 
 DEFAULT_REGION = "US"
+DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -22,18 +25,42 @@ class Country:
         return f"{self.name} (+{self.calling_code})"
 
 
-@cache
+# Regions phonenumbers dials but its geocoder has no name for.
+_UNNAMED_REGIONS = {
+    "AC": gettext_lazy("Ascension Island"),
+    "TA": gettext_lazy("Tristan da Cunha"),
+    "XK": gettext_lazy("Kosovo"),
+}
+
+
+def _collation_key(name: str) -> str:
+    """Sort as a reader expects: "Åland" beside "Albania", "Émirats" among the E's."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def countries() -> tuple[Country, ...]:
-    """Every region phonenumbers knows, by name, with its calling code."""
+    """Every region phonenumbers knows, named and sorted in the active language."""
+    return _countries(get_language() or DEFAULT_LANGUAGE)
+
+
+@cache
+def _countries(language: str) -> tuple[Country, ...]:
     # The geocoder's data costs ~100 MB: load it only when a country picker is drawn, not in
     # every process that imports this module (workers, sync).
     from phonenumbers import geocoder
 
+    base = language.split("-")[0]
     found = []
     for region in phonenumbers.SUPPORTED_REGIONS:
-        name = geocoder._region_display_name(region, "en") or region
+        name = geocoder._region_display_name(region, base) or geocoder._region_display_name(
+            region, DEFAULT_LANGUAGE
+        )
+        if not name:
+            with override(language):
+                name = str(_UNNAMED_REGIONS.get(region, region))
         found.append(Country(region, name, phonenumbers.country_code_for_region(region)))
-    return tuple(sorted(found, key=lambda country: country.name))
+    return tuple(sorted(found, key=lambda country: _collation_key(country.name)))
 
 
 def country_choices() -> list[tuple[str, str]]:

@@ -77,6 +77,19 @@ def test_step_one_offers_a_country_picker_with_calling_codes(client: Client) -> 
     assert "Germany (+49)" in page and "Japan (+81)" in page
 
 
+def test_a_spanish_reader_picks_a_country_by_its_spanish_name(client: Client) -> None:
+    start(client)
+    page = client.get(REGISTER, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<option value="US" selected>Estados Unidos (+1)</option>' in page
+    assert "Alemania (+49)" in page and "Germany" not in page
+    # Regions the phone library cannot name are named by the portal, in Spanish too.
+    assert '<option value="AC">Isla Ascensión (+247)</option>' in page
+    # Sorted as a Spanish reader expects: accents do not push a name to the end.
+    names = re.findall(r'<option value="[A-Z]{2}"[^>]*>([^<(]+) \(', page)
+    assert names.index("Alemania") < names.index("Bélgica") < names.index("Brasil")
+    assert names.index("Emiratos Árabes Unidos") < names.index("Eslovaquia")
+
+
 def test_authentication_phone_by_text_registers_and_enforces(client: Client) -> None:
     user = start(client)
     response = contact_phone(client)
