@@ -11,6 +11,52 @@
 
   function byId(id) { return document.getElementById(id); }
 
+  // Controls a keyboard user can reach with Tab: enabled, shown, not taken out of the order.
+  function isTabbable(element) {
+    return element.tabIndex >= 0 && !element.disabled && element.getClientRects().length > 0;
+  }
+
+  function tabbables(root) {
+    if (!root) { return []; }
+    var found = root.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, [tabindex]");
+    return Array.prototype.slice.call(found).filter(isTabbable);
+  }
+
+  // How to find "the same control" once a swap has replaced it: its id, or the quick step
+  // it opens, or the dialog's close button.
+  function focusKey(element) {
+    if (element.id) { return "#" + CSS.escape(element.id); }
+    var step = element.getAttribute("hx-get");
+    if (step) { return '[hx-get="' + step.replace(/["\\]/g, "\\$&") + '"]'; }
+    if (element.hasAttribute("data-close-dialog")) { return "[data-close-dialog]"; }
+    return null;
+  }
+
+  // Parts of the page, innermost first, whose first control takes the focus when the
+  // control that had it is gone (the last page has no "Next", Enable becomes Enforce...).
+  var FOCUS_SCOPES = ["#select-all-banner", ".pager", "thead", ".quick-steps", "#pane", "#modal", "#results", "#recent-jobs"];
+
+  function focusLost() {
+    var active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
+  }
+
+  function focusRestore(place) {
+    var same = place.key ? document.querySelector(place.key) : null;
+    if (same && isTabbable(same)) { same.focus(); return; }
+    for (var i = 0; i < place.scopes.length; i++) {
+      var controls = tabbables(document.querySelector(place.scopes[i]));
+      if (controls.length) { controls[0].focus(); return; }
+    }
+  }
+
+  function placeOf(element) {
+    return {
+      key: focusKey(element),
+      scopes: FOCUS_SCOPES.filter(function (scope) { return element.closest(scope); })
+    };
+  }
+
   function rowBoxes() {
     return Array.prototype.slice.call(document.querySelectorAll('#results input[name="u"]'));
   }
@@ -75,9 +121,12 @@
       if (dialog) { dialog.close(); }
       return;
     }
+    // Each banner button hides itself: the focus goes on to what the banner shows next.
     if (target.closest("#select-all-matching")) {
       setAllMatching(true);
       notifySelection();
+      var clear = byId("clear-selection");
+      if (clear) { clear.focus(); }
       return;
     }
     if (target.closest("#clear-selection")) {
@@ -85,6 +134,8 @@
       setAllMatching(false);
       syncSelection();
       notifySelection();
+      var header = byId("select-page");
+      if (header) { header.focus(); }
       return;
     }
     // A click anywhere on a row (but its link) ticks it, as on the original page.
@@ -106,6 +157,47 @@
     }
   });
 
+  // A swap must not drop the focus on <body> (a keyboard user would start again from the
+  // top of the page): the new copy of the control gets it, else the nearest part still there.
+  var swappedFocus = null;
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    swappedFocus = target && active && active !== document.body && target.contains(active)
+      ? placeOf(active) : null;
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    var place = swappedFocus;
+    swappedFocus = null;
+    if (place && focusLost()) { focusRestore(place); }
+  });
+
+  // The open dialog keeps Tab and Shift+Tab inside itself, wrapping at either end, as the
+  // WAI-ARIA dialog pattern asks; left to itself the browser lets focus out to its toolbar.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab" || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var dialog = byId("modal");
+    if (!dialog || !dialog.open) { return; }
+    var controls = tabbables(dialog);
+    var active = document.activeElement;
+    var first = controls[0];
+    var last = controls[controls.length - 1];
+    if (!controls.length) {
+      event.preventDefault();
+    } else if (!dialog.contains(active) || active === dialog) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    } else if (event.shiftKey && active === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && active === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target) { return; }
@@ -121,21 +213,47 @@
 
   document.addEventListener("mfa-users-changed", function () { usersChanged = true; });
 
+  // Where the focus goes when the dialog closes: back to the control that opened it, or,
+  // when a change has redrawn the pane, to the same quick step or the first one still offered.
+  var RETURN_SCOPES = [".quick-steps", "#pane", "#results"];
+  var RETURN_KEY = "mfa-portal-dialog-opener";
+
+  function storage(use) {
+    try { return use(window.sessionStorage); } catch (blocked) { return undefined; }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     syncSelection();
     var dialog = byId("modal");
-    if (dialog) {
-      dialog.addEventListener("close", function () {
-        var body = byId("modal-body");
-        if (body) { body.innerHTML = ""; }
-        if (usersChanged && document.querySelector("[data-reload-on-change]")) {
-          window.location.reload();
-        }
-        usersChanged = false;
-        var opener = dialogOpener;
-        dialogOpener = null;
-        if (opener && opener.isConnected && typeof opener.focus === "function") { opener.focus(); }
-      });
+    if (!dialog) { return; }
+    // A page that reloads after a change (user detail) takes the focus back after the
+    // reload. Only the quick step's address is kept, never directory data.
+    var stored = storage(function (store) {
+      var value = store.getItem(RETURN_KEY);
+      store.removeItem(RETURN_KEY);
+      return value;
+    });
+    if (stored !== null && stored !== undefined) {
+      focusRestore({ key: stored || null, scopes: RETURN_SCOPES });
     }
+    dialog.addEventListener("close", function () {
+      var body = byId("modal-body");
+      if (body) { body.innerHTML = ""; }
+      var opener = dialogOpener;
+      dialogOpener = null;
+      var key = opener ? focusKey(opener) : null;
+      if (usersChanged && document.querySelector("[data-reload-on-change]")) {
+        usersChanged = false;
+        storage(function (store) { store.setItem(RETURN_KEY, key || ""); });
+        window.location.reload();
+        return;
+      }
+      usersChanged = false;
+      if (opener && opener.isConnected && isTabbable(opener)) {
+        opener.focus();
+      } else {
+        focusRestore({ key: key, scopes: RETURN_SCOPES });
+      }
+    });
   });
 })();

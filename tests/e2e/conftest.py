@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.factories import PASSWORD
 
@@ -88,3 +88,16 @@ def htmx_settled(page: Page) -> None:
         "() => window.htmx !== undefined"
         " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
     )
+
+
+def is_focused(locator: Locator) -> bool:
+    return bool(locator.evaluate("element => element === document.activeElement"))
+
+
+def tab_to(page: Page, target: Locator, *, limit: int = 80) -> None:
+    """Press Tab, as a keyboard user would, until the target has the focus."""
+    for _ in range(limit):
+        if is_focused(target):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")

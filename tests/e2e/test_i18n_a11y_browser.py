@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from mfaportal.core import roles
 from mfaportal.core.audit import ChangeContext
@@ -16,7 +16,7 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.services import mfa_state_set
 from tests.admin_portal.axe import assert_accessible
-from tests.e2e.conftest import htmx_settled, screenshot
+from tests.e2e.conftest import htmx_settled, screenshot, tab_to
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,19 +30,6 @@ def spanish_page(browser: Browser, live_server) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def is_focused(locator: Locator) -> bool:
-    return bool(locator.evaluate("element => element === document.activeElement"))
-
-
-def tab_to(page: Page, target: Locator, *, limit: int = 80) -> None:
-    """Press Tab, as a keyboard user would, until the target has the focus."""
-    for _ in range(limit):
-        if is_focused(target):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {target}")
 
 
 def test_a_spanish_browser_gets_the_sign_in_page_in_spanish(spanish_page: Page) -> None:
