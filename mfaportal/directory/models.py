@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from mfaportal.core.roles import ROLES_BY_TEMPLATE_ID, PortalRole, portal_role_for
 
@@ -34,9 +35,15 @@ class DirectoryRole(models.Model):
         return self.display_name
 
     @property
+    def label(self) -> str:
+        """The role's name in the reader's language (a built-in role's), else as Entra has it."""
+        role = ROLES_BY_TEMPLATE_ID.get(self.template_id)
+        return gettext(role.display_name) if role else self.display_name
+
+    @property
     def view_label(self) -> str:
         role = ROLES_BY_TEMPLATE_ID.get(self.template_id)
-        return role.view_label if role else self.display_name
+        return gettext(role.view_label) if role else self.display_name
 
 
 class DirectoryUserManager(BaseUserManager["DirectoryUser"]):

@@ -61,9 +61,9 @@ class UserFilter:
 def admin_views() -> list[tuple[str, str]]:
     """The View dropdown: allowed, blocked, then one entry per admin role that has members."""
     views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
-    roles = DirectoryRole.objects.filter(members__isnull=False).distinct().order_by("display_name")
-    views += [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
-    return views
+    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
+    return views + sorted(labelled, key=lambda view: view[1].casefold())
 
 
 class _Unindexed(Func):

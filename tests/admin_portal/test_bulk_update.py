@@ -198,3 +198,14 @@ def test_an_upload_belongs_to_the_admin_who_sent_it(admin_client: Client, people
     assert (
         other_client.get(reverse("admin_portal:bulk_verify", args=[uploaded.pk])).status_code == 404
     )
+
+
+def test_counts_on_the_verify_page_are_grouped_as_the_reader_writes_numbers(
+    admin_client: Client,
+) -> None:
+    lines = "".join(f"ghost{n}@contoso.test,Enabled\r\n" for n in range(1500))
+    response = upload(admin_client, f"Username,MFA Status\r\n{lines}".encode())
+    assert "1,500 lines have problems and will not be applied." in response.content.decode()
+    verify_url = response.redirect_chain[-1][0]
+    spanish = admin_client.get(verify_url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "1\xa0500 líneas tienen problemas y no se aplicarán." in spanish

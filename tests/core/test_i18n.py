@@ -149,7 +149,8 @@ def _po_entries(text: str) -> list[dict[str, str]]:
 
 def test_every_message_has_a_spanish_translation() -> None:
     entries = _po_entries(SPANISH_PO.read_text(encoding="utf-8"))
-    header, messages = entries[0], entries[1:]
+    header = entries[0]
+    messages = [entry for entry in entries[1:] if "msgid" in entry]  # not obsolete ``#~``
     assert header["msgid"] == ""
     assert "Language: es" in header["msgstr"]
     assert len(messages) > 500
@@ -289,8 +290,24 @@ def test_the_spanish_catalogue_holds_every_message_the_code_has_and_no_other(
     stale = sorted(committed - extracted_messages)
     assert not missing and not stale, (
         "locale/es/LC_MESSAGES/django.po is out of date: run"
-        " `MFAPORTAL_DEBUG=true .venv/bin/python manage.py makemessages -l es"
-        " --ignore=.venv --ignore=node_modules`, translate, and commit.\n"
+        " `MFAPORTAL_DEBUG=true .venv/bin/python manage.py makemessages -l es --no-wrap"
+        " --no-obsolete --ignore=.venv --ignore=node_modules`, translate, and commit.\n"
         + "".join(f"  not in the catalogue: {message!r}\n" for message in missing)
         + "".join(f"  no longer in the code: {message!r}\n" for message in stale)
     )
+
+
+@pytest.mark.django_db
+def test_built_in_role_names_are_shown_in_the_readers_language(client: Client) -> None:
+    admin = make_user("admin@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    make_user("helpdesk@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR)
+    client.force_login(admin)
+    users = client.get("/admin/users/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Administradores globales" in users and "Global administrators" not in users
+    assert users.index("Administradores de autenticación") < users.index("Administradores globales")
+    detail = client.get(
+        f"/admin/users/{admin.object_id}/", HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+    assert "Administrador global" in detail
+    english = client.get(f"/admin/users/{admin.object_id}/").content.decode()
+    assert "Global Administrator" in english
