@@ -144,6 +144,13 @@ def test_without_javascript_the_pane_is_a_page_with_plain_forms(admin_client: Cl
     dialog = admin_client.get(step_url("enable"), {"u": user.pk}).content.decode()
     assert "<html" in dialog
     assert '<form method="post" action="/admin/users/steps/enable/"' in dialog
+    # A page has no dialog to swap the answer into: the form posts as a plain form, with
+    # JavaScript on or off.
+    assert "hx-post" not in dialog
+    in_dialog = admin_client.get(
+        step_url("enable"), {"u": user.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'hx-target="#modal-body"' in in_dialog
 
 
 # --- the dialogs --------------------------------------------------------------------------------

@@ -265,3 +265,16 @@ def test_without_javascript_the_list_still_filters_and_pages(
     expect(page.get_by_role("heading", name="Updates successful")).to_be_visible()
     assert state_of("diego@contoso.test") == MfaState.DISABLED
     context.close()
+
+
+def test_a_quick_step_opened_as_its_own_page_can_be_confirmed_with_javascript_on(
+    page: Page, sign_in: Callable[..., None], tenant: None
+) -> None:
+    """A step page (bookmarked, or opened from the no-JavaScript pane in a new tab) posts as
+    a plain form: it has no dialog for an htmx answer to land in."""
+    diego = DirectoryUser.objects.get(user_principal_name="diego@contoso.test")
+    sign_in("admin@contoso.test")
+    page.goto(f"/admin/users/steps/disable/?u={diego.pk}")
+    page.get_by_role("button", name="yes").click()
+    expect(page.get_by_role("heading", name="Updates successful")).to_be_visible()
+    assert state_of("diego@contoso.test") == MfaState.DISABLED
