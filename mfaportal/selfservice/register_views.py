@@ -91,14 +91,25 @@ def more_information(request: HttpRequest) -> HttpResponse:
     return render(request, "selfservice/more_information.html", {"pending_user": user})
 
 
-def _forms(request: HttpRequest, service: ServiceSettings, data: Any = None) -> dict[str, Any]:
+def _forms(
+    request: HttpRequest, service: ServiceSettings, data: Any = None, chosen: str = ""
+) -> dict[str, Any]:
+    """Step 1's three sections; only the one the person chose reads (and judges) the post,
+    so a mistake in it never marks the sections they left alone."""
+
+    def bound(contact: str) -> Any:
+        return data if contact == chosen else None
+
     return {
         "auth_form": AuthenticationPhoneForm(
-            data, prefix="auth", text_allowed=service.method_text, call_allowed=service.method_call
+            bound("authentication_phone"),
+            prefix="auth",
+            text_allowed=service.method_text,
+            call_allowed=service.method_call,
         ),
-        "office_form": OfficePhoneForm(data, prefix="office"),
+        "office_form": OfficePhoneForm(bound("office_phone"), prefix="office"),
         "app_form": MobileAppForm(
-            data,
+            bound("mobile_app"),
             prefix="app",
             notification_allowed=service.method_app_notification,
             code_allowed=service.method_app_code,
@@ -116,7 +127,7 @@ def contact(request: HttpRequest) -> HttpResponse:
     service = ServiceSettings.load()
     allowed = _allowed(service)
     chosen = request.POST.get("contact", "") if request.method == "POST" else ""
-    forms = _forms(request, service, request.POST if request.method == "POST" else None)
+    forms = _forms(request, service, request.POST if request.method == "POST" else None, chosen)
     error = ""
     if request.method == "POST":
         if not allowed.get(chosen):

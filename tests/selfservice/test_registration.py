@@ -132,6 +132,27 @@ def test_numbers_are_stored_in_e164_whatever_way_they_are_typed(client: Client) 
     assert methods(user) == [("authentication_phone", "+442079460018", "")]
 
 
+def test_a_mistake_in_the_chosen_phone_marks_only_that_phone(client: Client) -> None:
+    user = start(client)
+    page = client.post(
+        REGISTER,
+        {
+            "contact": "authentication_phone",
+            "auth-country": "US",
+            "auth-phone": "12",
+            "auth-how": "text",
+            "office-country": "US",
+            "office-phone": "",
+        },
+    ).content.decode()
+    assert (
+        'id="id_auth-phone" name="auth-phone" type="tel" autocomplete="tel-national" value="12" aria-invalid="true"'
+        in page
+    )
+    assert page.count('aria-invalid="true"') == 1
+    assert methods(user) == []
+
+
 def test_authentication_phone_by_call_is_verified_by_pressing_pound(client: Client) -> None:
     user = start(client)
     contact_phone(client, how="call")
