@@ -35,6 +35,7 @@ from django.db import connection, models, reset_queries, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
 from mfaportal.core.models import AuditSource
@@ -90,11 +91,16 @@ TENANT_WIDE_SCOPE = "/"
 
 Progress = Callable[[str, int, int | None], None]
 
+# What a running sync is reading ("Reading users…") and what kind of sync ran, as shown.
 STAGE_LABELS = {
-    "users": "users",
-    "roles": "admin roles",
-    "mfa_states": "MFA state",
-    "methods": "methods",
+    "users": pgettext_lazy("sync stage", "users"),
+    "roles": pgettext_lazy("sync stage", "admin roles"),
+    "mfa_states": pgettext_lazy("sync stage", "MFA state"),
+    "methods": pgettext_lazy("sync stage", "methods"),
+}
+KIND_LABELS = {
+    "full": pgettext_lazy("sync kind", "full"),
+    "delta": pgettext_lazy("sync kind", "delta"),
 }
 
 

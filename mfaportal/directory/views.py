@@ -18,7 +18,7 @@ from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.core.roles import PortalRole
 from mfaportal.directory.models import DirectorySyncState
 from mfaportal.directory.outbox import outbox_summary
-from mfaportal.directory.sync import STAGE_LABELS, sync_is_running
+from mfaportal.directory.sync import KIND_LABELS, STAGE_LABELS, sync_is_running
 
 
 def graph_mode() -> bool:
@@ -38,12 +38,14 @@ def sync_panel_context(request: HttpRequest) -> dict[str, Any]:
     requested = state.requested_at is not None and (
         state.last_started_at is None or state.requested_at > state.last_started_at
     )
+    last_kind = state.last_counts.get("kind", "")
     return {
         "graph_mode": True,
         "sync": state,
         "running": running,
         "waiting_for_worker": requested and not running,
         "stage_label": STAGE_LABELS.get(state.stage, state.stage),
+        "last_kind_label": KIND_LABELS.get(last_kind, last_kind),
         "percent": percent,
         "outbox": outbox_summary(),
         "can_sync": user.is_authenticated and user.portal_role == PortalRole.ADMIN,

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from mfaportal.core import roles
 from mfaportal.core.models import AuditEvent
@@ -386,3 +387,23 @@ def test_the_users_page_has_no_sync_panel_in_local_mode(client: Client, db: None
     client.force_login(make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR))
     page = client.get(reverse("admin_portal:users")).content.decode()
     assert "Last full sync" not in page and "directory sync" not in page
+
+
+def test_a_spanish_admin_reads_the_sync_panel_in_spanish(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    directory_sync(full=True)
+    state = DirectorySyncState.load()
+    state.running_since = state.heartbeat_at = timezone.now()
+    state.run_kind = "delta"
+    state.stage = "mfa_states"
+    state.save()
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+
+    running = client.get(reverse("directory:sync"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Leyendo estado de MFA…" in running and "MFA state" not in running
+
+    state.running_since = None
+    state.save()
+    done = client.get(reverse("directory:sync"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Última sincronización completa:" in done and " full " not in done
