@@ -19,9 +19,7 @@ from functools import partial
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow, BulkUpload
 from mfaportal.core.audit import ChangeContext
@@ -51,12 +49,6 @@ USER_SETTINGS_OPTIONS = (
 )
 
 
-def _users(count: int) -> str:
-    return ngettext("%(count)s user", "%(count)s users", count) % {
-        "count": number_format(count, force_grouping=True)
-    }
-
-
 def state_job_create(
     *,
     step: str,
@@ -64,18 +56,11 @@ def state_job_create(
     actor: DirectoryUser,
     ip_address: str | None,
 ) -> BulkJob:
-    state = STEP_STATES[step]
-    descriptions = {
-        "enable": _("Enable multi-factor auth for %(users)s"),
-        "enforce": _("Enforce multi-factor auth for %(users)s"),
-        "disable": _("Disable multi-factor auth for %(users)s"),
-    }
     return BulkJob.objects.create(
         kind=BulkJob.Kind.STATE,
         created_by=actor,
         ip_address=ip_address,
-        description=descriptions[step] % {"users": _users(len(user_ids))},
-        params={"state": int(state)},
+        params={"state": int(STEP_STATES[step])},
         user_ids=list(user_ids),
         total=len(user_ids),
     )
@@ -92,7 +77,6 @@ def user_settings_job_create(
         kind=BulkJob.Kind.USER_SETTINGS,
         created_by=actor,
         ip_address=ip_address,
-        description=_("Manage user settings for %(users)s") % {"users": _users(len(user_ids))},
         params={name: bool(options.get(name)) for name in USER_SETTINGS_OPTIONS},
         user_ids=list(user_ids),
         total=len(user_ids),
@@ -109,12 +93,7 @@ def bulk_update_job_create(
             kind=BulkJob.Kind.BULK_UPDATE,
             created_by=actor,
             ip_address=ip_address,
-            description=_("bulk update from %(file)s: %(rows)s")
-            % {
-                "file": upload.file_name or _("a file"),
-                "rows": ngettext("%(count)s row", "%(count)s rows", len(upload.rows))
-                % {"count": number_format(len(upload.rows), force_grouping=True)},
-            },
+            params={"file_name": upload.file_name},
             upload=upload,
             total=len(upload.rows),
             failed=0,

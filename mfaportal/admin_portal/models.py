@@ -14,7 +14,18 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+
+from mfaportal.mfa.models import MfaState
+
+
+def users_counted(count: int) -> str:
+    """ "12,345 users" in the reader's language."""
+    return ngettext("%(count)s user", "%(count)s users", count) % {
+        "count": number_format(count, force_grouping=True)
+    }
 
 
 class BulkUpload(models.Model):
@@ -61,8 +72,7 @@ class BulkJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Touched after every chunk: a running job whose heartbeat is old was interrupted.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    description = models.CharField(max_length=255)
-    # {"state": 1} or {"require_reregistration": true, ...}
+    # {"state": 1}, {"require_reregistration": true, ...} or {"file_name": "users.csv"}
     params = models.JSONField(default=dict)
     # The users the step was asked for, fixed when it was asked (ids, in the order applied).
     user_ids = models.JSONField(default=list)
@@ -86,7 +96,28 @@ class BulkJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.description
+        return str(self.description)
+
+    @property
+    def description(self) -> str:
+        """What the job does, in the reader's language: it is worded when shown, not when
+        asked, so a Spanish admin reads a job an English admin started in Spanish."""
+        users = users_counted(self.total)
+        if self.kind == self.Kind.STATE:
+            return {
+                MfaState.ENABLED: gettext("Enable multi-factor auth for %(users)s"),
+                MfaState.ENFORCED: gettext("Enforce multi-factor auth for %(users)s"),
+                MfaState.DISABLED: gettext("Disable multi-factor auth for %(users)s"),
+            }[MfaState(self.params["state"])] % {"users": users}
+        if self.kind == self.Kind.USER_SETTINGS:
+            return gettext("Manage user settings for %(users)s") % {"users": users}
+        rows = ngettext("%(count)s row", "%(count)s rows", self.total) % {
+            "count": number_format(self.total, force_grouping=True)
+        }
+        return gettext("bulk update from %(file)s: %(rows)s") % {
+            "file": self.params.get("file_name") or gettext("a file"),
+            "rows": rows,
+        }
 
     @property
     def finished(self) -> bool:

@@ -100,9 +100,7 @@ def resolve(endpoint: Endpoint, world: dict[str, DirectoryUser], actor: Director
         if actor is not None and actor.portal_role != roles.PortalRole.USER
         else world["admin"]
     )
-    job = BulkJob.objects.create(
-        kind=BulkJob.Kind.STATE, created_by=owner, description="x", params={"state": 1}
-    )
+    job = BulkJob.objects.create(kind=BulkJob.Kind.STATE, created_by=owner, params={"state": 1})
     upload = BulkUpload.objects.create(created_by=owner, file_name="x.csv")
     values = {
         "target": str(world["target"].pk),

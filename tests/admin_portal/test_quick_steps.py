@@ -485,7 +485,6 @@ def test_a_running_job_shows_how_far_it_got(admin_client: Client, admin: Directo
     job = BulkJob.objects.create(
         kind=BulkJob.Kind.STATE,
         created_by=admin,
-        description="Enforce multi-factor auth for 4,000 users",
         params={"state": 2},
         total=4000,
         done=1000,
@@ -495,6 +494,12 @@ def test_a_running_job_shows_how_far_it_got(admin_client: Client, admin: Directo
     assert '<progress id="progress-' in html
     assert 'max="4000" value="1000"' in html
     assert "1,000 of 4,000 done" in html
+    assert "Enforce multi-factor auth for 4,000 users" in html
+    # Worded when shown: a Spanish admin reads the same job in Spanish.
+    spanish = admin_client.get(
+        reverse("admin_portal:job", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+    assert "Aplicar la autenticación multifactor para 4\xa0000 usuarios" in spanish
     # No timed reload (WCAG 2.2.1): without JavaScript, the reader refreshes when they like.
     assert '<meta http-equiv="refresh"' not in html
     assert f'<a href="{reverse("admin_portal:job", args=[job.pk])}">Refresh</a>' in html
@@ -576,7 +581,5 @@ def test_results_csv_lists_every_user_with_its_outcome(admin_client: Client) -> 
 def test_a_job_is_visible_to_its_creator_and_admins_only(
     helpdesk_client: Client, admin: DirectoryUser
 ) -> None:
-    job = BulkJob.objects.create(
-        kind=BulkJob.Kind.STATE, created_by=admin, description="x", params={"state": 1}
-    )
+    job = BulkJob.objects.create(kind=BulkJob.Kind.STATE, created_by=admin, params={"state": 1})
     assert helpdesk_client.get(reverse("admin_portal:job", args=[job.pk])).status_code == 404

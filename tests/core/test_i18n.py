@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from mfaportal.admin_portal import jobs
+from mfaportal.admin_portal.models import users_counted
 from mfaportal.core import roles
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.models import AuditEvent, AuditSource
@@ -206,11 +206,11 @@ def test_the_language_picker_refuses_an_outside_next(client: Client) -> None:
 def test_numbers_and_dates_follow_the_language() -> None:
     moment = timezone.make_aware(datetime(2026, 3, 4, 15, 30))
     with translation.override("en"):
-        assert jobs._users(12345) == "12,345 users"
+        assert users_counted(12345) == "12,345 users"
         assert date_format(moment, "SHORT_DATE_FORMAT") == "03/04/2026"
     with translation.override("es"):
         # Spanish groups thousands with a (non-breaking) space, as the RAE recommends.
-        assert jobs._users(12345) == "12\xa0345 usuarios"
+        assert users_counted(12345) == "12\xa0345 usuarios"
         assert date_format(moment, "SHORT_DATE_FORMAT") == "04/03/2026"
 
 

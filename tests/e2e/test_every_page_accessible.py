@@ -272,7 +272,7 @@ def stalled_job(admin: DirectoryUser) -> BulkJob:
         kind=BulkJob.Kind.STATE,
         status=BulkJob.Status.RUNNING,
         created_by=admin,
-        description="Enable multi-factor auth for 120 users",
+        params={"state": int(MfaState.ENABLED)},
         background=True,
         total=120,
         done=48,

@@ -253,7 +253,7 @@ def _recent_jobs(request: HttpRequest) -> list[BulkJob]:
             "id",
             "kind",
             "status",
-            "description",
+            "params",
             "created_at",
             "total",
             "done",
