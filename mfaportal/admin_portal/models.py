@@ -128,6 +128,11 @@ class BulkJob(models.Model):
         return 100 if not self.total else min(100, self.done * 100 // self.total)
 
     @property
+    def percent_announced(self) -> int:
+        """The progress a screen reader hears: in steps of ten, so it speaks now and then."""
+        return self.percent // 10 * 10
+
+    @property
     def problems(self) -> int:
         return self.skipped + self.failed
 

@@ -34,7 +34,7 @@
 
   // Parts of the page, innermost first, whose first control takes the focus when the
   // control that had it is gone (the last page has no "Next", Enable becomes Enforce...).
-  var FOCUS_SCOPES = ["#select-all-banner", ".pager", "thead", ".quick-steps", "#pane", "#modal", "#results", "#recent-jobs"];
+  var FOCUS_SCOPES = ["#select-all-banner", ".pager", "thead", ".quick-steps", ".job", "#pane", "#modal", "#results", "#recent-jobs"];
 
   function focusLost() {
     var active = document.activeElement;
@@ -211,6 +211,22 @@
 
   document.addEventListener("htmx:afterSettle", function () { syncSelection(); });
 
+  // A job's progress is polled every second; the status region says what changed only when
+  // the job's own short summary changes (each tenth of the way, then the outcome).
+  var jobAnnounced = null;
+
+  function jobAnnounce(speak) {
+    var job = document.querySelector(".job[data-announce]");
+    var region = byId("job-status");
+    if (!job || !region) { return; }
+    var text = job.getAttribute("data-announce");
+    if (text === jobAnnounced) { return; }
+    jobAnnounced = text;
+    if (speak) { region.textContent = text; }
+  }
+
+  document.addEventListener("htmx:afterSettle", function () { jobAnnounce(true); });
+
   document.addEventListener("mfa-users-changed", function () { usersChanged = true; });
 
   // Where the focus goes when the dialog closes: back to the control that opened it, or,
@@ -224,6 +240,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     syncSelection();
+    // The page as loaded is read in full anyway: only later changes are announced.
+    jobAnnounce(false);
     var dialog = byId("modal");
     if (!dialog) { return; }
     // A page that reloads after a change (user detail) takes the focus back after the
@@ -239,6 +257,9 @@
     dialog.addEventListener("close", function () {
       var body = byId("modal-body");
       if (body) { body.innerHTML = ""; }
+      var status = byId("job-status");
+      if (status) { status.textContent = ""; }
+      jobAnnounced = null;
       var opener = dialogOpener;
       dialogOpener = null;
       var key = opener ? focusKey(opener) : null;

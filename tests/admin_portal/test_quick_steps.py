@@ -495,6 +495,10 @@ def test_a_running_job_shows_how_far_it_got(admin_client: Client, admin: Directo
     assert 'max="4000" value="1000"' in html
     assert "1,000 of 4,000 done" in html
     assert "Enforce multi-factor auth for 4,000 users" in html
+    # A screen reader hears the progress in tenths, from a status line outside the polled part.
+    assert 'data-announce="Updating: 20% done"' in html
+    assert '<p class="visually-hidden" role="status" id="job-status"></p>' in html
+    assert "aria-live" not in html
     # Worded when shown: a Spanish admin reads the same job in Spanish.
     spanish = admin_client.get(
         reverse("admin_portal:job", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="es"
@@ -502,7 +506,10 @@ def test_a_running_job_shows_how_far_it_got(admin_client: Client, admin: Directo
     assert "Aplicar la autenticación multifactor para 4\xa0000 usuarios" in spanish
     # No timed reload (WCAG 2.2.1): without JavaScript, the reader refreshes when they like.
     assert '<meta http-equiv="refresh"' not in html
-    assert f'<a href="{reverse("admin_portal:job", args=[job.pk])}">Refresh</a>' in html
+    assert (
+        f"""<a id="job-refresh" href="{reverse("admin_portal:job", args=[job.pk])}">Refresh</a>"""
+        in html
+    )
 
 
 def test_an_interrupted_job_resumes_after_its_last_finished_chunk(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from mfaportal.admin_portal import jobs
@@ -590,3 +592,46 @@ def test_a_method_is_deleted_and_devices_restored_by_keyboard_on_the_security_in
         "You'll be asked for verification again on every device you had trusted."
     )
     assert UserMfa.objects.get(user=adele).remember_devices_not_issued_before is not None
+
+
+def test_a_stalled_job_can_be_resumed_by_keyboard_while_its_page_refreshes(
+    page: Page, sign_in: Callable[..., None], tenant: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = DirectoryUser.objects.get(user_principal_name="admin@contoso.test")
+    long_ago = timezone.now() - timedelta(minutes=30)
+    job = BulkJob.objects.create(
+        kind=BulkJob.Kind.STATE,
+        status=BulkJob.Status.RUNNING,
+        created_by=admin,
+        params={"state": int(MfaState.ENABLED)},
+        background=True,
+        total=120,
+        done=48,
+        started_at=long_ago,
+        heartbeat_at=long_ago,
+    )
+    resumed: list[BulkJob] = []
+    monkeypatch.setattr("mfaportal.admin_portal.views.jobs.job_enqueue", resumed.append)
+    sign_in("admin@contoso.test")
+    page.goto(f"/admin/jobs/{job.pk}/")
+    resume = page.get_by_role("button", name="resume")
+    htmx_settled(page)
+    tab_to(page, resume)
+
+    # Each poll redraws the job: the focus stays on "resume", and the status region speaks
+    # only when the progress crosses a tenth.
+    status = page.locator("#job-status")
+    for _ in range(2):
+        with page.expect_response(lambda response: "polling=1" in response.url):
+            pass
+        htmx_settled(page)
+        expect(resume).to_be_focused()
+    expect(status).to_have_text("")
+    BulkJob.objects.filter(pk=job.pk).update(done=61)
+    expect(status).to_have_text("Updating: 50% done")
+    htmx_settled(page)
+    expect(resume).to_be_focused()
+
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Updating…")).to_be_visible()
+    assert [queued.pk for queued in resumed] == [job.pk]

@@ -2,7 +2,7 @@
 being stored in the language of whoever started it. A bulk update keeps its file's name in
 ``params`` (its upload may be deleted), so the stored text can go."""
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 def file_names_keep(apps, schema_editor):
@@ -19,5 +19,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(file_names_keep, migrations.RunPython.noop),
+        # With a default, going back re-adds the column to a table that has rows.
+        migrations.AlterField(
+            model_name="bulkjob",
+            name="description",
+            field=models.CharField(max_length=255, blank=True, default=""),
+        ),
         migrations.RemoveField(model_name="bulkjob", name="description"),
     ]
