@@ -360,7 +360,7 @@ def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
     check(page)
     page.goto(reverse("admin_portal:user_detail", args=[diego.object_id]))
     submit(page, f"form[action$='/users/{diego.object_id}/revoke/']")
-    expect(page.locator("[role=status]")).to_be_visible()
+    expect(page.locator("div[role=status]")).to_be_visible()
     check(page)
     submit(page, f"form[action$='/users/{diego.object_id}/manage/']")
     expect(page.locator("[role=alert]")).to_be_visible()
