@@ -201,6 +201,9 @@ def test_a_registered_user_signs_in_again_with_the_challenge(page: Page) -> None
     look(app, "selfservice-authenticator-simulator")
     app.get_by_label("Enter the number shown to sign in.").fill(number)
     app.get_by_role("button", name="Approve").click()
+    # Close the tab only once the approval's answer has loaded: closing it mid-navigation
+    # can hang Chromium's close (seen once in CI).
+    expect(app.locator("div[role=status]")).to_be_visible()
     app.close()
     # The sign-in page notices the approval by itself (htmx polling).
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
