@@ -37,8 +37,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from mfaportal.directory.models import DirectoryUser  # noqa: E402
-from mfaportal.directory.selectors import Cursor  # noqa: E402
 from mfaportal.mfa.models import UserMfa  # noqa: E402
+from mfaportal.mfa.selectors.users import Cursor  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 BULK_SIZE = 10_000

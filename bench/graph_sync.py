@@ -89,8 +89,9 @@ def set_state_run(emulator: GraphEmulator, count: int, *, throttle: bool) -> dic
 
     from mfaportal.core.audit import ChangeContext
     from mfaportal.core.models import AuditSource
-    from mfaportal.directory.models import DirectoryUser, OutboxChange
-    from mfaportal.directory.outbox import outbox_deliver
+    from mfaportal.directory.models import DirectoryUser
+    from mfaportal.entra.models import OutboxChange
+    from mfaportal.entra.outbox import outbox_deliver
     from mfaportal.mfa.models import MfaState
     from mfaportal.mfa.services import mfa_state_set
 

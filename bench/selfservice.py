@@ -77,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from mfaportal.directory.models import DirectoryUser
     from mfaportal.mfa import challenges, totp
-    from mfaportal.mfa.app_passwords import app_password_digest, app_password_generate
     from mfaportal.mfa.models import (
         AppPassword,
         MfaState,
@@ -85,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         UserMfa,
         VerificationMethod,
     )
+    from mfaportal.mfa.services.app_passwords import app_password_digest, app_password_generate
     from mfaportal.selfservice.flow import PENDING_KEY
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "mfaportal.core",
     "mfaportal.directory",
     "mfaportal.mfa",
+    "mfaportal.entra",
     "mfaportal.admin_portal",
     "mfaportal.selfservice",
     "mfaportal.demo",

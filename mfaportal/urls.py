@@ -17,8 +17,7 @@ urlpatterns = [
         "telephony/calls/<uuid:challenge_id>/", telephony_views.call_result, name="telephony_call"
     ),
     path("demo/", include("mfaportal.demo.urls")),
-    path("signin/entra/", include("mfaportal.selfservice.entra_urls")),
-    path("admin/sync/", include("mfaportal.directory.urls")),
+    path("", include("mfaportal.entra.urls")),
     path("admin/", include("mfaportal.admin_portal.urls")),
     path("mfa/", include("mfaportal.selfservice.urls")),
 ]

@@ -12,9 +12,11 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from mfaportal.admin_portal.models import BulkUpload
+from mfaportal.core.chunks import chunked
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import policy
 from mfaportal.mfa.bulk_csv import MAX_BYTES, bulk_file_parse
-from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.services.targets import target_rows
 
 SAMPLE_FILE = "Username,MFA Status\r\nchris@contoso.test,Enabled\r\nben@contoso.test,Disabled\r\n"
 
@@ -47,27 +49,23 @@ def bulk_upload_verify(*, data: bytes, file_name: str, actor: DirectoryUser) -> 
     ]
     rows: list[list[Any]] = []
     if parsed.ok:
-        wanted = {row.user_id for row in parsed.rows if row.state != MfaState.DISABLED}
-        unlicensed: set[int] = set()
-        ids = sorted(wanted)
-        for start in range(0, len(ids), 500):
-            unlicensed.update(
-                DirectoryUser.objects.filter(
-                    pk__in=ids[start : start + 500], is_licensed=False
-                ).values_list("id", flat=True)
-            )
+        # The policy's answer for each line, before anything is applied.
+        who = policy.Actor(user_id=actor.pk, role=actor.portal_role)
+        targets = {
+            row.id: row.target
+            for chunk in chunked(sorted({row.user_id for row in parsed.rows}))
+            for row in target_rows(DirectoryUser.objects.filter(pk__in=chunk))
+        }
         for row in parsed.rows:
-            if row.user_id in unlicensed:
-                errors.append(
-                    [
-                        row.line,
-                        row.username,
-                        _(
-                            "Only licensed users are eligible for multi-factor authentication; "
-                            "this user has no licence."
-                        ),
-                    ]
-                )
+            target = targets.get(row.user_id)
+            if target is None:  # removed since the file was read (a sync)
+                errors.append([row.line, row.username, _("User does not exist in this directory.")])
+                continue
+            refusal = policy.may_change(who, target, policy.Action.STATE) or policy.eligible(
+                target, row.state
+            )
+            if refusal:
+                errors.append([row.line, row.username, refusal])
             else:
                 rows.append([row.line, row.username, int(row.state), row.user_id])
         errors.sort(key=lambda error: error[0])

@@ -15,10 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-
-from mfaportal.mfa.models import MfaState
+from django.utils.translation import ngettext
 
 
 def users_counted(count: int) -> str:
@@ -102,22 +100,9 @@ class BulkJob(models.Model):
     def description(self) -> str:
         """What the job does, in the reader's language: it is worded when shown, not when
         asked, so a Spanish admin reads a job an English admin started in Spanish."""
-        users = users_counted(self.total)
-        if self.kind == self.Kind.STATE:
-            return {
-                MfaState.ENABLED: gettext("Enable multi-factor auth for %(users)s"),
-                MfaState.ENFORCED: gettext("Enforce multi-factor auth for %(users)s"),
-                MfaState.DISABLED: gettext("Disable multi-factor auth for %(users)s"),
-            }[MfaState(self.params["state"])] % {"users": users}
-        if self.kind == self.Kind.USER_SETTINGS:
-            return gettext("Manage user settings for %(users)s") % {"users": users}
-        rows = ngettext("%(count)s row", "%(count)s rows", self.total) % {
-            "count": number_format(self.total, force_grouping=True)
-        }
-        return gettext("bulk update from %(file)s: %(rows)s") % {
-            "file": self.params.get("file_name") or gettext("a file"),
-            "rows": rows,
-        }
+        from mfaportal.admin_portal.jobs.kinds import job_kind  # the kinds import this module
+
+        return job_kind(self).describe(self, users_counted(self.total))
 
     @property
     def finished(self) -> bool:

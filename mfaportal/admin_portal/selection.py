@@ -16,15 +16,16 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from mfaportal.core.roles import PortalRole
-from mfaportal.directory.selectors import (
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import policy
+from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.selectors.users import (
     STATUS_ANY,
     SelectedUser,
     UserFilter,
     users_matching_count,
     users_selected,
 )
-from mfaportal.mfa.models import MfaState
 
 MAX_EXPLICIT = 200
 STEPS = ("enable", "enforce", "disable", "manage")
@@ -121,48 +122,54 @@ class QuickSteps:
         return [(step, str(STEP_LABELS[step])) for step in self.steps]
 
 
-def quick_steps_for(selection: Selection, role: PortalRole) -> QuickSteps:
+STEP_FOR_STATE = {
+    MfaState.ENABLED: "enable",
+    MfaState.ENFORCED: "enforce",
+    MfaState.DISABLED: "disable",
+}
+
+
+def quick_steps_for(selection: Selection, actor: DirectoryUser) -> QuickSteps:
+    """The steps the pane offers for these users, and the notes that say why others are not:
+    the rules are ``mfaportal.mfa.policy``'s, worded here for a selection."""
     if selection.all_matching:
         return _steps_for_filter(selection)
     users = selection.users
     if not users:
         return QuickSteps()
     result = QuickSteps()
-    if role == PortalRole.ADMIN:
-        changeable = users
-    else:
-        changeable = [user for user in users if not user.holds_admin_role]
-        refused = len(users) - len(changeable)
-        if refused and selection.single:
-            result.notes.append(
-                _(
-                    "%(name)s holds an admin role. Authentication administrators can't change "
-                    "users who hold an admin role; ask a global administrator."
-                )
-                % {"name": users[0].display_name}
+    who = policy.Actor(user_id=actor.pk, role=actor.portal_role)
+    changeable = [
+        user for user in users if not policy.may_change(who, _target(user), policy.Action.STATE)
+    ]
+    refused = len(users) - len(changeable)
+    if refused and selection.single:
+        result.notes.append(
+            _(
+                "%(name)s holds an admin role. Authentication administrators can't change "
+                "users who hold an admin role; ask a global administrator."
             )
-        elif refused:
-            result.notes.append(
-                ngettext(
-                    "%(count)d of the selected users holds an admin role and will be skipped: "
-                    "authentication administrators can't change them.",
-                    "%(count)d of the selected users hold an admin role and will be skipped: "
-                    "authentication administrators can't change them.",
-                    refused,
-                )
-                % {"count": refused}
+            % {"name": users[0].display_name}
+        )
+    elif refused:
+        result.notes.append(
+            ngettext(
+                "%(count)d of the selected users holds an admin role and will be skipped: "
+                "authentication administrators can't change them.",
+                "%(count)d of the selected users hold an admin role and will be skipped: "
+                "authentication administrators can't change them.",
+                refused,
             )
+            % {"count": refused}
+        )
     if not changeable:
         return result
-    licensed = [user for user in changeable if user.is_licensed]
-    if any(user.state == MfaState.DISABLED for user in licensed):
-        result.steps.append("enable")
-    if any(user.state == MfaState.ENABLED for user in licensed):
-        result.steps.append("enforce")
-    if any(user.state != MfaState.DISABLED for user in changeable):
-        result.steps.append("disable")
+    offered: set[MfaState] = set()
+    for user in changeable:
+        offered.update(policy.states_offered(MfaState(user.state), licensed=user.is_licensed))
+    result.steps = [STEP_FOR_STATE[state] for state in STEP_FOR_STATE if state in offered]
     result.steps.append("manage")
-    unlicensed = len(changeable) - len(licensed)
+    unlicensed = [user for user in changeable if policy.eligible(_target(user), MfaState.ENABLED)]
     if unlicensed and selection.single:
         result.notes.append(
             _(
@@ -178,13 +185,21 @@ def quick_steps_for(selection: Selection, role: PortalRole) -> QuickSteps:
                 "%(count)d selected user has no licence and is skipped by Enable and Enforce.",
                 "Only licensed users are eligible for multi-factor authentication: "
                 "%(count)d selected users have no licence and are skipped by Enable and Enforce.",
-                unlicensed,
+                len(unlicensed),
             )
-            % {"count": unlicensed}
+            % {"count": len(unlicensed)}
         )
-    result.unregistered = sum(1 for user in licensed if not user.registered)
+    result.unregistered = sum(
+        1 for user in changeable if user not in unlicensed and not user.registered
+    )
     result.admins = sum(1 for user in changeable if user.holds_admin_role)
     return result
+
+
+def _target(user: SelectedUser) -> policy.Target:
+    return policy.Target(
+        user_id=user.id, holds_admin_role=user.holds_admin_role, is_licensed=user.is_licensed
+    )
 
 
 def _steps_for_filter(selection: Selection) -> QuickSteps:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent, AuditSource
-
-if TYPE_CHECKING:
-    from mfaportal.directory.models import DirectoryUser
 
 
 @dataclass(frozen=True)
 class ChangeContext:
     """Who is making a change, through what, and from where."""
 
-    actor: DirectoryUser | None
+    actor: AbstractBaseUser | None
     source: AuditSource
     ip_address: str | None = None
 
@@ -26,7 +24,7 @@ class ChangeContext:
     def actor_label(self) -> str:
         if self.actor is None:
             return f"({self.source.label})"
-        return self.actor.user_principal_name
+        return self.actor.get_username()
 
 
 @dataclass
@@ -40,10 +38,8 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def about(cls, user: DirectoryUser, action: str, **fields: Any) -> AuditEntry:
-        return cls(
-            action=action, target_id=user.pk, target_label=user.user_principal_name, **fields
-        )
+    def about(cls, user: AbstractBaseUser, action: str, **fields: Any) -> AuditEntry:
+        return cls(action=action, target_id=user.pk, target_label=user.get_username(), **fields)
 
 
 def audit_record(context: ChangeContext, entry: AuditEntry) -> AuditEvent:
@@ -55,7 +51,7 @@ def audit_record_many(context: ChangeContext, entries: Iterable[AuditEntry]) -> 
     events = [
         AuditEvent(
             at=now,
-            actor=context.actor,
+            actor_id=context.actor.pk if context.actor is not None else None,
             actor_label=context.actor_label,
             target_id=entry.target_id,
             target_label=entry.target_label,

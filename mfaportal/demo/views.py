@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from mfaportal.core.htmx import is_htmx
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges, totp
 from mfaportal.mfa.models import (
@@ -75,7 +76,7 @@ def phone(request: HttpRequest) -> HttpResponse:
                 and message.challenge.expires_at > now
             )
             shown.append({"message": message, "ringing": ringing})
-    template = "demo/phone.html#inbox" if flow.is_htmx(request) else "demo/phone.html"
+    template = "demo/phone.html#inbox" if is_htmx(request) else "demo/phone.html"
     return render(
         request,
         template,
@@ -132,7 +133,7 @@ def mail(request: HttpRequest) -> HttpResponse:
         .distinct()[:200]
     )
     shown = list(OutboxEmail.objects.filter(to_address=address)[:30]) if address else []
-    template = "demo/mail.html#mailbox" if flow.is_htmx(request) else "demo/mail.html"
+    template = "demo/mail.html#mailbox" if is_htmx(request) else "demo/mail.html"
     return render(
         request,
         template,
@@ -214,7 +215,7 @@ def authenticator(request: HttpRequest) -> HttpResponse:
         )
         context["accounts"] = _accounts(request, user)
         context["seconds_left"] = totp.PERIOD - int(now.timestamp()) % totp.PERIOD
-    template = "demo/authenticator.html#app" if flow.is_htmx(request) else "demo/authenticator.html"
+    template = "demo/authenticator.html#app" if is_htmx(request) else "demo/authenticator.html"
     return render(request, template, context)
 
 

@@ -1,22 +1,31 @@
 """The Directory: where the truth about users lives.
 
-Services decide *what* changes (the state rules, permissions, audit); a Directory carries a
-change to the directory of record. In ``local`` mode the database is the directory and the
-change is written at once; in ``graph`` mode it goes to Microsoft Graph. Pages, the CSV bulk
+Services in ``mfa`` decide *what* changes (the state rules, permissions, audit) and record it
+in the cache; a Directory carries the change to the directory of record and says whether it
+is there now. In ``local`` mode the database is the directory, so every change is applied
+the moment the service records it; in ``graph`` mode (``mfaportal.entra``) it is queued for
+Microsoft Graph, and the cache is brought in line when Graph answers. Pages, the CSV bulk
 update, the CLI and sync all reach the directory through this one interface.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
-if TYPE_CHECKING:
-    from mfaportal.core.audit import ChangeContext
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.modes import directory_mode
+
+
+class Delivery(enum.Enum):
+    # The directory of record has the change now.
+    APPLIED = "applied"
+    # On its way (graph mode's outbox); the cache follows Graph's answer when it comes.
+    QUEUED = "queued"
 
 
 class Directory(Protocol):
@@ -25,32 +34,42 @@ class Directory(Protocol):
     name: str
 
     def mfa_states_write(
-        self, *, user_ids: Sequence[int], state: int, context: ChangeContext | None = None
-    ) -> None:
-        """Set the per-user MFA state (a ``MfaState`` value) of these users."""
+        self,
+        *,
+        user_ids: Sequence[int],
+        state: int,
+        previous: Mapping[int, int],
+        context: ChangeContext | None = None,
+    ) -> Delivery:
+        """Set the per-user MFA state (an ``MfaState`` value) of these users; ``previous``
+        is each one's state before, to put back if the directory refuses."""
+        ...
 
     def methods_delete(
         self, *, user_ids: Sequence[int], context: ChangeContext | None = None
-    ) -> None:
+    ) -> Delivery:
         """Delete the users' phone, authenticator app and OATH methods."""
+        ...
 
     def remembered_devices_restore(
         self, *, user_ids: Sequence[int], at: datetime, context: ChangeContext | None = None
-    ) -> None:
+    ) -> Delivery:
         """Make every remembered-device token issued before ``at`` stop working."""
+        ...
 
     def sessions_revoke(
         self, *, user_ids: Sequence[int], context: ChangeContext | None = None
-    ) -> None:
+    ) -> Delivery:
         """Sign the users out of every session."""
+        ...
 
 
 DIRECTORIES = {
     "local": "mfaportal.directory.local.LocalDirectory",
-    "graph": "mfaportal.directory.graph.GraphDirectory",
+    "graph": "mfaportal.entra.directory.GraphDirectory",
 }
 
 
 def get_directory() -> Directory:
-    directory: Directory = import_string(DIRECTORIES[settings.MFAPORTAL_DIRECTORY])()
+    directory: Directory = import_string(DIRECTORIES[directory_mode()])()
     return directory

@@ -19,7 +19,14 @@ from .auth import (
     get_token_provider,
     reset_token_providers,
 )
-from .client import GraphClient, GraphResponse, parse_retry_after
+from .client import (
+    MAX_BATCH_SIZE,
+    GraphClient,
+    GraphResponse,
+    client_from_settings,
+    parse_retry_after,
+)
+from .concurrency import bounded_map, prefetched
 from .config import GRAPH_SCOPE, GraphConfig, ca_bundle_path, graph_config_from_settings
 from .errors import (
     AuthFlowError,
@@ -62,6 +69,7 @@ __all__ = [
     "AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
     "GLOBAL_ADMINISTRATOR_ROLE_ID",
     "GRAPH_SCOPE",
+    "MAX_BATCH_SIZE",
     "PHONE_METHOD_IDS",
     "PRIVILEGED_AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
     "USER_SELECT",
@@ -97,10 +105,13 @@ __all__ = [
     "TokenError",
     "TokenProvider",
     "TokenSource",
+    "bounded_map",
     "build_session",
     "ca_bundle_path",
+    "client_from_settings",
     "get_token_provider",
     "graph_config_from_settings",
     "parse_retry_after",
+    "prefetched",
     "reset_token_providers",
 ]

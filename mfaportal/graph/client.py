@@ -23,8 +23,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from mfaportal.core.chunks import chunked
+
 from .auth import TokenSource, build_session, get_token_provider
-from .config import GraphConfig
+from .concurrency import bounded_map
+from .config import GraphConfig, graph_config_from_settings
 from .errors import (
     DeltaTokenExpired,
     GraphError,
@@ -60,6 +63,7 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -113,11 +117,6 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
 def _quote_id(value: str) -> str:
     # Ids are GUIDs, but a UPN works too and may contain characters such as '#' or '/'.
     return quote(value, safe="@")
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class GraphClient:
@@ -534,7 +533,7 @@ class GraphClient:
         if len({item.id.lower() for item in items}) != len(items):
             raise ValueError("batch request ids must be unique (case-insensitively)")
         results: dict[str, BatchResult] = {}
-        for chunk in _chunks(items, MAX_BATCH_SIZE):
+        for chunk in chunked(items, MAX_BATCH_SIZE):
             results.update(self._batch_chunk(chunk, version))
         return [results[item.id] for item in items]
 
@@ -616,6 +615,15 @@ class GraphClient:
         return done
 
     # --- batched helpers -------------------------------------------------------------------
+
+    def each_batch(
+        self, items: Iterable[T], call: Callable[[list[T]], R]
+    ) -> Iterator[tuple[list[T], R | BaseException]]:
+        """``call`` on ``items`` one ``$batch``-sized piece at a time, ``config.concurrency``
+        pieces in flight, answers in order (a piece whose call raised yields the error).
+
+        ``items`` is pulled as answers come back, so a generator of every user streams."""
+        return bounded_map(call, chunked(items, MAX_BATCH_SIZE), workers=self.config.concurrency)
 
     def _per_user(
         self,
@@ -728,3 +736,8 @@ def _batch_result(
         if isinstance(error, GraphThrottled | GraphUnavailable | GraphTimeout):
             error.message += " (batch item; gave up after the allowed retries)"
     return BatchResult(id=item.id, status=status, headers=headers, body=body, error=error)
+
+
+def client_from_settings() -> GraphClient:
+    """A client for the configured tenant; the MSAL application behind it is one per process."""
+    return GraphClient(graph_config_from_settings())

@@ -44,6 +44,8 @@ class GraphConfig:
     max_attempts: int = 5
     # Upper bound on the time spent waiting between attempts of one logical request.
     max_retry_seconds: float = 120.0
+    # Requests in flight at once (each a $batch of up to 20 calls) for per-user work.
+    concurrency: int = 4
 
     def __post_init__(self) -> None:
         for name in ("authority_host", "graph_url"):
@@ -58,6 +60,8 @@ class GraphConfig:
             raise ValueError("a client secret or a client certificate path is required")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
 
     @property
     def authority(self) -> str:
@@ -86,6 +90,7 @@ def graph_config_from_settings() -> GraphConfig:
         graph_url=setting("MFAPORTAL_GRAPH_URL") or DEFAULT_GRAPH_URL,
         ca_bundle=setting("MFAPORTAL_CA_BUNDLE") or None,
         timeout=float(getattr(settings, "MFAPORTAL_GRAPH_TIMEOUT", 30.0) or 30.0),
+        concurrency=max(1, int(getattr(settings, "MFAPORTAL_GRAPH_CONCURRENCY", 4) or 4)),
     )
 
 

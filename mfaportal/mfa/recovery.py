@@ -21,9 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.modes import local_mode
 from mfaportal.directory.interface import Directory
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.services import password_set, password_verified_mark
+from mfaportal.mfa import policy
 from mfaportal.mfa.models import AuthenticationEmail, ServiceSettings, VerificationMethod
 from mfaportal.mfa.phones import phone_international, phone_mask
 from mfaportal.mfa.services import remembered_devices_restore, sessions_revoke
@@ -47,7 +49,7 @@ class RecoveryRefused(Exception):
 
 
 def passwords_kept_here() -> bool:
-    return settings.MFAPORTAL_DIRECTORY == "local"
+    return local_mode()
 
 
 def password_reset_available(service: ServiceSettings | None = None) -> bool:
@@ -226,18 +228,16 @@ def password_reset_temporary(
     once to them; the user must replace it at the next sign-in. Every session of the user
     ends. Authentication administrators can't reset users who hold an admin role."""
     _refuse_unless_passwords_here()
-    actor = context.actor
-    if actor is not None and actor.portal_role == PortalRole.HELPDESK and user.holds_admin_role:
-        raise RecoveryRefused(
-            _("Authentication administrators can't change users who hold an admin role.")
-        )
+    refusal = policy.may_change(
+        policy.Actor.of(context),
+        policy.Target(user_id=user.pk, holds_admin_role=user.holds_admin_role),
+        policy.Action.PASSWORD,
+    )
+    if refusal:
+        raise RecoveryRefused(refusal)
     temporary = temporary_password_generate()
     with transaction.atomic():
-        user.set_password(temporary)
-        DirectoryUser.objects.filter(pk=user.pk).update(
-            password=user.password, password_must_change=True
-        )
-        user.password_must_change = True
+        password_set(user=user, password=temporary, must_change=True)
         sessions_revoke(
             users=DirectoryUser.objects.filter(pk=user.pk), context=context, directory=directory
         )
@@ -262,14 +262,8 @@ def password_change_forced(
     if problems := new_password_problems(user, new_password):
         raise RecoveryRefused(" ".join(problems))
     with transaction.atomic():
-        user.set_password(new_password)
-        user.password_must_change = False
-        user.password_verified_at = timezone.now()
-        DirectoryUser.objects.filter(pk=user.pk).update(
-            password=user.password,
-            password_must_change=False,
-            password_verified_at=user.password_verified_at,
-        )
+        password_set(user=user, password=new_password, must_change=False)
+        password_verified_mark(user=user)
         audit_record(
             context,
             AuditEntry.about(
@@ -296,11 +290,7 @@ def password_reset_self_service(
     if problems := new_password_problems(user, new_password):
         raise RecoveryRefused(" ".join(problems))
     with transaction.atomic():
-        user.set_password(new_password)
-        user.password_must_change = False
-        DirectoryUser.objects.filter(pk=user.pk).update(
-            password=user.password, password_must_change=False
-        )
+        password_set(user=user, password=new_password, must_change=False)
         users = DirectoryUser.objects.filter(pk=user.pk)
         sessions_revoke(users=users, context=context, directory=directory)
         remembered_devices_restore(users=users, context=context, directory=directory)

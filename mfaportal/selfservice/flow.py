@@ -43,11 +43,6 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def is_htmx(request: HttpRequest) -> bool:
-    """Whether django-htmx saw an htmx request (typed access to ``request.htmx``)."""
-    return bool(getattr(request, "htmx", False))
-
-
 def self_service_context(request: HttpRequest, user: DirectoryUser) -> ChangeContext:
     return ChangeContext(actor=user, source=AuditSource.SELF_SERVICE, ip_address=client_ip(request))
 

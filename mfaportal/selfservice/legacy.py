@@ -25,7 +25,6 @@ from django.views.decorators.http import require_http_methods
 from mfaportal.core.client_ip import client_ip
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
-from mfaportal.mfa.app_passwords import app_password_digest, app_password_match, app_password_used
 from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
@@ -34,7 +33,12 @@ from mfaportal.mfa.models import (
     UserMfa,
     VerificationMethod,
 )
-from mfaportal.selfservice.signin import _DUMMY_HASH
+from mfaportal.mfa.services.app_passwords import (
+    app_password_digest,
+    app_password_match,
+    app_password_used,
+)
+from mfaportal.mfa.signin import _DUMMY_HASH
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
+from mfaportal.core.htmx import is_htmx
 from mfaportal.selfservice import flow
 
 # Machine endpoints with no session and no page: never touched here (the legacy endpoint is
@@ -37,7 +38,7 @@ class PasswordChangeRequiredMiddleware:
         target = reverse("signin_flow:update_password")
         if path in (target, reverse("signout"), reverse("signin"), reverse("set_language")):
             return self.get_response(request)
-        if flow.is_htmx(request):
+        if is_htmx(request):
             return HttpResponseClientRedirect(target)
         return HttpResponseRedirect(target)
 

@@ -25,9 +25,9 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.recovery import RecoveryRefused, password_change_forced
+from mfaportal.mfa.signin import Next, signin_next_step
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import UpdatePasswordForm
-from mfaportal.selfservice.signin import Next, signin_next_step
 from mfaportal.selfservice.views import FRAUD_BLOCKED
 
 logger = logging.getLogger(__name__)

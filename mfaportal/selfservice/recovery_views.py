@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from mfaportal.core.permissions import signed_in_required
-from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import challenges
 from mfaportal.mfa.models import ServiceSettings, VerificationChallenge, VerificationMethod
 from mfaportal.mfa.phones import phone_national, phone_region
@@ -32,20 +32,14 @@ from mfaportal.mfa.recovery import (
     password_reset_available,
     recovery_contacts,
 )
+from mfaportal.mfa.services.methods import NewPhone
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import AuthenticationEmailForm, AuthenticationPhoneForm
-from mfaportal.selfservice.services import NewPhone
 
 # setup_views is imported inside the views that use it: it imports register_views, which
 # imports this module to continue a registration here.
 NEXT_KEY = "recovery_next"
 EMAIL_KEY = "recovery_email"
-
-
-def _me(request: HttpRequest) -> DirectoryUser:
-    user = request.user
-    assert isinstance(user, DirectoryUser)
-    return user
 
 
 def _after(request: HttpRequest) -> str:
@@ -62,7 +56,7 @@ def recovery_registration_start(request: HttpRequest, *, then: str) -> HttpRespo
 @signed_in_required
 @require_http_methods(["GET", "POST"])
 def recovery(request: HttpRequest) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     service = ServiceSettings.load()
     if not password_reset_available(service):
         return redirect(_after(request))
@@ -101,7 +95,7 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
     """Authentication email: the address, then the code mailed to it."""
     from mfaportal.selfservice.setup_views import needs_reauthentication, reauthentication_ask
 
-    user = _me(request)
+    user = signed_in_user(request)
     if not password_reset_available():
         return redirect("selfservice:setup")
     pending = request.session.get(EMAIL_KEY)
@@ -151,7 +145,7 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
 
 def email_code_send(request: HttpRequest, address: str) -> HttpResponse:
     """Mail a code to the address (after any reauthentication) and ask for it."""
-    user = _me(request)
+    user = signed_in_user(request)
     try:
         challenge = challenges.challenge_start(
             user=user,
@@ -181,7 +175,7 @@ def recovery_phone(request: HttpRequest) -> HttpResponse:
     saved (the same change flow as /mfa/setup/)."""
     from mfaportal.selfservice.setup_views import needs_reauthentication, reauthentication_ask
 
-    user = _me(request)
+    user = signed_in_user(request)
     service = ServiceSettings.load()
     if not password_reset_available(service) or not (service.method_text or service.method_call):
         return redirect("selfservice:setup")
@@ -216,7 +210,7 @@ def phone_change_start(request: HttpRequest, data: QueryDict) -> HttpResponse:
         return render(request, "selfservice/recovery_phone.html", {"form": form}, status=400)
     return phone_change_verify_start(
         request,
-        _me(request),
+        signed_in_user(request),
         NewPhone(
             kind=VerificationMethod.Kind.AUTHENTICATION_PHONE,
             phone_number=form.cleaned_data["e164"],

@@ -19,13 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from mfaportal.core.htmx import is_htmx
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import challenges, throttle, totp
-from mfaportal.mfa.app_passwords import (
-    AppPasswordRefused,
-    app_password_create,
-    app_passwords_available,
-)
 from mfaportal.mfa.crypto import decrypt_secret, encrypt_secret
 from mfaportal.mfa.models import (
     AppPassword,
@@ -36,6 +33,13 @@ from mfaportal.mfa.models import (
 )
 from mfaportal.mfa.phones import phone_international
 from mfaportal.mfa.recovery import recovery_contacts
+from mfaportal.mfa.services.app_passwords import (
+    AppPasswordRefused,
+    app_password_create,
+    app_passwords_available,
+)
+from mfaportal.mfa.services.methods import NewApp, NewPhone
+from mfaportal.mfa.services.registration import registration_save
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import (
     AuthenticationPhoneForm,
@@ -44,7 +48,6 @@ from mfaportal.selfservice.forms import (
     OfficePhoneForm,
 )
 from mfaportal.selfservice.recovery_views import NEXT_KEY as RECOVERY_NEXT_KEY
-from mfaportal.selfservice.services import NewApp, NewPhone, registration_save
 
 logger = logging.getLogger(__name__)
 Channel = VerificationChallenge.Channel
@@ -265,14 +268,14 @@ def verify(request: HttpRequest) -> HttpResponse:
         if waits:
             outcome = challenges.answer_take(challenge_id=reg.get("challenge_id", ""), user=user)
             if outcome.status == "pending":
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
             elif outcome.ok:
                 return _verified(request, user, reg, which, step=None)
             else:
                 error = outcome.message
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponseClientRedirect(request.path)
         else:
             form = CodeForm(request.POST)
@@ -426,17 +429,11 @@ def _finish(request: HttpRequest, user: DirectoryUser, reg: dict[str, Any]) -> H
     if recovery_contacts(user).needs_registration:
         request.session[RECOVERY_NEXT_KEY] = after
         after = reverse("selfservice:recovery")
-    if flow.is_htmx(request):
+    if is_htmx(request):
         return HttpResponseClientRedirect(after)
     if after == response["Location"]:
         return response
     return redirect(after)
-
-
-def _signed_in(request: HttpRequest) -> DirectoryUser:
-    user = request.user
-    assert isinstance(user, DirectoryUser)
-    return user
 
 
 def _done_ad(user: DirectoryUser) -> bytes:
@@ -456,7 +453,7 @@ def done(request: HttpRequest) -> HttpResponse:
     value = decrypt_secret(
         base64.b64decode(sealed[0]),
         key_id=sealed[1],
-        associated_data=_done_ad(_signed_in(request)),
+        associated_data=_done_ad(signed_in_user(request)),
     ).decode()
     return render(
         request,

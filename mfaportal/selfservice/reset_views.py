@@ -28,6 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.client_ip import client_ip
+from mfaportal.core.htmx import is_htmx
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges, throttle
@@ -43,7 +44,6 @@ from mfaportal.mfa.recovery import (
     password_reset_self_service,
     recovery_contacts,
 )
-from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import ForgotUserForm, NewPasswordForm, ResetContactForm
 
 logger = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def code(request: HttpRequest) -> HttpResponse:
                 return _proved(request, state, user, PHONE if channel != "email" else EMAIL)
             if outcome.status == "pending":
                 _even_out(started)
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
             else:
@@ -352,7 +352,7 @@ def _proved(
         if len(proved) >= methods_required(user, ServiceSettings.load())
         else "signin_flow:forgot_verify"
     )
-    if flow.is_htmx(request):
+    if is_htmx(request):
         return HttpResponseClientRedirect(reverse(target))
     return redirect(target)
 

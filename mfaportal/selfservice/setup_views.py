@@ -21,16 +21,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from mfaportal.core.htmx import is_htmx
 from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import challenges, throttle, totp
-from mfaportal.mfa.app_passwords import (
-    MAX_PER_USER,
-    AppPasswordRefused,
-    app_password_create,
-    app_password_delete,
-    app_passwords_available,
-)
 from mfaportal.mfa.models import (
     AppPassword,
     MethodType,
@@ -42,6 +37,22 @@ from mfaportal.mfa.phones import phone_international, phone_national, phone_regi
 from mfaportal.mfa.recovery import recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 from mfaportal.mfa.services import remembered_devices_restore
+from mfaportal.mfa.services.app_passwords import (
+    MAX_PER_USER,
+    AppPasswordRefused,
+    app_password_create,
+    app_password_delete,
+    app_passwords_available,
+)
+from mfaportal.mfa.services.methods import (
+    MethodChangeRefused,
+    NewApp,
+    NewPhone,
+    authenticator_app_add,
+    default_method_set,
+    phone_method_set,
+    verification_method_delete,
+)
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import (
     AppPasswordForm,
@@ -51,15 +62,6 @@ from mfaportal.selfservice.forms import (
     PhoneFields,
 )
 from mfaportal.selfservice.register_views import app_setup_context
-from mfaportal.selfservice.services import (
-    MethodChangeRefused,
-    NewApp,
-    NewPhone,
-    authenticator_app_add,
-    default_method_set,
-    phone_method_set,
-    verification_method_delete,
-)
 
 Kind = VerificationMethod.Kind
 Channel = VerificationChallenge.Channel
@@ -74,12 +76,6 @@ class OptionalPhone(PhoneFields):
 
 class OptionalOfficePhone(OfficePhoneForm):
     required_phone = False
-
-
-def _me(request: HttpRequest) -> DirectoryUser:
-    user = request.user
-    assert isinstance(user, DirectoryUser)
-    return user
 
 
 def needs_reauthentication(user: DirectoryUser) -> bool:
@@ -99,7 +95,7 @@ def reauthentication_ask(
 
 
 def _context(request: HttpRequest) -> Any:
-    return flow.self_service_context(request, _me(request))
+    return flow.self_service_context(request, signed_in_user(request))
 
 
 def _preferred_choices(
@@ -145,7 +141,7 @@ def _setup_forms(user: DirectoryUser, data: Any = None) -> dict[str, Any]:
 def _render_setup(
     request: HttpRequest, forms: dict[str, Any] | None = None, error: str = "", status: int = 200
 ) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     service = ServiceSettings.load()
     mfa = user_mfa(user)
     methods = list(user.methods.all())
@@ -185,7 +181,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 def _apply_save(request: HttpRequest, data: QueryDict) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     forms = _setup_forms(user, data)
     if not all(form.is_valid() for form in forms.values()):
         return _render_setup(request, forms, _("Check the phone numbers below."), status=400)
@@ -289,7 +285,7 @@ def phone_change_verify_start(
 @require_http_methods(["GET", "POST"])
 def verify_change(request: HttpRequest) -> HttpResponse:
     """A new phone number is saved only after it answered."""
-    user = _me(request)
+    user = signed_in_user(request)
     change = request.session.get("setup_change")
     if not isinstance(change, dict):
         return redirect("selfservice:setup")
@@ -301,7 +297,7 @@ def verify_change(request: HttpRequest) -> HttpResponse:
             )
         else:
             outcome = challenges.answer_take(challenge_id=change["challenge_id"], user=user)
-            if outcome.status == "pending" and flow.is_htmx(request):
+            if outcome.status == "pending" and is_htmx(request):
                 return HttpResponse(status=204)
         if outcome.ok:
             del request.session["setup_change"]
@@ -318,7 +314,7 @@ def verify_change(request: HttpRequest) -> HttpResponse:
                     default_method_set(user=user, method_type=change["preferred"], context=context)
             messages.success(request, _("Your phone number has been verified and saved."))
             back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
-            if flow.is_htmx(request):
+            if is_htmx(request):
                 return HttpResponseClientRedirect(back)
             return redirect(back)
         error = (
@@ -326,7 +322,7 @@ def verify_change(request: HttpRequest) -> HttpResponse:
             if outcome.status != "pending"
             else _("We're still waiting for your answer.")
         )
-        if flow.is_htmx(request):
+        if is_htmx(request):
             return HttpResponseClientRedirect(request.path)
     challenge = VerificationChallenge.objects.filter(pk=change["challenge_id"], user=user).first()
     return render(
@@ -345,7 +341,7 @@ def verify_change(request: HttpRequest) -> HttpResponse:
 @signed_in_required
 @require_POST
 def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     if not user.methods.filter(pk=method_id).exists():
         return render(request, "404.html", status=404)
     if needs_reauthentication(user):
@@ -356,7 +352,7 @@ def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
 def _apply_delete(request: HttpRequest, method_id: int) -> HttpResponse:
     try:
         deleted = verification_method_delete(
-            user=_me(request), method_id=method_id, context=_context(request)
+            user=signed_in_user(request), method_id=method_id, context=_context(request)
         )
     except MethodChangeRefused as refused:
         messages.error(request, refused.message)
@@ -370,7 +366,7 @@ def _apply_delete(request: HttpRequest, method_id: int) -> HttpResponse:
 @require_POST
 def restore_devices(request: HttpRequest) -> HttpResponse:
     """Restore multi-factor authentication on previously trusted devices."""
-    user = _me(request)
+    user = signed_in_user(request)
     remembered_devices_restore(
         users=DirectoryUser.objects.filter(pk=user.pk), context=_context(request)
     )
@@ -387,7 +383,7 @@ def restore_devices(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def app_setup(request: HttpRequest) -> HttpResponse:
     """Set up Authenticator app: choose notifications or codes, then Configure mobile app."""
-    user = _me(request)
+    user = signed_in_user(request)
     service = ServiceSettings.load()
     form = MobileAppForm(
         request.POST if request.method == "POST" else None,
@@ -402,7 +398,7 @@ def app_setup(request: HttpRequest) -> HttpResponse:
 
 
 def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     secret = totp.secret_generate()
     ciphertext, key_id = totp.secret_seal(secret, object_id=str(user.object_id))
     request.session["setup_app"] = {
@@ -417,7 +413,7 @@ def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
 @signed_in_required
 @require_http_methods(["GET", "POST"])
 def app_configure(request: HttpRequest) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     pending = request.session.get("setup_app")
     if not isinstance(pending, dict):
         return redirect("selfservice:setup")
@@ -458,18 +454,18 @@ def app_configure(request: HttpRequest) -> HttpResponse:
                 response = _app_saved(request, user, pending, secret, None)
                 return (
                     HttpResponseClientRedirect(response["Location"])
-                    if flow.is_htmx(request)
+                    if is_htmx(request)
                     else response
                 )
             if outcome.status == "pending":
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
             else:
                 pending["challenge_id"] = ""
                 request.session["setup_app"] = pending
                 error = outcome.message
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponseClientRedirect(request.path)
     challenge = None
     if pending.get("challenge_id"):
@@ -517,7 +513,7 @@ def _app_saved(
 @signed_in_required
 @require_http_methods(["GET", "POST"])
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     pending = request.session.get("reauth_pending")
     if not isinstance(pending, dict):
         return redirect("selfservice:setup")
@@ -567,7 +563,7 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
 @signed_in_required
 @require_http_methods(["GET", "POST"])
 def app_passwords(request: HttpRequest) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     available = app_passwords_available(user)
     form = AppPasswordForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
@@ -594,7 +590,7 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
 
 
 def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     try:
         record, value = app_password_create(user=user, name=name, context=_context(request))
     except AppPasswordRefused as refused:
@@ -621,7 +617,7 @@ def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
 @signed_in_required
 @require_http_methods(["GET", "POST"])
 def app_password_delete_view(request: HttpRequest, app_password_id: int) -> HttpResponse:
-    user = _me(request)
+    user = signed_in_user(request)
     record = AppPassword.objects.filter(pk=app_password_id, user=user).first()
     if record is None:
         return render(request, "404.html", status=404)

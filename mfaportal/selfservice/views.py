@@ -13,16 +13,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from mfaportal.core.htmx import is_htmx
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges, throttle
 from mfaportal.mfa.models import MethodType, ServiceSettings, VerificationChallenge
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.recovery import password_reset_available
 from mfaportal.mfa.selectors import user_mfa
-from mfaportal.selfservice import flow
-from mfaportal.selfservice.flow import safe_next  # noqa: F401  (the sign-in's next= rule)
-from mfaportal.selfservice.forms import SignInForm
-from mfaportal.selfservice.signin import (
+from mfaportal.mfa.signin import (
     Next,
     SignInOption,
     default_option,
@@ -33,6 +31,9 @@ from mfaportal.selfservice.signin import (
     signin_next_step,
     signin_options,
 )
+from mfaportal.selfservice import flow
+from mfaportal.selfservice.flow import safe_next  # noqa: F401  (the sign-in's next= rule)
+from mfaportal.selfservice.forms import SignInForm
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 
 def _expired(request: HttpRequest) -> HttpResponse:
-    if flow.is_htmx(request):
+    if is_htmx(request):
         # A poll that outlived its sign-in (finished, or replaced in another tab): stop
         # polling (htmx's 286) and leave the session alone.
         return HttpResponse(status=286)
@@ -141,7 +142,7 @@ def _start(request: HttpRequest, user: DirectoryUser, option: SignInOption) -> s
 def _finish(request: HttpRequest, user: DirectoryUser, remember: bool) -> HttpResponse:
     logger.info("second factor accepted for user %s", user.pk)
     response = flow.signin_finish(request, user, remember=remember)
-    if flow.is_htmx(request):
+    if is_htmx(request):
         redirect_response = HttpResponseClientRedirect(response["Location"])
         redirect_response.cookies = response.cookies
         return redirect_response
@@ -229,18 +230,18 @@ def verify(request: HttpRequest) -> HttpResponse:
             if outcome.ok:
                 return _finish(request, user, remember)
             if outcome.status == "pending":
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
             else:
                 if user_mfa(user).blocked_for_fraud_at is not None:
                     flow.pending_clear(request)
                     messages.error(request, FRAUD_BLOCKED)
-                    if flow.is_htmx(request):
+                    if is_htmx(request):
                         return HttpResponseClientRedirect("/signin/")
                     return redirect("signin")
                 error = outcome.message
-                if flow.is_htmx(request):
+                if is_htmx(request):
                     # The page reloads to show what happened and offer to try again.
                     flow.pending_update(request, answer_error=error)
                     return HttpResponseClientRedirect(request.path)

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from mfaportal.admin_portal import jobs
+from mfaportal.admin_portal.jobs import runner
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
 from mfaportal.core import roles
 from mfaportal.core.models import AuditEvent
@@ -448,8 +449,8 @@ def test_a_large_selection_runs_as_a_background_job_with_progress(
     monkeypatch,
     django_capture_on_commit_callbacks,
 ) -> None:
-    monkeypatch.setattr(jobs, "INLINE_LIMIT", 10)
-    monkeypatch.setattr(jobs, "CHUNK", 7)
+    monkeypatch.setattr(runner, "INLINE_LIMIT", 10)
+    monkeypatch.setattr(runner, "CHUNK", 7)
     users = bulk_users(30, prefix="big")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(
@@ -515,7 +516,7 @@ def test_a_running_job_shows_how_far_it_got(admin_client: Client, admin: Directo
 def test_an_interrupted_job_resumes_after_its_last_finished_chunk(
     admin_client: Client, admin: DirectoryUser, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    monkeypatch.setattr(jobs, "CHUNK", 4)
+    monkeypatch.setattr(runner, "CHUNK", 4)
     users = bulk_users(10, prefix="resume")
     job = jobs.state_job_create(
         step="enable", user_ids=[user.pk for user in users], actor=admin, ip_address=None
@@ -547,9 +548,9 @@ def test_an_interrupted_job_resumes_after_its_last_finished_chunk(
 def test_a_failing_chunk_reports_its_users_as_failed_and_the_rest_still_apply(
     admin: DirectoryUser, monkeypatch
 ) -> None:
-    monkeypatch.setattr(jobs, "CHUNK", 3)
+    monkeypatch.setattr(runner, "CHUNK", 3)
     users = bulk_users(6, prefix="flaky")
-    real_apply = jobs._apply
+    real_apply = runner.apply_chunk
     attempts = []
 
     def apply_failing_first(job, chunk, context):
@@ -558,7 +559,7 @@ def test_a_failing_chunk_reports_its_users_as_failed_and_the_rest_still_apply(
             raise RuntimeError("directory unavailable (503)")
         return real_apply(job, chunk, context)
 
-    monkeypatch.setattr(jobs, "_apply", apply_failing_first)
+    monkeypatch.setattr(runner, "apply_chunk", apply_failing_first)
     job = jobs.state_job_create(
         step="enable", user_ids=[user.pk for user in users], actor=admin, ip_address=None
     )

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from mfaportal.core import roles
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.directory.selectors import SEARCH_WINDOW, Cursor, Sort, UserFilter, users_page
 from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.selectors.users import SEARCH_WINDOW, Cursor, Sort, UserFilter, users_page
 from tests.admin_portal.conftest import bulk_users
 from tests.factories import make_user
 
@@ -378,7 +378,7 @@ def test_a_deep_page_costs_the_same_queries_as_the_first(
 def test_search_pages_are_exact_whether_matches_are_near_or_far(
     admin: DirectoryUser, monkeypatch, window: int, descending: bool
 ) -> None:
-    from mfaportal.directory import selectors
+    from mfaportal.mfa.selectors import users as selectors
 
     monkeypatch.setattr(selectors, "SEARCH_WINDOW", window)
     for number in range(12):

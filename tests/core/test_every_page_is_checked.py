@@ -22,11 +22,11 @@ NOT_A_PAGE: dict[str, str] = {
     "legacy_auth": "HTTP Basic endpoint for legacy mail clients: JSON, 200 or 401",
     "telephony_call": "JSON callback for the telephony gateway",
     "entra:start": "redirects to Microsoft Entra ID; its error page is the one entra:callback "
-    "shows (selfservice/entra_error.html)",
+    "shows (entra/signin_error.html)",
     "demo:phone_answer": "POST-only: answers a simulated call, then redirects to demo:phone",
     "demo:authenticator_respond": "POST-only: approves or denies, then redirects to "
     "demo:authenticator",
-    "directory:sync_now": "POST-only: queues a sync, then redirects to directory:sync",
+    "entra:sync_now": "POST-only: queues a sync, then redirects to entra:sync",
     "admin_portal:users_count": "htmx fragment (the select-all link) inside admin_portal:users",
     "admin_portal:recent_jobs": "htmx fragment (background updates) inside admin_portal:users",
     "admin_portal:users_report": "CSV download",

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mfaportal.admin_portal import jobs
+from mfaportal.admin_portal.jobs import runner
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core import roles
 from mfaportal.directory.models import DirectoryUser
@@ -182,9 +183,9 @@ def test_select_all_matching_runs_in_the_background_with_a_progress_bar(
     bulk_users(120, prefix="wave")
     # Hold the job back so the test can watch it progress, as a busy worker would.
     queued: list[BulkJob] = []
-    monkeypatch.setattr(jobs, "INLINE_LIMIT", 50)
-    monkeypatch.setattr(jobs, "CHUNK", 20)
-    monkeypatch.setattr(jobs, "job_enqueue", queued.append)
+    monkeypatch.setattr(runner, "INLINE_LIMIT", 50)
+    monkeypatch.setattr(runner, "CHUNK", 20)
+    monkeypatch.setattr(runner, "job_enqueue", queued.append)
     sign_in("admin@contoso.test")
     page.goto("/admin/users/?q=wave")
     page.get_by_role("checkbox", name="Select all users on this page").check()

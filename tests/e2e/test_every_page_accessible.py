@@ -36,7 +36,8 @@ from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core import roles
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.models import AuditSource
-from mfaportal.directory.models import DirectorySyncState, DirectoryUser, OutboxChange
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.entra.models import DirectorySyncState, OutboxChange
 from mfaportal.mfa import challenges, totp
 from mfaportal.mfa.models import (
     AppPassword,
@@ -866,7 +867,7 @@ def sync_running() -> None:
 
 
 @in_english_and_spanish
-@tour("signin", "entra:callback", "directory:sync", "admin_portal:users")
+@tour("signin", "entra:callback", "entra:sync", "admin_portal:users")
 def test_an_admin_of_a_graph_synced_tenant_meets_no_accessibility_barrier(
     page: Page,
     check: Check,
@@ -902,7 +903,7 @@ def test_an_admin_of_a_graph_synced_tenant_meets_no_accessibility_barrier(
     page.goto(reverse("admin_portal:users"))
     expect(page.locator("#sync-panel")).to_be_visible()
     check(page)
-    follow(page, page.locator(f"nav.admin-tabs a[href='{reverse('directory:sync')}']"))
+    follow(page, page.locator(f"nav.admin-tabs a[href='{reverse('entra:sync')}']"))
     expect(page.locator("#sync-panel [role=alert]")).to_be_visible()
     check(page)
     sync_running()

@@ -16,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from mfaportal.admin_portal import jobs
+from mfaportal.admin_portal.jobs import runner
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core import roles
 from mfaportal.directory.models import DirectoryUser
@@ -243,8 +244,8 @@ def test_background_update_dialog_keeps_the_focus_while_its_progress_refreshes(
     bulk_users(30, prefix="wave")
     # The update goes to the background worker, which is held back: the dialog polls.
     queued: list[BulkJob] = []
-    monkeypatch.setattr(jobs, "INLINE_LIMIT", 10)
-    monkeypatch.setattr(jobs, "job_enqueue", queued.append)
+    monkeypatch.setattr(runner, "INLINE_LIMIT", 10)
+    monkeypatch.setattr(runner, "job_enqueue", queued.append)
     sign_in("admin@contoso.test")
     page.goto("/admin/users/?q=wave&size=25")
     htmx_settled(page)

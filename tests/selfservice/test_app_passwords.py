@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
-from mfaportal.mfa.app_passwords import MAX_PER_USER, app_password_digest
 from mfaportal.mfa.models import AppPassword, MfaState
+from mfaportal.mfa.services.app_passwords import MAX_PER_USER, app_password_digest
 from tests.factories import make_user
 from tests.selfservice.helpers import service_set
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
-from mfaportal.mfa.app_passwords import app_password_create
 from mfaportal.mfa.models import AppPassword, MfaState, ThrottleBucket, UserMfa
+from mfaportal.mfa.services.app_passwords import app_password_create
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import service_set
 

@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.mfa import totp
-from mfaportal.mfa.app_passwords import app_password_digest
 from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
@@ -19,6 +18,7 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.selectors import user_summary
+from mfaportal.mfa.services.app_passwords import app_password_digest
 from tests.factories import make_user
 from tests.selfservice.helpers import (
     code_now,

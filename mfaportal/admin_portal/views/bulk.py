@@ -13,9 +13,9 @@ from mfaportal.admin_portal.bulk import SAMPLE_FILE, bulk_upload_verify, file_to
 from mfaportal.admin_portal.forms import BulkUploadForm
 from mfaportal.admin_portal.jobs import bulk_update_job_create, job_start
 from mfaportal.admin_portal.models import BulkJob, BulkUpload
-from mfaportal.admin_portal.views.common import actor
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.permissions import admin_required
+from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.bulk_csv import MAX_BYTES
 
 ERRORS_SHOWN = 200
@@ -40,7 +40,7 @@ def bulk_update(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             data = upload.read(MAX_BYTES + 1)
             verified = bulk_upload_verify(
-                data=data, file_name=upload.name or "", actor=actor(request)
+                data=data, file_name=upload.name or "", actor=signed_in_user(request)
             )
             return redirect("admin_portal:bulk_verify", upload_id=verified.pk)
     else:
@@ -49,7 +49,7 @@ def bulk_update(request: HttpRequest) -> HttpResponse:
 
 
 def _upload_for(request: HttpRequest, upload_id: uuid.UUID) -> BulkUpload:
-    upload = BulkUpload.objects.filter(pk=upload_id, created_by=actor(request)).first()
+    upload = BulkUpload.objects.filter(pk=upload_id, created_by=signed_in_user(request)).first()
     if upload is None:
         raise Http404
     return upload
@@ -85,7 +85,7 @@ def bulk_apply(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     try:
         with transaction.atomic():
             job = bulk_update_job_create(
-                upload=upload, actor=actor(request), ip_address=client_ip(request)
+                upload=upload, actor=signed_in_user(request), ip_address=client_ip(request)
             )
     except IntegrityError:
         # The same file applied twice at once: the other request created the job.

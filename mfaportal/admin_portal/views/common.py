@@ -1,6 +1,6 @@
-from __future__ import annotations
+"""What every admin view needs: who acts, and the context their changes are audited with."""
 
-from typing import cast
+from __future__ import annotations
 
 from django.http import HttpRequest
 
@@ -8,17 +8,14 @@ from mfaportal.core.audit import ChangeContext
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.models import AuditSource
 from mfaportal.core.roles import PortalRole
-from mfaportal.directory.models import DirectoryUser
-
-
-def actor(request: HttpRequest) -> DirectoryUser:
-    """The signed-in staff member (the role decorators have checked there is one)."""
-    return cast(DirectoryUser, request.user)
+from mfaportal.directory.selectors import signed_in_user
 
 
 def change_context(request: HttpRequest, source: AuditSource = AuditSource.PAGE) -> ChangeContext:
-    return ChangeContext(actor=actor(request), source=source, ip_address=client_ip(request))
+    return ChangeContext(
+        actor=signed_in_user(request), source=source, ip_address=client_ip(request)
+    )
 
 
 def is_admin(request: HttpRequest) -> bool:
-    return actor(request).portal_role == PortalRole.ADMIN
+    return signed_in_user(request).portal_role == PortalRole.ADMIN

@@ -16,17 +16,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.admin_portal.forms import ManageUserSettingsForm
 from mfaportal.admin_portal.selection import Selection, quick_steps_for
-from mfaportal.admin_portal.views.common import actor, change_context
+from mfaportal.admin_portal.views.common import change_context, is_admin
 from mfaportal.core.models import AuditEvent
+from mfaportal.core.outcome import Outcome
 from mfaportal.core.permissions import staff_required
-from mfaportal.core.roles import PortalRole
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
-from mfaportal.directory.selectors import UserFilter, users_selected
+from mfaportal.directory.selectors import signed_in_user
+from mfaportal.mfa import policy
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
+from mfaportal.mfa.selectors.users import UserFilter, users_selected
 from mfaportal.mfa.services import (
-    BulkOutcome,
     fraud_block_lift,
     sessions_revoke,
     user_settings_manage,
@@ -42,9 +43,13 @@ def _target(object_id: uuid.UUID) -> DirectoryUser:
 
 
 def _may_change(request: HttpRequest, user: DirectoryUser) -> bool:
-    if actor(request).portal_role == PortalRole.ADMIN:
-        return True
-    return not user.roles.exists()
+    """Whether the page offers the actions that change this user (the services ask again)."""
+    actor = signed_in_user(request)
+    return not policy.may_change(
+        policy.Actor(user_id=actor.pk, role=actor.portal_role),
+        policy.Target(user_id=user.pk, holds_admin_role=user.holds_admin_role),
+        policy.Action.REREGISTRATION,
+    )
 
 
 def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]:
@@ -53,7 +58,7 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
     state = MfaState(mfa.state)
     roles: list[DirectoryRole] = list(user.roles.all())
     selection = Selection(UserFilter(), users=users_selected([user.pk]), count=1)
-    quick_steps = quick_steps_for(selection, actor(request).portal_role)
+    quick_steps = quick_steps_for(selection, signed_in_user(request))
     # Manage user settings is a form on this page rather than a dialog.
     quick_steps.steps = [step for step in quick_steps.steps if step != "manage"]
     return {
@@ -87,7 +92,7 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         "quick_steps": quick_steps,
         "may_change": _may_change(request, user),
         "settings_form": ManageUserSettingsForm(),
-        "is_admin": actor(request).portal_role == PortalRole.ADMIN,
+        "is_admin": is_admin(request),
         # Account recovery (issue 7): masked contacts, registration, temporary password.
         "recovery": recovery_contacts(user),
         "passwords_here": passwords_kept_here(),
@@ -101,7 +106,7 @@ def user_detail(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
     return render(request, "admin_portal/user_detail.html", _detail_context(request, user))
 
 
-def _say(request: HttpRequest, outcome: BulkOutcome, done: str) -> None:
+def _say(request: HttpRequest, outcome: Outcome, done: str) -> None:
     if outcome.skipped:
         messages.error(request, outcome.skipped[0].reason)
     else:
@@ -131,7 +136,7 @@ def user_manage(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
 def _one_user_step(
     request: HttpRequest,
     object_id: uuid.UUID,
-    service: Callable[..., BulkOutcome],
+    service: Callable[..., Outcome],
     success: str,
 ) -> HttpResponse:
     """Run a service on the user of this detail page and come back to it with the outcome."""

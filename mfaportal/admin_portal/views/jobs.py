@@ -19,8 +19,10 @@ from mfaportal.admin_portal.jobs import (
     job_results_csv_lines,
 )
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
-from mfaportal.admin_portal.views.common import actor, is_admin
+from mfaportal.admin_portal.views.common import is_admin
+from mfaportal.core.htmx import USERS_CHANGED, htmx_details, trigger
 from mfaportal.core.permissions import admin_required, staff_required
+from mfaportal.directory.selectors import signed_in_user
 
 PROBLEMS_SHOWN = 50
 
@@ -28,7 +30,7 @@ PROBLEMS_SHOWN = 50
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
     """The job, if this staff member may see it: their own, or any job for an admin."""
     job = BulkJob.objects.filter(pk=job_id).select_related("upload").first()
-    if job is None or (job.created_by_id != actor(request).pk and not is_admin(request)):
+    if job is None or (job.created_by_id != signed_in_user(request).pk and not is_admin(request)):
         raise Http404
     return job
 
@@ -71,13 +73,13 @@ def _invalid(job: BulkJob) -> int:
 def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     found = _job_for(request, job_id)
     context = job_context(found)
-    htmx = getattr(request, "htmx", None)
+    htmx = htmx_details(request)
     if htmx and not htmx.history_restore_request:
         context["in_dialog"] = request.GET.get("in_dialog") == "1"
         response = render(request, "admin_portal/job.html#job", context)
         if found.finished and request.GET.get("polling") == "1":
             # The list behind the dialog shows the new states once the job is done.
-            response["HX-Trigger"] = "mfa-users-changed"
+            trigger(response, USERS_CHANGED)
         return response
     return render(request, "admin_portal/job.html", context)
 

@@ -25,6 +25,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from mfaportal.admin_portal.forms import ManageUserSettingsForm
 from mfaportal.admin_portal.jobs import (
+    UserSettingsParams,
     job_start,
     state_job_create,
     user_settings_job_create,
@@ -37,12 +38,16 @@ from mfaportal.admin_portal.selection import (
     quick_steps_for,
     selection_from,
 )
-from mfaportal.admin_portal.views.common import actor, change_context, is_admin
+from mfaportal.admin_portal.views.common import change_context, is_admin
 from mfaportal.admin_portal.views.jobs import job_context
 from mfaportal.core.audit import AuditEntry, audit_record
 from mfaportal.core.client_ip import client_ip
+from mfaportal.core.htmx import JOBS_CHANGED, USERS_CHANGED, htmx_details, is_htmx, trigger
 from mfaportal.core.permissions import admin_required, staff_required
-from mfaportal.directory.selectors import (
+from mfaportal.directory.selectors import signed_in_user
+from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.reports import report_csv_lines
+from mfaportal.mfa.selectors.users import (
     COUNT_CAP,
     DEFAULT_PAGE_SIZE,
     PAGE_SIZES,
@@ -59,11 +64,8 @@ from mfaportal.directory.selectors import (
     users_matching_ids,
     users_page,
 )
-from mfaportal.mfa.models import MfaState
-from mfaportal.mfa.reports import report_csv_lines
 
 PAGE_SIZE_SESSION_KEY = "admin_users_page_size"
-USERS_CHANGED = "mfa-users-changed"
 
 STATUS_CHOICES = [
     (STATUS_ANY, gettext_lazy("Any")),
@@ -231,7 +233,7 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
 @vary_on_headers("HX-Request")
 def users(request: HttpRequest) -> HttpResponse:
     context = _users_context(request)
-    htmx = getattr(request, "htmx", None)
+    htmx = htmx_details(request)
     if htmx and not htmx.history_restore_request and htmx.target == "results":
         return render(request, "admin_portal/users.html#results", context)
     # Only the whole page draws the View dropdown and the background updates.
@@ -248,7 +250,7 @@ def _recent_jobs(request: HttpRequest) -> list[BulkJob]:
     return list(
         # Small steps finished inside their request: only background work is listed.
         BulkJob.objects.filter(
-            created_by=actor(request), created_at__gte=since, background=True
+            created_by=signed_in_user(request), created_at__gte=since, background=True
         ).only(
             "id",
             "kind",
@@ -306,10 +308,10 @@ def steps_pane(request: HttpRequest) -> HttpResponse:
         return selection
     context = {
         "selection": selection,
-        "quick_steps": quick_steps_for(selection, actor(request).portal_role),
+        "quick_steps": quick_steps_for(selection, signed_in_user(request)),
         "users_url": _url("admin_portal:users", selection.user_filter.as_params()),
     }
-    if getattr(request, "htmx", None):
+    if is_htmx(request):
         return render(request, "admin_portal/users.html#pane", context)
     return render(request, "admin_portal/steps_page.html", context)
 
@@ -325,10 +327,9 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     selection = _selection_or_400(request, data)
     if isinstance(selection, HttpResponse):
         return selection
-    role = actor(request).portal_role
-    quick_steps = quick_steps_for(selection, role)
+    quick_steps = quick_steps_for(selection, signed_in_user(request))
     form = ManageUserSettingsForm(request.POST if request.method == "POST" else None)
-    htmx = bool(getattr(request, "htmx", None))
+    htmx = is_htmx(request)
     context: dict[str, Any] = {
         "step": step,
         "selection": selection,
@@ -346,14 +347,17 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         ids = users_matching_ids(selection.user_filter) if selection.all_matching else selection.ids
         if step == "manage":
             job = user_settings_job_create(
-                options=form.cleaned_data,
+                options=UserSettingsParams(**form.cleaned_data),
                 user_ids=ids,
-                actor=actor(request),
+                actor=signed_in_user(request),
                 ip_address=client_ip(request),
             )
         else:
             job = state_job_create(
-                step=step, user_ids=ids, actor=actor(request), ip_address=client_ip(request)
+                step=step,
+                user_ids=ids,
+                actor=signed_in_user(request),
+                ip_address=client_ip(request),
             )
         finished = job_start(job)
         if not htmx:
@@ -362,8 +366,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         response = render(
             request, "admin_portal/job.html#job", {**job_context(job), "in_dialog": True}
         )
-        response["HX-Trigger"] = USERS_CHANGED if finished else "mfa-jobs-changed"
-        return response
+        return trigger(response, USERS_CHANGED if finished else JOBS_CHANGED)
     return _render_dialog(request, context, htmx)
 
 

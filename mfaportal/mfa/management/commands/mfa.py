@@ -11,13 +11,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
+from mfaportal.core.outcome import Outcome
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.directory.selectors import UserFilter, users_matching
 from mfaportal.mfa.bulk_csv import bulk_file_parse
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.reports import report_csv_lines
 from mfaportal.mfa.selectors import user_summary
-from mfaportal.mfa.services import BulkOutcome, mfa_state_set
+from mfaportal.mfa.selectors.users import UserFilter, users_matching
+from mfaportal.mfa.services import mfa_state_set
 
 
 class Command(BaseCommand):
@@ -93,7 +94,7 @@ class Command(BaseCommand):
         by_state: dict[MfaState, list[int]] = defaultdict(list)
         for row in parsed.rows:
             by_state[row.state].append(row.user_id)
-        outcome = BulkOutcome()
+        outcome = Outcome()
         csv_context = ChangeContext(actor=context.actor, source=AuditSource.CSV)
         for state, ids in by_state.items():
             outcome.merge(
@@ -105,7 +106,7 @@ class Command(BaseCommand):
         if parsed.errors:
             raise CommandError(f"{len(parsed.errors)} line(s) of the file were not applied.")
 
-    def _report(self, outcome: BulkOutcome) -> None:
+    def _report(self, outcome: Outcome) -> None:
         for item in outcome.skipped:
             self.stderr.write(f"skipped {item.user_principal_name}: {item.reason}")
         self.stdout.write(

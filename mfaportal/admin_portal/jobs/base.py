@@ -1,0 +1,47 @@
+"""What every kind of bulk job provides, and the registry that finds a job's kind.
+
+A kind reads its typed parameters from the job row, names the units of work, applies a
+chunk of them through the mfa services, and words its own description, so the runner and
+the pages never switch on ``BulkJob.kind`` (``kinds.job_kind`` finds a job's kind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from mfaportal.admin_portal.models import BulkJob
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditSource
+from mfaportal.core.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class Work:
+    """One unit of a job: a user, and for a bulk update the file line and wanted state."""
+
+    user_id: int
+    line: int | None = None
+    username: str = ""
+    state: int | None = None
+
+
+class JobKind(Protocol):
+    kind: str
+    # How its changes are audited: a page's quick step, or a CSV file.
+    source: AuditSource
+    # Small jobs of this kind may run inside the request that asked for them.
+    may_run_inline: bool
+
+    def describe(self, job: BulkJob, users: str) -> str:
+        """What the job does, in the reader's language (``users``: "12 users")."""
+        ...
+
+    def work(self, job: BulkJob) -> list[Work]: ...
+
+    def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome: ...
+
+    def requested(self, job: BulkJob, work: Work) -> str:
+        """What was asked for this unit, as the results CSV shows it."""
+        ...

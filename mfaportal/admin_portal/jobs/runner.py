@@ -1,0 +1,242 @@
+"""Creating jobs and applying them: chunk by chunk, inline or in the background.
+
+Each chunk is one transaction with its result rows and the job's new ``done``, so a job
+interrupted by a restart resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mfaportal.admin_portal.jobs.base import Work
+from mfaportal.admin_portal.jobs.bulk_update import BulkUpdateParams
+from mfaportal.admin_portal.jobs.kinds import job_kind
+from mfaportal.admin_portal.jobs.state import STEP_STATES, StateParams
+from mfaportal.admin_portal.jobs.user_settings import UserSettingsParams
+from mfaportal.admin_portal.models import BulkJob, BulkJobRow, BulkUpload
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.outcome import Outcome
+from mfaportal.directory.models import DirectoryUser
+
+logger = logging.getLogger(__name__)
+
+# Selections up to this size are applied within the request; larger ones in the background.
+INLINE_LIMIT = 300
+CHUNK = 1000
+# A job that has not moved for this long was interrupted (a worker restart) and may resume.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+# --- creating --------------------------------------------------------------------------------
+
+
+def state_job_create(
+    *, step: str, user_ids: Sequence[int], actor: DirectoryUser, ip_address: str | None
+) -> BulkJob:
+    return BulkJob.objects.create(
+        kind=BulkJob.Kind.STATE,
+        created_by=actor,
+        ip_address=ip_address,
+        params=StateParams(STEP_STATES[step]).as_json(),
+        user_ids=list(user_ids),
+        total=len(user_ids),
+    )
+
+
+def user_settings_job_create(
+    *,
+    options: UserSettingsParams,
+    user_ids: Sequence[int],
+    actor: DirectoryUser,
+    ip_address: str | None,
+) -> BulkJob:
+    return BulkJob.objects.create(
+        kind=BulkJob.Kind.USER_SETTINGS,
+        created_by=actor,
+        ip_address=ip_address,
+        params=options.as_json(),
+        user_ids=list(user_ids),
+        total=len(user_ids),
+    )
+
+
+def bulk_update_job_create(
+    *, upload: BulkUpload, actor: DirectoryUser, ip_address: str | None
+) -> BulkJob:
+    """The job that applies a verified file. Its lines that failed verification are recorded
+    at once, so the results CSV accounts for every line of the file."""
+    with transaction.atomic():
+        job = BulkJob.objects.create(
+            kind=BulkJob.Kind.BULK_UPDATE,
+            created_by=actor,
+            ip_address=ip_address,
+            params=BulkUpdateParams(file_name=upload.file_name).as_json(),
+            upload=upload,
+            total=len(upload.rows),
+            failed=0,
+        )
+        BulkJobRow.objects.bulk_create(
+            [
+                BulkJobRow(
+                    job=job,
+                    line=line,
+                    user_principal_name=username[:255],
+                    outcome=BulkJobRow.Outcome.INVALID,
+                    reason=reason[:255],
+                )
+                for line, username, reason in upload.errors
+            ],
+            batch_size=1000,
+        )
+    return job
+
+
+def job_start(job: BulkJob) -> bool:
+    """Run a small job now, or queue a large one once the job row is committed.
+
+    Returns True when the job has finished by the time this returns.
+    """
+    if job_kind(job).may_run_inline and job.total <= INLINE_LIMIT:
+        job_run(job.pk)
+        return True
+    BulkJob.objects.filter(pk=job.pk).update(background=True)
+    job.background = True
+    job_enqueue(job)
+    return False
+
+
+def job_enqueue(job: BulkJob) -> None:
+    from mfaportal.admin_portal.tasks import bulk_job_run
+
+    transaction.on_commit(partial(bulk_job_run.enqueue, str(job.pk)))
+
+
+def job_is_stalled(job: BulkJob) -> bool:
+    if job.finished:
+        return False
+    last_sign_of_life = job.heartbeat_at or job.created_at
+    return timezone.now() - last_sign_of_life > STALLED_AFTER
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def apply_chunk(job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
+    return job_kind(job).apply(job, chunk, context)
+
+
+def _rows_for(
+    job: BulkJob, chunk: list[Work], outcome: Outcome | None, error: str
+) -> list[BulkJobRow]:
+    """One result row per unit of work, in the chunk's order."""
+    kind = job_kind(job)
+    upns = dict(
+        DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]).values_list(
+            "id", "user_principal_name"
+        )
+    )
+    results: dict[str, tuple[str, str]] = {}
+    if outcome is not None:
+        for verdict, items in (
+            (BulkJobRow.Outcome.CHANGED, outcome.changed),
+            (BulkJobRow.Outcome.UNCHANGED, outcome.unchanged),
+            (BulkJobRow.Outcome.SKIPPED, outcome.skipped),
+        ):
+            for item in items:
+                results[item.user_principal_name.lower()] = (verdict, item.reason)
+    rows = []
+    for work in chunk:
+        upn = upns.get(work.user_id)
+        answer: str
+        if upn is None:
+            answer, reason = BulkJobRow.Outcome.FAILED, _("The user no longer exists.")
+        elif outcome is None:
+            answer, reason = BulkJobRow.Outcome.FAILED, error
+        else:
+            answer, reason = results.get(
+                upn.lower(), (BulkJobRow.Outcome.FAILED, _("The update did not reach this user."))
+            )
+        rows.append(
+            BulkJobRow(
+                job=job,
+                line=work.line,
+                user_principal_name=(upn or work.username or f"#{work.user_id}")[:255],
+                requested=kind.requested(job, work)[:32],
+                outcome=answer,
+                reason=reason[:255],
+            )
+        )
+    return rows
+
+
+def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = None) -> None:
+    """Apply what is left of a job, one chunk per transaction, until it is done."""
+    job = BulkJob.objects.select_related("created_by", "upload").get(pk=job_id)
+    if job.finished:
+        return
+    BulkJob.objects.filter(pk=job.pk).update(
+        status=BulkJob.Status.RUNNING,
+        started_at=job.started_at or timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    kind = job_kind(job)
+    work = kind.work(job)
+    context = ChangeContext(actor=job.created_by, source=kind.source, ip_address=job.ip_address)
+    try:
+        while _run_chunk(job, work, context):
+            if progress is not None:
+                progress(job)
+    except Exception as error:
+        logger.exception("bulk job %s failed", job.pk)
+        BulkJob.objects.filter(pk=job.pk).update(
+            status=BulkJob.Status.FAILED,
+            finished_at=timezone.now(),
+            error=_("The update stopped: %(error)s") % {"error": str(error)[:500]},
+        )
+
+
+def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> bool:
+    """Apply the next chunk; False when there was nothing left to do."""
+    with transaction.atomic():
+        # The lock makes a resumed job and a late worker take turns, never the same chunk.
+        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        if fresh.finished:
+            return False
+        chunk = work[fresh.done : fresh.done + CHUNK]
+        if not chunk:
+            BulkJob.objects.filter(pk=job.pk).update(
+                status=BulkJob.Status.SUCCEEDED, finished_at=timezone.now()
+            )
+            return False
+        error = ""
+        outcome: Outcome | None
+        try:
+            with transaction.atomic():
+                outcome = apply_chunk(job, chunk, context)
+        except Exception as exc:
+            # The chunk's changes were rolled back as one; its users are reported as failed
+            # and the job goes on with the next chunk.
+            logger.exception("bulk job %s: a chunk failed", job.pk)
+            outcome, error = None, _("Not updated: %(error)s") % {"error": str(exc)[:200]}
+        rows = _rows_for(job, chunk, outcome, error)
+        BulkJobRow.objects.bulk_create(rows, batch_size=1000)
+        counts = Counter(row.outcome for row in rows)
+        BulkJob.objects.filter(pk=job.pk).update(
+            done=F("done") + len(chunk),
+            changed=F("changed") + counts[BulkJobRow.Outcome.CHANGED],
+            unchanged=F("unchanged") + counts[BulkJobRow.Outcome.UNCHANGED],
+            skipped=F("skipped") + counts[BulkJobRow.Outcome.SKIPPED],
+            failed=F("failed") + counts[BulkJobRow.Outcome.FAILED],
+            heartbeat_at=timezone.now(),
+        )
+    return True

@@ -1,0 +1,59 @@
+"""*Manage user settings* for the selected users (a quick step)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from django.utils.translation import gettext
+
+from mfaportal.admin_portal.jobs.base import Work
+from mfaportal.admin_portal.models import BulkJob
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditSource
+from mfaportal.core.outcome import Outcome
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa.services import user_settings_manage
+
+
+@dataclass(frozen=True)
+class UserSettingsParams:
+    require_reregistration: bool = False
+    delete_app_passwords: bool = False
+    restore_remembered_devices: bool = False
+
+    @classmethod
+    def of(cls, job: BulkJob) -> UserSettingsParams:
+        return cls(**{name: bool(job.params.get(name)) for name in cls.__dataclass_fields__})
+
+    def as_json(self) -> dict[str, bool]:
+        return asdict(self)
+
+    @property
+    def chosen(self) -> list[str]:
+        return [name for name, on in asdict(self).items() if on]
+
+
+class UserSettingsJob:
+    kind: str = BulkJob.Kind.USER_SETTINGS
+    source: AuditSource = AuditSource.PAGE
+    may_run_inline = True
+
+    def describe(self, job: BulkJob, users: str) -> str:
+        return gettext("Manage user settings for %(users)s") % {"users": users}
+
+    def work(self, job: BulkJob) -> list[Work]:
+        return [Work(user_id) for user_id in job.user_ids]
+
+    def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
+        params = UserSettingsParams.of(job)
+        return user_settings_manage(
+            users=DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]),
+            require_reregistration=params.require_reregistration,
+            delete_app_passwords=params.delete_app_passwords,
+            restore_remembered_devices=params.restore_remembered_devices,
+            context=context,
+        )
+
+    def requested(self, job: BulkJob, work: Work) -> str:
+        return ", ".join(UserSettingsParams.of(job).chosen)

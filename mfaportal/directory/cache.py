@@ -1,0 +1,224 @@
+"""Writes of the cached tenant from the directory of record (graph mode's sync and its staff
+sign-in): users, their admin roles, removals.
+
+The sync reads Microsoft Graph; this module is where what it read becomes rows. Records use
+the directory's own terms (``UserRecord``), so this app knows nothing of Graph's shapes.
+Directory data is untrusted input: odd or missing values are skipped or kept as they were,
+never guessed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from mfaportal.core.bulk_sql import bulk_insert, bulk_set, one_of
+from mfaportal.core.chunks import chunked
+from mfaportal.core.roles import BUILT_IN_ROLES
+from mfaportal.directory.models import DirectoryRole, DirectoryUser
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One user as the directory of record reports them. ``None``: not reported this time
+    (a delta record carries only what changed), so the cached value stays."""
+
+    object_id: str
+    removed: bool = False
+    user_principal_name: str | None = None
+    display_name: str | None = None
+    mail: str | None = None
+    account_enabled: bool | None = None
+    is_licensed: bool | None = None
+
+
+@dataclass
+class UsersApplied:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    # Records that named a user the cache does not have, without enough to add them.
+    skipped: int = 0
+
+
+def object_id_parse(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _unusable_password() -> str:
+    # The portal never checks a password in graph mode; the random part keeps every
+    # user's session hash distinct (django's make_password(None) is 10x slower at 100k).
+    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+
+
+def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersApplied:
+    """Write one page of user records into the cache (call inside a transaction).
+
+    Removed users leave the cache. A user principal name held in the cache by another
+    object id belongs to someone renamed or deleted since: that row is parked under a unique
+    placeholder until its own record (in this page or a later one) names it again.
+    """
+    outcome = UsersApplied()
+    removed_ids = [oid for r in records if r.removed and (oid := object_id_parse(r.object_id))]
+    if removed_ids:
+        deleted = DirectoryUser.objects.filter(object_id__in=removed_ids).delete()[1]
+        outcome.removed = deleted.get(DirectoryUser._meta.label, 0)
+    present: dict[uuid.UUID, UserRecord] = {}
+    for record in records:
+        object_id = object_id_parse(record.object_id)
+        if record.removed or object_id is None:
+            continue
+        present[object_id] = record  # a user listed twice: the later record wins
+    if not present:
+        return outcome
+    existing = set(
+        DirectoryUser.objects.filter(one_of("object_id", present, models.UUIDField())).values_list(
+            "object_id", flat=True
+        )
+    )
+    complete = {oid: r for oid, r in present.items() if r.user_principal_name}
+    by_upn = {(r.user_principal_name or "").lower(): oid for oid, r in complete.items()}
+    holders = (
+        DirectoryUser.objects.alias(upn_lower=Lower("user_principal_name"))
+        .filter(one_of("upn_lower", by_upn, models.TextField()))
+        .values_list("pk", "object_id", "user_principal_name")
+    )
+    for pk, object_id, upn in list(holders):
+        if by_upn.get(upn.lower()) != object_id:
+            DirectoryUser.objects.filter(pk=pk).update(
+                user_principal_name=f"{object_id}@renamed.invalid"
+            )
+    rows = []
+    for object_id, record in complete.items():
+        new = object_id not in existing
+        rows.append(
+            (
+                object_id,
+                (record.user_principal_name or "")[:255],
+                (record.display_name or "")[:256],
+                (record.mail or "")[:320],
+                True if record.account_enabled is None else record.account_enabled,
+                True if record.is_licensed is None else record.is_licensed,
+                synced_at,
+                synced_at,
+                _unusable_password() if new else UNUSABLE_PASSWORD_PREFIX,
+            )
+        )
+        if new:
+            outcome.added += 1
+        else:
+            outcome.updated += 1
+    bulk_insert(
+        DirectoryUser,
+        fields=[
+            "object_id",
+            "user_principal_name",
+            "display_name",
+            "mail",
+            "account_enabled",
+            "is_licensed",
+            "synced_at",
+            "created_at",
+            "password",
+        ],
+        rows=rows,
+        conflict=["object_id"],
+        update=[
+            "user_principal_name",
+            "display_name",
+            "mail",
+            "account_enabled",
+            "is_licensed",
+            "synced_at",
+        ],
+    )
+    # Records without a user principal name (a minimal delta answer) update what they carry.
+    for object_id, record in present.items():
+        if object_id in complete:
+            continue
+        if object_id not in existing:
+            outcome.skipped += 1
+            continue
+        fields: dict[str, Any] = {"synced_at": synced_at}
+        if record.display_name is not None:
+            fields["display_name"] = record.display_name[:256]
+        if record.mail is not None:
+            fields["mail"] = record.mail[:320]
+        if record.account_enabled is not None:
+            fields["account_enabled"] = record.account_enabled
+        if record.is_licensed is not None:
+            fields["is_licensed"] = record.is_licensed
+        DirectoryUser.objects.filter(object_id=object_id).update(**fields)
+        outcome.updated += 1
+    return outcome
+
+
+def users_remove_unlisted(*, listed_since: datetime) -> int:
+    """After a full listing: users not listed since ``listed_since`` have left the directory."""
+    stale = DirectoryUser.objects.filter(Q(synced_at__lt=listed_since) | Q(synced_at__isnull=True))
+    removed = 0
+    for chunk in chunked(stale.values_list("pk", flat=True).iterator()):
+        deleted = DirectoryUser.objects.filter(pk__in=chunk).delete()[1]
+        removed += deleted.get(DirectoryUser._meta.label, 0)
+    return removed
+
+
+def roles_known() -> dict[str, DirectoryRole]:
+    """Every directory role the cache knows, the built-in ones created where missing."""
+    roles = {role.template_id: role for role in DirectoryRole.objects.all()}
+    for built_in in BUILT_IN_ROLES:
+        if built_in.template_id not in roles:
+            roles[built_in.template_id], _created = DirectoryRole.objects.get_or_create(
+                template_id=built_in.template_id,
+                defaults={"display_name": built_in.display_name},
+            )
+    return roles
+
+
+def role_members_set(*, template_id: str, object_ids: Iterable[uuid.UUID]) -> int:
+    """The cached users holding this role are exactly these (call inside a transaction);
+    returns how many cached users hold it."""
+    role = roles_known()[template_id]
+    through = DirectoryUser.roles.through
+    wanted: set[int] = set()
+    for principals in chunked(object_ids):
+        wanted.update(
+            DirectoryUser.objects.filter(object_id__in=principals).values_list("pk", flat=True)
+        )
+    current = set(
+        through.objects.filter(directoryrole_id=role.pk).values_list("directoryuser_id", flat=True)
+    )
+    for gone in chunked(current - wanted):
+        through.objects.filter(directoryrole_id=role.pk, directoryuser_id__in=gone).delete()
+    through.objects.bulk_create(
+        [through(directoryuser_id=pk, directoryrole_id=role.pk) for pk in wanted - current],
+        ignore_conflicts=True,
+    )
+    return len(wanted)
+
+
+def user_roles_set(*, user: DirectoryUser, template_ids: Iterable[str]) -> None:
+    """One user's admin roles, as the directory of record has them now."""
+    roles = roles_known()
+    user.roles.set([roles[template_id] for template_id in template_ids if template_id in roles])
+
+
+def methods_report_stamps_set(stamps: dict[int, str]) -> None:
+    """Graph mode: the registration report's time when each user's methods were last read."""
+    bulk_set(
+        DirectoryUser,
+        field="methods_report_updated",
+        values=((pk, stamp[:40]) for pk, stamp in stamps.items()),
+    )

@@ -1,0 +1,124 @@
+"""The users stage: every user through ``/users/delta`` (full) or what changed since the
+stored deltaLink (delta), written page group by page group; and one user read at staff
+sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.db import transaction
+from django.utils import timezone
+
+from mfaportal.core.roles import ROLES_BY_TEMPLATE_ID
+from mfaportal.directory.cache import (
+    UserRecord,
+    object_id_parse,
+    user_roles_set,
+    users_apply,
+    users_remove_unlisted,
+)
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.entra.mapping import user_record_from_graph
+from mfaportal.entra.sync.status import Run
+from mfaportal.graph import (
+    DeltaPage,
+    GraphClient,
+    GraphError,
+    GraphNotFound,
+    RoleAssignment,
+    prefetched,
+)
+
+# Users per transaction: SQLite pays for every commit.
+DB_CHUNK = 2000
+TENANT_WIDE_SCOPE = "/"
+
+
+def _regrouped(pages: Iterable[DeltaPage], users: int) -> Iterator[list[DeltaPage]]:
+    """Consecutive pages grouped until they hold at least ``users`` users."""
+    group: list[DeltaPage] = []
+    count = 0
+    for page in pages:
+        group.append(page)
+        count += len(page.users)
+        if count >= users:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
+    """Read the users; ``changed`` (delta runs) collects the ids Graph reported. Returns
+    the new deltaLink."""
+    new_link = ""
+    seen = 0
+    result = run.result
+    run.report("users", 0, None, force=True)
+    pages = prefetched(run.client.users_delta(delta_link or None))
+    for group in _regrouped(pages, DB_CHUNK):
+        users = [user for page in group for user in page.users]
+        with transaction.atomic():
+            outcome = users_apply(
+                [user_record_from_graph(user) for user in users], synced_at=run.synced_at
+            )
+        result.users_added += outcome.added
+        result.users_updated += outcome.updated
+        result.users_removed += outcome.removed
+        if outcome.skipped:
+            result.problems[("users", "incomplete record")] += outcome.skipped
+        if changed is not None:
+            changed.extend(user.id for user in users if not user.removed)
+        seen += len(users)
+        result.users_seen = seen
+        run.report("users", seen, None)
+        new_link = group[-1].delta_link or new_link
+    if not new_link:
+        raise GraphError(
+            None, "noDeltaLink", "the last page of /users/delta carried no @odata.deltaLink"
+        )
+    if changed is None:
+        # After a full listing, users Graph did not list are gone from the directory.
+        if seen == 0:
+            # An empty answer is far likelier a fault than a tenant without users.
+            result.notes.append("Graph listed no users: nothing was removed from the cache")
+        else:
+            result.users_removed += users_remove_unlisted(listed_since=run.synced_at)
+    return new_link
+
+
+def user_refresh(*, client: GraphClient, object_id: str) -> DirectoryUser | None:
+    """Read one user and their admin roles from Graph into the cache (staff sign-in).
+
+    Returns None when Graph no longer has the user (the cached row is removed too).
+    """
+    oid = object_id_parse(object_id)
+    if oid is None:
+        return None
+    try:
+        graph_user = client.user_get(str(oid))
+    except GraphNotFound:
+        with transaction.atomic():
+            users_apply([UserRecord(str(oid), removed=True)], synced_at=timezone.now())
+        return None
+    url = client.url(
+        "/roleManagement/directory/roleAssignments",
+        params={"$filter": f"principalId eq '{oid}'"},
+    )
+    assignments = [
+        RoleAssignment.from_graph(item) for page in client.pages(url) for item in page.items
+    ]
+    held = {
+        a.role_definition_id
+        for a in assignments
+        if a.role_definition_id in ROLES_BY_TEMPLATE_ID
+        and (a.directory_scope_id or TENANT_WIDE_SCOPE) == TENANT_WIDE_SCOPE
+    }
+    with transaction.atomic():
+        users_apply([user_record_from_graph(graph_user)], synced_at=timezone.now())
+        user = DirectoryUser.objects.filter(object_id=oid).first()
+        if user is None:
+            return None
+        user_roles_set(user=user, template_ids=held)
+    user.refresh_from_db()
+    return user

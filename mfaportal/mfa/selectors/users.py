@@ -1,0 +1,384 @@
+"""The users tab: the cached users with their MFA state, filtered, sorted and paged by
+keyset; the same filters serve the CLI's ``--all`` and the status report."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Upper
+
+from mfaportal.directory.models import DirectoryRole, DirectoryUser
+from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
+
+VIEW_ALLOWED = "allowed"
+VIEW_BLOCKED = "blocked"
+ROLE_VIEW_PREFIX = "role:"
+STATUS_ANY = "any"
+SEARCH_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    """What the admin page's View, Multi-Factor Auth status and search boxes select."""
+
+    view: str = VIEW_ALLOWED
+    status: str = STATUS_ANY
+    search: str = ""
+
+    @classmethod
+    def from_params(cls, view: str | None, status: str | None, search: str | None) -> UserFilter:
+        view = (view or VIEW_ALLOWED).strip()
+        status = (status or STATUS_ANY).strip().lower()
+        if status != STATUS_ANY:
+            try:
+                status = MfaState.parse(status).name.lower()
+            except ValueError:
+                status = STATUS_ANY
+        # Control characters never occur in names; NUL would even make PostgreSQL refuse
+        # the query. Whitespace runs collapse, and the length is bounded.
+        search = "".join(ch for ch in (search or "") if ch.isprintable() or ch.isspace())
+        search = " ".join(search.split())[:SEARCH_MAX_LENGTH]
+        view = "".join(ch for ch in view if ch.isprintable())[:100]
+        return cls(view=view, status=status, search=search)
+
+    def as_params(self) -> dict[str, str]:
+        """The query string that selects the same users (defaults left out)."""
+        params = {}
+        if self.view != VIEW_ALLOWED:
+            params["view"] = self.view
+        if self.status != STATUS_ANY:
+            params["status"] = self.status
+        if self.search:
+            params["q"] = self.search
+        return params
+
+
+def admin_views() -> list[tuple[str, str]]:
+    """The View dropdown: allowed, blocked, then one entry per admin role that has members."""
+    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
+    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
+    return views + sorted(labelled, key=lambda view: view[1].casefold())
+
+
+class _Unindexed(Func):
+    """``col || ''``: the same value as ``col``, but no index can supply it. It steers the
+    planner where it guesses wrong at 100k users:
+
+    - sorting every match of a search by it, PostgreSQL gathers the matches through the
+      prefix indexes and sorts them (a few ms), instead of walking the whole ordered index
+      testing each row (60-90 ms for a common prefix);
+    - searching by it within the first-1,000-users window, it walks the ordered index and
+      stops at a page of matches, instead of gathering every match first.
+    """
+
+    template = "(%(expressions)s || '')"
+    output_field = TextField()
+
+
+def users_matching(
+    user_filter: UserFilter, *, prefix_indexes: bool = True
+) -> QuerySet[DirectoryUser]:
+    """The users the filter selects. ``prefix_indexes=False`` words the search so that no
+    prefix index can serve it, for a query that must walk the list's ordered index."""
+    users = DirectoryUser.objects.all()
+    view = user_filter.view
+    if view == VIEW_BLOCKED:
+        users = users.filter(account_enabled=False)
+    elif view.startswith(ROLE_VIEW_PREFIX):
+        users = users.filter(roles__template_id=view.removeprefix(ROLE_VIEW_PREFIX))
+    else:
+        users = users.filter(account_enabled=True)
+    if user_filter.status != STATUS_ANY:
+        # A correlated EXISTS rather than a join: the planner then walks the list's ordered
+        # index and probes each user's MFA row until the page is full, instead of scanning
+        # every MFA row and sorting the matches (SQLite's choice for the join at 100k users).
+        state = MfaState.parse(user_filter.status)
+        mfa_rows = UserMfa.objects.filter(user_id=OuterRef("pk"))
+        if state == MfaState.DISABLED:
+            # No MFA row at all is Disabled too.
+            users = users.filter(~Exists(mfa_rows.exclude(state=MfaState.DISABLED)))
+        else:
+            users = users.filter(Exists(mfa_rows.filter(state=state)))
+    if user_filter.search:
+        term = user_filter.search
+        if prefix_indexes:
+            users = users.filter(
+                Q(display_name__istartswith=term)
+                | Q(user_principal_name__istartswith=term)
+                | Q(mail__istartswith=term)
+            )
+        else:
+            users = users.alias(
+                search_name=_Unindexed(F("display_name")),
+                search_upn=_Unindexed(F("user_principal_name")),
+                search_mail=_Unindexed(F("mail")),
+            ).filter(
+                Q(search_name__istartswith=term)
+                | Q(search_upn__istartswith=term)
+                | Q(search_mail__istartswith=term)
+            )
+    return users
+
+
+# --- the users tab: sorting and keyset paging ------------------------------------------------
+
+SORT_FIELDS = ("display_name", "user_principal_name")
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+# "Select all N users that match this view" counts at most this many before saying "more than".
+COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: str = "display_name"
+    descending: bool = False
+
+    @classmethod
+    def from_param(cls, value: str | None) -> Sort:
+        value = (value or "").strip()
+        descending = value.startswith("-")
+        field = value.removeprefix("-")
+        if field not in SORT_FIELDS:
+            return cls()
+        return cls(field, descending)
+
+    @property
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.field
+
+    def toggled(self, field: str) -> Sort:
+        """The sort a click on ``field``'s column header asks for."""
+        if field == self.field:
+            return Sort(field, not self.descending)
+        return Sort(field, False)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the sorted list: the sort value and id of a row (keyset paging)."""
+
+    value: str
+    id: int
+
+    def encode(self) -> str:
+        raw = json.dumps([self.value, self.id], ensure_ascii=False, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> Cursor | None:
+        """The cursor in a link, or None for anything that isn't one (a tampered URL)."""
+        if not token or len(token) > 2000:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            value, id_ = json.loads(raw.decode())
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+            return None
+        if not isinstance(value, str) or not isinstance(id_, int) or isinstance(id_, bool):
+            return None
+        return cls(value, id_)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    object_id: Any
+    display_name: str
+    user_principal_name: str
+    state: int
+    is_licensed: bool
+    account_enabled: bool
+
+    @property
+    def state_label(self) -> str:
+        return str(MfaState(self.state).label)
+
+    @property
+    def state_name(self) -> str:
+        return MfaState(self.state).name.lower()
+
+
+@dataclass(frozen=True)
+class UserPage:
+    rows: list[UserRow]
+    size: int
+    # Cursors for the links; None when there is no such page.
+    next_cursor: Cursor | None
+    prev_cursor: Cursor | None
+
+
+_ROW_FIELDS = (
+    "id",
+    "object_id",
+    "display_name",
+    "user_principal_name",
+    "mfa__state",
+    "is_licensed",
+    "account_enabled",
+)
+
+
+# A search first looks at the next SEARCH_WINDOW users in list order: when a page of matches
+# is among them (the usual case) it is found by a short index range scan, whatever the
+# tenant's size. Only a prefix with few early matches pays for collecting every match.
+SEARCH_WINDOW = 1000
+
+
+def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
+    """The rows past ``cursor`` in the list's direction, as an index-range condition on
+    (sort_key, id): the first term bounds the range, the second breaks ties on id."""
+    op = "gt" if ahead else "lt"
+    op_or_equal = op + "e"
+    tie = op_or_equal if inclusive else op
+    return Q(**{f"sort_key__{op_or_equal}": cursor.value}) & (
+        Q(**{f"sort_key__{op}": cursor.value}) | Q(**{f"id__{tie}": cursor.id})
+    )
+
+
+def users_page(
+    user_filter: UserFilter,
+    *,
+    sort: Sort,
+    size: int,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> UserPage:
+    """One page of the users tab: keyset paging on (UPPER(column), id), never OFFSET, and
+    never a count of the whole set. One query, two or three with a search.
+
+    The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
+    (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
+    The cursor holds the database's own upper-cased value, so Python's idea of upper case
+    never has to agree with the database's.
+    """
+    field, descending = sort.field, sort.descending
+    backwards = before is not None and after is None
+    cursor = before if backwards else after
+    # Ahead in the list's direction: greater when ascending (or lesser going back).
+    ahead = descending == backwards
+    users = users_matching(user_filter).annotate(sort_key=Upper(field))
+    if cursor is not None:
+        users = users.filter(_after(cursor, ahead=ahead))
+    reverse = descending != backwards
+    ordering = [
+        F("sort_key").desc() if reverse else F("sort_key").asc(),
+        "-id" if reverse else "id",
+    ]
+
+    found: list[tuple[Any, ...]] = []
+    if user_filter.search:
+        window = DirectoryUser.objects.annotate(sort_key=Upper(field))
+        if cursor is not None:
+            window = window.filter(_after(cursor, ahead=ahead))
+        ends = list(
+            window.order_by(*ordering).values_list("sort_key", "id")[
+                SEARCH_WINDOW - 1 : SEARCH_WINDOW
+            ]
+        )
+        # The window walks the ordered index, so the search must not be offered the prefix
+        # indexes here (PostgreSQL would gather every match through them, then sort).
+        bounded = users_matching(user_filter, prefix_indexes=False).annotate(sort_key=Upper(field))
+        if cursor is not None:
+            bounded = bounded.filter(_after(cursor, ahead=ahead))
+        if ends:
+            end = Cursor(*ends[0])
+            # At or before the window's last row (a positive bound the index can use).
+            bounded = bounded.filter(_after(end, ahead=not ahead, inclusive=True))
+        found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        if len(found) <= size and ends:
+            # Not a page of matches in the window: collect every match and sort them. On
+            # PostgreSQL the order must not come from the index then, or the planner walks
+            # the whole index testing each row (60-90 ms at 100k for a common prefix)
+            # instead of gathering the matches through the prefix indexes (a few ms).
+            key: Any = F("sort_key")
+            if connection.vendor == "postgresql":
+                key = _Unindexed(Upper(field))
+            full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
+            found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+    else:
+        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+
+    rows: list[UserRow] = []
+    keys: list[str] = []
+    for id_, oid, name, upn, state, lic, enabled, sort_key in found:
+        rows.append(
+            UserRow(
+                id_, oid, name, upn, MfaState.DISABLED if state is None else state, lic, enabled
+            )
+        )
+        keys.append(sort_key)
+    more = len(rows) > size
+    rows, keys = rows[:size], keys[:size]
+    if backwards:
+        rows.reverse()
+        keys.reverse()
+    has_next = more if not backwards else True
+    has_prev = (cursor is not None) if not backwards else more
+    return UserPage(
+        rows=rows,
+        size=size,
+        next_cursor=Cursor(keys[-1], rows[-1].id) if rows and has_next else None,
+        prev_cursor=Cursor(keys[0], rows[0].id) if rows and has_prev else None,
+    )
+
+
+def users_matching_count(user_filter: UserFilter, *, cap: int | None = COUNT_CAP) -> int:
+    """How many users match, counting at most ``cap + 1`` (so the answer may be "more than
+    ``cap``"); ``cap=None`` counts them all, which is for when the admin asks for it."""
+    users = users_matching(user_filter).order_by()
+    if cap is None:
+        return users.count()
+    return users.values("id")[: cap + 1].count()
+
+
+def users_matching_ids(user_filter: UserFilter) -> list[int]:
+    """Every matching user id, in id order: the fixed target list of a bulk step."""
+    return list(users_matching(user_filter).order_by("id").values_list("id", flat=True))
+
+
+@dataclass(frozen=True)
+class SelectedUser:
+    id: int
+    object_id: Any
+    display_name: str
+    user_principal_name: str
+    state: int
+    is_licensed: bool
+    registered: bool
+    holds_admin_role: bool
+
+
+def users_selected(ids: list[int]) -> list[SelectedUser]:
+    """The rows of a selection, with what the quick steps pane needs to know about each."""
+    users = (
+        DirectoryUser.objects.filter(pk__in=ids)
+        .annotate(
+            registered=Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
+            holds_role=Exists(
+                DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk"))
+            ),
+        )
+        .order_by("display_name", "id")
+        .values_list(
+            "id",
+            "object_id",
+            "display_name",
+            "user_principal_name",
+            "mfa__state",
+            "is_licensed",
+            "registered",
+            "holds_role",
+        )
+    )
+    return [
+        SelectedUser(i, o, n, u, MfaState.DISABLED if s is None else s, lic, reg, role)
+        for i, o, n, u, s, lic, reg, role in users
+    ]

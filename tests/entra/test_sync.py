@@ -1,0 +1,410 @@
+"""Sync from Graph into the cache, against the emulator over real HTTPS."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from mfaportal.core import roles
+from mfaportal.core.models import AuditEvent
+from mfaportal.directory.models import DirectoryRole, DirectoryUser
+from mfaportal.entra.models import DirectorySyncState
+from mfaportal.entra.sync import SyncFailed, directory_sync
+from mfaportal.graph import GraphClient, TokenProvider
+from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from tests.factories import make_user
+from tests.graph_emulator.fixtures import RecordingSleep
+from tests.graph_emulator.server import GraphEmulator
+
+pytestmark = pytest.mark.django_db
+
+DELTA = r"^/v1.0/users/delta$"
+REQUIREMENTS_ITEMS = r"^/beta/users/[^/]+/authentication/requirements$"
+METHODS_ITEMS = r"^/v1.0/users/[^/]+/authentication/methods$"
+
+
+def cached(emulator: GraphEmulator, index: int) -> DirectoryUser:
+    return DirectoryUser.objects.get(object_id=emulator.tenant.user_at(index).id)
+
+
+def role_ids(user: DirectoryUser) -> set[str]:
+    return set(user.roles.values_list("template_id", flat=True))
+
+
+def test_full_sync_pages_every_user_into_the_cache(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.delta_page_size = 7  # 60 users: 9 pages
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert len(graph_emulator.log.matching(DELTA, method="GET")) == 9
+    assert DirectoryUser.objects.count() == 60 == result.users_added == result.users_seen
+    state = DirectorySyncState.load()
+    assert state.status == DirectorySyncState.Status.SUCCEEDED
+    assert state.delta_link.startswith(graph_emulator.graph_url + "/v1.0/users/delta?$deltatoken=")
+    assert state.last_full_sync_at is not None and state.running_since is None
+    # Directory properties, licences, sign-in blocked.
+    admin = cached(graph_emulator, 0)
+    assert (admin.user_principal_name, admin.display_name) == ("admin@contoso.test", "MFA Admin")
+    assert not cached(graph_emulator, 12).is_licensed
+    assert not cached(graph_emulator, 46).account_enabled
+    assert not admin.has_usable_password()
+    # Admin roles: users only (the service principal holding Global Administrator is left out).
+    assert role_ids(admin) == {roles.GLOBAL_ADMINISTRATOR.template_id}
+    assert role_ids(cached(graph_emulator, 1)) == {roles.AUTHENTICATION_ADMINISTRATOR.template_id}
+    assert (
+        DirectoryRole.objects.get(
+            template_id=roles.GLOBAL_ADMINISTRATOR.template_id
+        ).members.count()
+        == 1
+    )
+    # Per-user MFA state, registered methods and the default method.
+    assert UserMfa.objects.get(user=cached(graph_emulator, 8)).state == MfaState.ENFORCED
+    assert UserMfa.objects.get(user=cached(graph_emulator, 6)).state == MfaState.ENABLED
+    assert UserMfa.objects.get(user=cached(graph_emulator, 3)).state == MfaState.DISABLED
+    nine = cached(graph_emulator, 9)
+    methods = {
+        (m.kind, m.phone_number, m.extension, m.app_mode, m.device_name)
+        for m in VerificationMethod.objects.filter(user=nine)
+    }
+    assert methods == {
+        ("authentication_phone", "+15550000009", "", "", ""),
+        ("office_phone", "+14255550009", "9", "", ""),
+        ("authenticator_app", "", "", "notification", "iPhone 15"),
+    }
+    assert nine.mfa.default_method == MethodType.PHONE_APP_NOTIFICATION
+    assert cached(graph_emulator, 5).mfa.default_method == MethodType.ONE_WAY_SMS
+    oath = VerificationMethod.objects.get(user=cached(graph_emulator, 28), kind="authenticator_app")
+    assert oath.app_mode == "code"
+    assert not VerificationMethod.objects.filter(user=cached(graph_emulator, 3)).exists()
+    assert result.states_read == 60 and result.warnings() == []
+    assert AuditEvent.objects.filter(action="directory.synced", source="sync").count() == 1
+
+
+def test_delta_sync_applies_adds_renames_disables_and_removals(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    tenant = graph_emulator.tenant
+    graph_emulator.log.clear()
+    renamed, moved, disabled = tenant.user_at(5), tenant.user_at(6), tenant.user_at(7)
+    soft, hard = tenant.user_at(10), tenant.user_at(11)
+    old_upn = moved.user_principal_name
+    added = tenant.add_user("Zoë Example", alias="zoe", per_user_mfa_state="enforced")
+    tenant.add_authenticator(added.id, "Pixel 8")
+    tenant.rename_user(renamed.id, "Renamed Person")
+    tenant.update_user(moved.id, user_principal_name="moved.person@contoso.test")
+    # Someone else takes the freed user name in the same round.
+    tenant.update_user(tenant.user_at(13).id, user_principal_name=old_upn)
+    tenant.disable_user(disabled.id)
+    tenant.remove_user(soft.id, permanently=False)
+    tenant.remove_user(hard.id, permanently=True)
+
+    result = directory_sync(client=graph_client)
+
+    assert result.kind == "delta"
+    assert (result.users_added, result.users_removed) == (1, 2)
+    zoe = DirectoryUser.objects.get(user_principal_name="zoe@contoso.test")
+    assert zoe.display_name == "Zoë Example" and zoe.mfa.state == MfaState.ENFORCED
+    assert zoe.methods.get().device_name == "Pixel 8"
+    assert zoe.mfa.default_method == ""  # no preference set in Graph
+    assert cached(graph_emulator, 5).display_name == "Renamed Person"
+    assert cached(graph_emulator, 6).user_principal_name == "moved.person@contoso.test"
+    assert cached(graph_emulator, 13).user_principal_name == old_upn
+    assert not cached(graph_emulator, 7).account_enabled
+    assert not DirectoryUser.objects.filter(object_id__in=[soft.id, hard.id]).exists()
+    assert DirectoryUser.objects.count() == 59
+    # Only the changes were read: no full listing, state and methods of the changed users only.
+    assert all("$deltatoken" in str(e.query) or "$skiptoken" in str(e.query)
+               for e in graph_emulator.log.matching(DELTA))  # fmt: skip
+    assert len(graph_emulator.log.matching(REQUIREMENTS_ITEMS, batch_item=True)) == 5
+    assert not graph_emulator.log.matching("userRegistrationDetails")
+
+
+def test_expired_delta_token_falls_back_to_a_full_sync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    stale_link = DirectorySyncState.load().delta_link
+    graph_emulator.tenant.expire_delta_tokens("resyncRequired")
+    graph_emulator.tenant.add_user("New Starter", alias="new.starter")
+
+    result = directory_sync(client=graph_client)
+
+    assert result.kind == "full"
+    assert any("resyncRequired" in note for note in result.warnings())
+    assert DirectoryUser.objects.filter(user_principal_name="new.starter@contoso.test").exists()
+    state = DirectorySyncState.load()
+    assert state.delta_link and state.delta_link != stale_link
+    assert state.status == DirectorySyncState.Status.SUCCEEDED
+
+
+def test_throttled_page_and_throttled_batch_items_are_waited_for(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    graph_emulator.delta_page_size = 20
+    graph_emulator.faults.add(DELTA, status=429, retry_after=1, after=1)  # the second page
+    graph_emulator.faults.add(
+        REQUIREMENTS_ITEMS, status=429, retry_after=2, scope="batch_item", times=3
+    )
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert 1 in recording_sleep.delays and 2 in recording_sleep.delays
+    throttled, retried = graph_emulator.log.matching(DELTA)[1:3]
+    assert throttled.status == 429 and retried.header("retry-attempt") == "1"
+    assert result.users_seen == 60 and result.states_read == 60
+    assert UserMfa.objects.count() == 60
+
+
+def test_unavailable_graph_is_retried_then_given_up_with_a_clear_error(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    link = DirectorySyncState.load().delta_link
+    graph_emulator.faults.add(DELTA, status=503, times=None)
+
+    with pytest.raises(SyncFailed, match="503") as failed:
+        directory_sync(client=graph_client)
+
+    assert "gave up after 5 attempts" in str(failed.value)
+    assert len(recording_sleep.delays) == 4  # backed off between the five attempts
+    state = DirectorySyncState.load()
+    assert state.status == DirectorySyncState.Status.FAILED
+    assert "serviceNotAvailable" in state.last_error and "gave up" in state.last_error
+    assert state.running_since is None  # the lock is released
+    assert state.delta_link == link  # nothing half-applied is remembered as done
+    assert AuditEvent.objects.filter(action="directory.sync_failed").exists()
+
+
+def test_timeouts_are_retried_then_given_up(graph_emulator: GraphEmulator) -> None:
+    config = graph_emulator.graph_config(timeout=0.3, max_attempts=2)
+    client = GraphClient(config, token_provider=TokenProvider(config), sleep=lambda _s: None)
+    graph_emulator.faults.add(DELTA, delay=1.0, times=None)
+
+    with pytest.raises(SyncFailed) as failed:
+        directory_sync(full=True, client=client)
+
+    assert "no answer within 0.3 s" in str(failed.value)
+    assert "gave up after 2 attempts" in DirectorySyncState.load().last_error
+
+
+def test_a_missing_permission_on_some_calls_is_a_warning_not_a_failure(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.faults.add(REQUIREMENTS_ITEMS, status=403, scope="batch_item", times=None)
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert DirectoryUser.objects.count() == 60
+    assert result.warnings() == ["MFA state: 403 Authorization_RequestDenied for 60"]
+    assert DirectorySyncState.load().last_warnings == result.warnings()
+
+
+def test_state_changed_in_graph_is_read_and_audited_by_the_next_full_sync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    user = graph_emulator.tenant.user_at(3)
+    graph_emulator.tenant.set_mfa_state(user, "enforced")
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert result.states_changed == 1
+    assert cached(graph_emulator, 3).mfa.state == MfaState.ENFORCED
+    event = AuditEvent.objects.get(action="mfa.state", target__object_id=user.id)
+    assert (event.before, event.after, event.source) == ("Disabled", "Enforced", "sync")
+
+
+def test_methods_are_read_again_only_where_the_report_says_they_changed(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    first_round = len(graph_emulator.log.matching(METHODS_ITEMS, batch_item=True))
+    registered = sum(1 for u in graph_emulator.tenant.iter_users() if u.methods_registered())
+    assert first_round == registered
+    graph_emulator.log.clear()
+
+    directory_sync(full=True, client=graph_client)
+    assert graph_emulator.log.matching(METHODS_ITEMS, batch_item=True) == []
+
+    target = graph_emulator.tenant.user_at(5)
+    graph_emulator.tenant.add_authenticator(target.id, "Galaxy S24")
+    directory_sync(full=True, client=graph_client)
+    (read,) = graph_emulator.log.matching(METHODS_ITEMS, batch_item=True)
+    assert target.id in read.path
+    assert cached(graph_emulator, 5).methods.filter(device_name="Galaxy S24").exists()
+
+
+def test_full_sync_removes_users_graph_no_longer_lists(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    leftover = make_user("left.company@contoso.test")
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert not DirectoryUser.objects.filter(pk=leftover.pk).exists()
+    assert result.users_removed == 1
+
+
+def test_html_and_non_ascii_names_are_stored_as_is_and_shown_escaped(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, client: Client
+) -> None:
+    hostile = "<script>alert('x')</script> Zoë & \"Ünïcödé\" 日本語"
+    graph_emulator.tenant.add_user(hostile, alias="hostile")
+    directory_sync(full=True, client=graph_client)
+    user = DirectoryUser.objects.get(user_principal_name="hostile@contoso.test")
+    assert user.display_name == hostile
+
+    client.force_login(cached(graph_emulator, 0))
+    page = client.get(reverse("admin_portal:users"), {"q": "<script>"})
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert (
+        "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Zoë &amp; &quot;Ünïcödé&quot; 日本語"
+        in html
+    )
+    assert "<script>alert(" not in html
+
+
+# --- the command and the admin page ----------------------------------------------------------
+
+
+def test_sync_directory_command_fills_the_cache(graph_mode: GraphEmulator) -> None:
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("sync_directory", "--full", stdout=out, stderr=err)
+
+    assert DirectoryUser.objects.count() == 60
+    assert out.getvalue().startswith("Full sync finished in ")
+    assert "60 users read (60 added, 0 updated, 0 removed)" in out.getvalue()
+    progress = err.getvalue()
+    assert "users" in progress and "MFA state" in progress and "100%" in progress
+
+    call_command("sync_directory", stdout=out, stderr=err)
+    assert "Delta sync finished" in out.getvalue()
+
+
+def test_sync_directory_command_refuses_local_mode() -> None:
+    with pytest.raises(CommandError, match="MFAPORTAL_DIRECTORY=graph"):
+        call_command("sync_directory", "--full")
+
+
+def test_sync_directory_command_reports_a_failure(graph_mode: GraphEmulator) -> None:
+    graph_mode.faults.add(DELTA, status=403, times=None)
+
+    with pytest.raises(CommandError, match="Sync failed: Graph 403 Authorization_RequestDenied"):
+        call_command("sync_directory", "--full", "--no-progress", stdout=io.StringIO())
+
+
+def test_admin_sees_the_sync_status_and_can_sync_now(
+    graph_mode: GraphEmulator, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    directory_sync(full=True)
+    graph_mode.tenant.add_user("Fresh Hire", alias="fresh.hire")
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+
+    page = client.get(reverse("entra:sync"))
+    assert page.status_code == 200
+    assert b"Last full sync" in page.content and b"Sync now" in page.content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(reverse("entra:sync_now"))
+    assert answer.status_code == 302
+
+    assert DirectoryUser.objects.filter(user_principal_name="fresh.hire@contoso.test").exists()
+    state = DirectorySyncState.load()
+    assert state.last_delta_sync_at is not None and state.requested_by == "admin@contoso.test"
+    panel = client.get(reverse("entra:sync"), headers={"HX-Request": "true"})
+    assert b"Last delta sync" in panel.content and b"<html" not in panel.content
+
+
+def test_helpdesk_sees_the_panel_but_cannot_start_a_sync(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    directory_sync(full=True)
+    client.force_login(DirectoryUser.objects.get(user_principal_name="helpdesk@contoso.test"))
+
+    page = client.get(reverse("entra:sync"))
+    assert page.status_code == 200 and b"Sync now" not in page.content
+    assert client.post(reverse("entra:sync_now")).status_code == 403
+
+
+def test_failed_sync_is_shown_on_the_panel(graph_mode: GraphEmulator, client: Client) -> None:
+    directory_sync(full=True)
+    graph_mode.faults.add(DELTA, status=403, times=None, message="No <b>access</b>.")
+    with pytest.raises(SyncFailed):
+        directory_sync()
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+
+    page = client.get(reverse("entra:sync")).content.decode()
+
+    assert "The last sync failed." in page
+    assert "Authorization_RequestDenied: No &lt;b&gt;access&lt;/b&gt;." in page
+
+
+def test_sync_panel_is_absent_in_local_mode(client: Client) -> None:
+    client.force_login(make_user(admin_role=roles.GLOBAL_ADMINISTRATOR))
+    assert client.get(reverse("entra:sync")).status_code == 404
+
+
+def test_a_requested_sync_waits_visibly_for_the_task_worker(
+    graph_mode: GraphEmulator, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    directory_sync(full=True)
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        client.post(reverse("entra:sync_now"), {"full": "1"})
+
+    assert len(enqueued) == 1  # the task is enqueued once the request's transaction commits
+    page = client.get(reverse("entra:sync")).content.decode()
+    assert "is waiting for the task worker" in page
+    assert 'hx-trigger="every 2s"' in page
+
+
+def test_the_users_page_shows_the_sync_status_in_graph_mode(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    directory_sync(full=True)
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+    page = client.get(reverse("admin_portal:users")).content.decode()
+    assert "Last full sync" in page
+    assert reverse("entra:sync") in page  # the "directory sync" tab
+
+
+def test_the_users_page_has_no_sync_panel_in_local_mode(client: Client, db: None) -> None:
+    from mfaportal.core import roles
+    from tests.factories import make_user
+
+    client.force_login(make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR))
+    page = client.get(reverse("admin_portal:users")).content.decode()
+    assert "Last full sync" not in page and "directory sync" not in page
+
+
+def test_a_spanish_admin_reads_the_sync_panel_in_spanish(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    directory_sync(full=True)
+    state = DirectorySyncState.load()
+    state.running_since = state.heartbeat_at = timezone.now()
+    state.run_kind = "delta"
+    state.stage = "mfa_states"
+    state.save()
+    client.force_login(DirectoryUser.objects.get(user_principal_name="admin@contoso.test"))
+
+    running = client.get(reverse("entra:sync"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Leyendo estado de MFA…" in running and "MFA state" not in running
+
+    state.running_since = None
+    state.save()
+    done = client.get(reverse("entra:sync"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Última sincronización completa:" in done and " full " not in done
