@@ -20,6 +20,8 @@ from typing import Any
 from django.db import connection, models
 from django.db.models import F, Func, Q, Value
 
+from mfaportal.core.chunks import chunked
+
 ROWS_PER_STATEMENT = 5000
 # Field types whose Python values need converting for the database; the rest go as they are.
 _PREPARED = (models.UUIDField, models.DateTimeField, models.DateField, models.JSONField)
@@ -115,8 +117,7 @@ def bulk_insert(
             f"INSERT INTO {table} ({columns}) SELECT {', '.join([*names, *fixed])} "  # noqa: S608
             f"FROM unnest({arrays}) AS data ({', '.join(names)}){tail}"
         )
-        for start in range(0, len(batch), ROWS_PER_STATEMENT):
-            part = batch[start : start + ROWS_PER_STATEMENT]
+        for part in chunked(batch, ROWS_PER_STATEMENT):
             by_column = [[values[i] for values in part] for i in range(len(given))]
             cursor.execute(sql, [*constants, *by_column])
 
@@ -143,8 +144,7 @@ def bulk_set(model: type[models.Model], *, field: str, values: Iterable[tuple[An
             f"FROM unnest(%s::{_db_type(opts.pk)}[], %s::{_db_type(target)}[]) "
             f"AS data (id, value) WHERE {table}.{pk} = data.id"
         )
-        for start in range(0, len(pairs), ROWS_PER_STATEMENT):
-            part = pairs[start : start + ROWS_PER_STATEMENT]
+        for part in chunked(pairs, ROWS_PER_STATEMENT):
             cursor.execute(sql, [[key for key, _v in part], [value for _k, value in part]])
 
 

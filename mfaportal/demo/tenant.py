@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from mfaportal.core import roles
+from mfaportal.core.chunks import chunked
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.mfa.crypto import encrypt_secret, keyed_hash
 from mfaportal.mfa.models import (
@@ -342,10 +343,10 @@ def seed_tenant(
     # The printed password must work: if the tenant was seeded with another one, reset it.
     admin = DirectoryUser.objects.by_upn(f"admin@{DOMAIN}").first()
     if admin is not None and not admin.check_password(password):
-        for start in range(0, len(seen_upns), 500):
-            DirectoryUser.objects.filter(
-                user_principal_name__in=seen_upns[start : start + 500]
-            ).update(password=password_hash)
+        for chunk in chunked(seen_upns):
+            DirectoryUser.objects.filter(user_principal_name__in=chunk).update(
+                password=password_hash
+            )
     return SeedResult(created_count, len(seen_upns) - created_count, time.monotonic() - started)
 
 

@@ -34,6 +34,7 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.phones import phone_international
+from mfaportal.mfa.telephony import outbox_call_answered
 from mfaportal.selfservice import flow
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -99,9 +100,7 @@ def phone_answer(request: HttpRequest, message_id: int) -> HttpResponse:
     if message is None or message.challenge_id is None:
         raise Http404
     keys = request.POST.get("keys", "")
-    TelephonyMessage.objects.filter(pk=message.pk).update(
-        answered_at=timezone.now(), keys_pressed=keys[:16]
-    )
+    outbox_call_answered(message=message, keys=keys)
     outcome = challenges.call_answer(challenge_id=str(message.challenge_id), keys=keys)
     if outcome.status == "fraud":
         challenge = VerificationChallenge.objects.select_related("user").get(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
+from mfaportal.core.chunks import chunked
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState
 
@@ -122,10 +123,10 @@ def bulk_file_parse(data: bytes) -> BulkFile:
 
     ids: dict[str, int] = {}
     keys = [username.lower() for _line, username, _state in wanted]
-    for start in range(0, len(keys), 500):
+    for chunk in chunked(keys):
         for upn_lower, user_id in (
             DirectoryUser.objects.annotate(upn_lower=Lower("user_principal_name"))
-            .filter(upn_lower__in=keys[start : start + 500])
+            .filter(upn_lower__in=chunk)
             .values_list("upn_lower", "id")
         ):
             ids[upn_lower] = user_id

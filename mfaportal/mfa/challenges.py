@@ -41,7 +41,7 @@ SEND_LIMIT = throttle.Limit(count=6, window=timedelta(minutes=15), block=timedel
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Check:
     """The result of a check, with the sentence to show the person."""
 
     status: str  # ok | wrong | used | expired | locked | pending | denied | fraud | throttled
@@ -174,19 +174,19 @@ def _call_script() -> str:
     )
 
 
-def _refusal_for_state(challenge: VerificationChallenge) -> Outcome | None:
+def _refusal_for_state(challenge: VerificationChallenge) -> Check | None:
     if challenge.status == Status.CONSUMED:
-        return Outcome("used", _("That code has already been used. Request a new one."))
+        return Check("used", _("That code has already been used. Request a new one."))
     if challenge.status == Status.DENIED:
-        return Outcome("denied", _("The request was denied."))
+        return Check("denied", _("The request was denied."))
     if challenge.status == Status.FRAUD:
-        return Outcome("fraud", _("The request was denied and reported as fraud."))
+        return Check("fraud", _("The request was denied and reported as fraud."))
     if challenge.expires_at <= timezone.now():
-        return Outcome("expired", _("That request has expired. Request a new code."))
+        return Check("expired", _("That request has expired. Request a new code."))
     return None
 
 
-def text_code_check(*, challenge_id: str, user: DirectoryUser, code: str) -> Outcome:
+def text_code_check(*, challenge_id: str, user: DirectoryUser, code: str) -> Check:
     """Check a code sent by text or email. Single use, 5 minutes (10 for email), 5 tries, and
     the method's lockout."""
     code = code.strip().replace(" ", "")
@@ -198,46 +198,46 @@ def text_code_check(*, challenge_id: str, user: DirectoryUser, code: str) -> Out
             .first()
         )
         if challenge is None:
-            return Outcome("expired", _("That request has expired. Request a new code."))
+            return Check("expired", _("That request has expired. Request a new code."))
         if refusal := _refusal_for_state(challenge):
             return refusal
         if challenge.method is not None and (
             locked := throttle.method_locked_for(challenge.method)
         ):
-            return Outcome("locked", throttle.lockout_message(locked))
+            return Check("locked", throttle.lockout_message(locked))
         if challenge.attempts >= MAX_CODE_ATTEMPTS:
-            return Outcome("expired", _("Too many incorrect codes. Request a new code."))
+            return Check("expired", _("Too many incorrect codes. Request a new code."))
         if hmac.compare_digest(challenge.code_digest, _code_digest(challenge.id, code)):
             won = VerificationChallenge.objects.filter(
                 pk=challenge.pk, status=Status.PENDING
             ).update(status=Status.CONSUMED, decided_at=timezone.now())
             if not won:
-                return Outcome("used", _("That code has already been used. Request a new one."))
+                return Check("used", _("That code has already been used. Request a new one."))
             if challenge.method_id:
                 throttle.method_failures_clear(challenge.method_id)
-            return Outcome("ok")
+            return Check("ok")
         VerificationChallenge.objects.filter(pk=challenge.pk).update(
             attempts=challenge.attempts + 1
         )
     return _failure(challenge.method_id, _("That code isn't right. Check it and try again."))
 
 
-def _failure(method_id: int | None, message: str) -> Outcome:
+def _failure(method_id: int | None, message: str) -> Check:
     if method_id is not None and (locked := throttle.method_failure_record(method_id)):
-        return Outcome("locked", throttle.lockout_message(locked))
-    return Outcome("wrong", message)
+        return Check("locked", throttle.lockout_message(locked))
+    return Check("wrong", message)
 
 
-def answer_take(*, challenge_id: str, user: DirectoryUser) -> Outcome:
+def answer_take(*, challenge_id: str, user: DirectoryUser) -> Check:
     """The sign-in page asks whether a call or a notification was answered; an approval is
     used once."""
     challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
     if challenge is None:
-        return Outcome("expired", _("That request has expired. Try again."))
+        return Check("expired", _("That request has expired. Try again."))
     if challenge.status == Status.PENDING:
         if challenge.expires_at <= timezone.now():
-            return Outcome("expired", _("We didn't hear from you. Try again."))
-        return Outcome("pending")
+            return Check("expired", _("We didn't hear from you. Try again."))
+        return Check("pending")
     if challenge.status == Status.APPROVED:
         won = VerificationChallenge.objects.filter(pk=challenge.pk, status=Status.APPROVED).update(
             status=Status.CONSUMED
@@ -245,14 +245,14 @@ def answer_take(*, challenge_id: str, user: DirectoryUser) -> Outcome:
         if won:
             if challenge.method_id:
                 throttle.method_failures_clear(challenge.method_id)
-            return Outcome("ok")
+            return Check("ok")
     refusal = _refusal_for_state(challenge)
-    return refusal or Outcome("expired", _("That request has expired. Try again."))
+    return refusal or Check("expired", _("That request has expired. Try again."))
 
 
 def notification_respond(
     *, challenge_id: str, user: DirectoryUser, approve: bool, number: str = ""
-) -> Outcome:
+) -> Check:
     """The authenticator app approves (typing the number shown at sign-in) or denies."""
     now = timezone.now()
     with transaction.atomic():
@@ -262,11 +262,11 @@ def notification_respond(
             .first()
         )
         if challenge is None or challenge.status != Status.PENDING or challenge.expires_at <= now:
-            return Outcome("expired", _("This request is no longer waiting for an answer."))
+            return Check("expired", _("This request is no longer waiting for an answer."))
         if not approve:
             challenge.status, challenge.decided_at = Status.DENIED, now
             challenge.save(update_fields=["status", "decided_at"])
-            return Outcome("denied", _("You denied the sign-in request."))
+            return Check("denied", _("You denied the sign-in request."))
         if not hmac.compare_digest(number.strip(), challenge.match_number):
             challenge.status, challenge.decided_at = Status.DENIED, now
             challenge.save(update_fields=["status", "decided_at"])
@@ -274,11 +274,11 @@ def notification_respond(
         else:
             challenge.status, challenge.decided_at = Status.APPROVED, now
             challenge.save(update_fields=["status", "decided_at"])
-            return Outcome("ok", _("Approved. Go back to the sign-in page."))
+            return Check("ok", _("Approved. Go back to the sign-in page."))
     return _failure(method_id, _("The number you entered didn't match, so the request was denied."))
 
 
-def call_answer(*, challenge_id: str, keys: str) -> Outcome:
+def call_answer(*, challenge_id: str, keys: str) -> Check:
     """The phone (simulator or gateway) reports the keys pressed on a verification call:
     # approves, 0# reports fraud, anything else (or hanging up) denies."""
     now = timezone.now()
@@ -290,7 +290,7 @@ def call_answer(*, challenge_id: str, keys: str) -> Outcome:
             .first()
         )
         if challenge is None or challenge.status != Status.PENDING or challenge.expires_at <= now:
-            return Outcome("expired", _("This call has ended."))
+            return Check("expired", _("This call has ended."))
         if keys == "#":
             challenge.status = Status.APPROVED
         elif keys == "0#":
@@ -300,18 +300,18 @@ def call_answer(*, challenge_id: str, keys: str) -> Outcome:
         challenge.decided_at = now
         challenge.save(update_fields=["status", "decided_at"])
     if keys == "0#":
-        return Outcome("fraud")
+        return Check("fraud")
     if challenge.status == Status.APPROVED:
-        return Outcome("ok", _("Thank you. You can hang up."))
-    return Outcome("denied", _("The call ended without approval."))
+        return Check("ok", _("Thank you. You can hang up."))
+    return Check("denied", _("The call ended without approval."))
 
 
-def fraud_report(*, challenge_id: str, user: DirectoryUser, context: ChangeContext) -> Outcome:
+def fraud_report(*, challenge_id: str, user: DirectoryUser, context: ChangeContext) -> Check:
     """ "Report fraud" after denying a request: audited, and when the admin chose so the
     user is blocked from signing in until an admin lifts it."""
     service = ServiceSettings.load()
     if not service.fraud_report_allowed:
-        return Outcome("denied", _("Your organization doesn't take fraud reports here."))
+        return Check("denied", _("Your organization doesn't take fraud reports here."))
     now = timezone.now()
     with transaction.atomic():
         challenge = (
@@ -320,7 +320,7 @@ def fraud_report(*, challenge_id: str, user: DirectoryUser, context: ChangeConte
             .first()
         )
         if challenge is None or challenge.status not in (Status.PENDING, Status.DENIED):
-            return Outcome("expired", _("This request can no longer be reported."))
+            return Check("expired", _("This request can no longer be reported."))
         challenge.status, challenge.decided_at = Status.FRAUD, now
         challenge.save(update_fields=["status", "decided_at"])
         blocked = service.fraud_report_blocks_user
@@ -346,17 +346,17 @@ def fraud_report(*, challenge_id: str, user: DirectoryUser, context: ChangeConte
         )
     logger.warning("fraud reported by user %s (blocked=%s)", user.pk, blocked)
     if blocked:
-        return Outcome(
+        return Check(
             "fraud",
             _(
                 "Thanks for reporting it. Your account is blocked from signing in until your "
                 "support person unblocks it."
             ),
         )
-    return Outcome("fraud", _("Thanks for reporting it. Your administrator has been told."))
+    return Check("fraud", _("Thanks for reporting it. Your administrator has been told."))
 
 
-def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Outcome:
+def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
     """Check a code from an authenticator app or token: ±1 step, each step accepted once."""
     with transaction.atomic():
         method = (
@@ -365,24 +365,22 @@ def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Outcome:
             .first()
         )
         if method is None:
-            return Outcome("expired", _("That authenticator app is no longer registered."))
+            return Check("expired", _("That authenticator app is no longer registered."))
         if locked := throttle.method_locked_for(method):
-            return Outcome("locked", throttle.lockout_message(locked))
+            return Check("locked", throttle.lockout_message(locked))
         secret = totp.secret_open(
             method.secret_ciphertext, key_id=method.secret_key_id, object_id=str(user.object_id)
         )
         step = totp.matching_step(secret, code)
         if step is not None:
             if method.last_used_step is not None and step <= method.last_used_step:
-                return Outcome(
-                    "used", _("That code has already been used. Wait for the next code.")
-                )
+                return Check("used", _("That code has already been used. Wait for the next code."))
             won = (
                 VerificationMethod.objects.filter(pk=method.pk)
                 .filter(Q(last_used_step__isnull=True) | Q(last_used_step__lt=step))
                 .update(last_used_step=step, failed_attempts=0, locked_until=None)
             )
             if won:
-                return Outcome("ok", step=step)
-            return Outcome("used", _("That code has already been used. Wait for the next code."))
+                return Check("ok", step=step)
+            return Check("used", _("That code has already been used. Wait for the next code."))
     return _failure(method_id, _("That code isn't right. Check it and try again."))

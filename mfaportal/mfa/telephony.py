@@ -27,6 +27,7 @@ from typing import Protocol, TextIO
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 from mfaportal.mfa.models import TelephonyMessage
 
@@ -63,6 +64,13 @@ class OutboxBackend:
             body=delivery.body,
             challenge_id=delivery.challenge_id or None,
         )
+
+
+def outbox_call_answered(*, message: TelephonyMessage, keys: str) -> None:
+    """The phone simulator answered a call in the outbox (it keeps what was pressed)."""
+    TelephonyMessage.objects.filter(pk=message.pk).update(
+        answered_at=timezone.now(), keys_pressed=keys[:16]
+    )
 
 
 class ConsoleBackend:

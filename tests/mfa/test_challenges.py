@@ -30,7 +30,7 @@ def _text_challenge(user):
     return challenge, last_code(method.phone_number)
 
 
-def _like_a_client(call: Callable[[], challenges.Outcome]) -> str:
+def _like_a_client(call: Callable[[], challenges.Check]) -> str:
     """Run one request's check. The in-memory SQLite test database (shared cache) answers a
     concurrent writer "table is locked" at once instead of waiting as a file database or
     PostgreSQL does; a client would retry, so this does too. No locked attempt read or

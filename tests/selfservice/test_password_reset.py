@@ -23,7 +23,7 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.remembered import remembered_device_issue, remembered_device_valid
-from mfaportal.selfservice import reset_views
+from mfaportal.selfservice.views import reset as reset_views
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     is_signed_in,
@@ -315,6 +315,7 @@ def test_the_answers_are_the_same_whether_or_not_the_user_exists() -> None:
     sspr(required=2)
     registered_adele()
     make_user("norbert@contoso.test")  # exists, registered for nothing
+    _walk("warm-up@contoso.test")  # the first request of a process pays for imports
     real, real_times = _walk("adele@contoso.test")
     assert mails_to(EMAIL) == 1  # the real one was sent a code
     unknown, unknown_times = _walk("nobody@contoso.test")

@@ -122,7 +122,7 @@ def test_temporary_passwords_and_email_codes_never_reach_the_logs(
     client: Client, captured: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mfaportal.core import roles
-    from mfaportal.selfservice import reset_views
+    from mfaportal.selfservice.views import reset as reset_views
     from tests.selfservice.helpers import last_mail_code
 
     monkeypatch.setattr(reset_views, "EVEN_RESPONSE_SECONDS", 0)

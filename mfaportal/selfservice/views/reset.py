@@ -257,27 +257,27 @@ def verify(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _invented_check(state: dict[str, Any]) -> challenges.Outcome:
+def _invented_check(state: dict[str, Any]) -> challenges.Check:
     """What a code check answers when no code was sent: what a wrong code would."""
     ttl = challenges.EMAIL_CODE_TTL if state.get("channel") == "email" else challenges.CODE_TTL
     if time.time() - float(state.get("sent_at", 0)) > ttl.total_seconds():
-        return challenges.Outcome("expired", _("That request has expired. Request a new code."))
+        return challenges.Check("expired", _("That request has expired. Request a new code."))
     if int(state.get("attempts", 0)) >= challenges.MAX_CODE_ATTEMPTS:
-        return challenges.Outcome("expired", _("Too many incorrect codes. Request a new code."))
+        return challenges.Check("expired", _("Too many incorrect codes. Request a new code."))
     state["attempts"] = int(state.get("attempts", 0)) + 1
-    return challenges.Outcome("wrong", _("That code isn't right. Check it and try again."))
+    return challenges.Check("wrong", _("That code isn't right. Check it and try again."))
 
 
-def _call_outcome(state: dict[str, Any], user: DirectoryUser | None) -> challenges.Outcome:
+def _call_outcome(state: dict[str, Any], user: DirectoryUser | None) -> challenges.Check:
     challenge_id = str(state.get("challenge_id") or "")
     if user is not None and challenge_id:
         outcome = challenges.answer_take(challenge_id=challenge_id, user=user)
         if outcome.ok or outcome.status == "pending":
             return outcome
     elif time.time() - float(state.get("sent_at", 0)) <= challenges.ANSWER_TTL.total_seconds():
-        return challenges.Outcome("pending")
+        return challenges.Check("pending")
     # A call not answered with # reads the same whether or not a phone rang.
-    return challenges.Outcome("expired", _("We didn't hear from you. Try again."))
+    return challenges.Check("expired", _("We didn't hear from you. Try again."))
 
 
 @never_cache

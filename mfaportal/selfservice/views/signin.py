@@ -221,7 +221,7 @@ def verify(request: HttpRequest) -> HttpResponse:
                     challenge_id=challenge_id, user=user, code=code
                 )
             else:
-                outcome = challenges.Outcome("expired", _("Request a new code."))
+                outcome = challenges.Check("expired", _("Request a new code."))
             if outcome.ok:
                 return _finish(request, user, remember)
             error = outcome.message

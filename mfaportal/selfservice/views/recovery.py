@@ -93,7 +93,7 @@ def recovery(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def recovery_email(request: HttpRequest) -> HttpResponse:
     """Authentication email: the address, then the code mailed to it."""
-    from mfaportal.selfservice.setup_views import needs_reauthentication, reauthentication_ask
+    from mfaportal.selfservice.views.setup import needs_reauthentication, reauthentication_ask
 
     user = signed_in_user(request)
     if not password_reset_available():
@@ -173,7 +173,7 @@ def email_code_send(request: HttpRequest, address: str) -> HttpResponse:
 def recovery_phone(request: HttpRequest) -> HttpResponse:
     """Authentication phone: a new or changed number, verified by text or call before it is
     saved (the same change flow as /mfa/setup/)."""
-    from mfaportal.selfservice.setup_views import needs_reauthentication, reauthentication_ask
+    from mfaportal.selfservice.views.setup import needs_reauthentication, reauthentication_ask
 
     user = signed_in_user(request)
     service = ServiceSettings.load()
@@ -197,7 +197,7 @@ def recovery_phone(request: HttpRequest) -> HttpResponse:
 
 
 def phone_change_start(request: HttpRequest, data: QueryDict) -> HttpResponse:
-    from mfaportal.selfservice.setup_views import phone_change_verify_start
+    from mfaportal.selfservice.views.setup import phone_change_verify_start
 
     service = ServiceSettings.load()
     form = AuthenticationPhoneForm(

@@ -47,7 +47,7 @@ from mfaportal.selfservice.forms import (
     MobileAppForm,
     OfficePhoneForm,
 )
-from mfaportal.selfservice.recovery_views import NEXT_KEY as RECOVERY_NEXT_KEY
+from mfaportal.selfservice.views.recovery import NEXT_KEY as RECOVERY_NEXT_KEY
 
 logger = logging.getLogger(__name__)
 Channel = VerificationChallenge.Channel
@@ -71,7 +71,7 @@ def _save_reg(request: HttpRequest, reg: dict[str, Any]) -> None:
 
 
 def _expired(request: HttpRequest) -> HttpResponse:
-    from mfaportal.selfservice.views import _expired as expired
+    from mfaportal.selfservice.views.signin import _expired as expired
 
     return expired(request)
 

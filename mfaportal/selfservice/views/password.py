@@ -28,7 +28,7 @@ from mfaportal.mfa.recovery import RecoveryRefused, password_change_forced
 from mfaportal.mfa.signin import Next, signin_next_step
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import UpdatePasswordForm
-from mfaportal.selfservice.views import FRAUD_BLOCKED
+from mfaportal.selfservice.views.signin import FRAUD_BLOCKED
 
 logger = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ from mfaportal.selfservice.forms import (
     PasswordForm,
     PhoneFields,
 )
-from mfaportal.selfservice.register_views import app_setup_context
+from mfaportal.selfservice.views.register import app_setup_context
 
 Kind = VerificationMethod.Kind
 Channel = VerificationChallenge.Channel
@@ -547,11 +547,11 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
     if action == "app_password_create":
         return _apply_app_password_create(request, data.get("name", ""))
     if action == "recovery_email":
-        from mfaportal.selfservice.recovery_views import email_code_send
+        from mfaportal.selfservice.views.recovery import email_code_send
 
         return email_code_send(request, data.get("email", ""))
     if action == "recovery_phone":
-        from mfaportal.selfservice.recovery_views import phone_change_start
+        from mfaportal.selfservice.views.recovery import phone_change_start
 
         return phone_change_start(request, data)
     return redirect("selfservice:setup")
