@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 FLOW_COOKIE = "mfaportal_entra_flow"
 # Long enough to type a password and answer MFA at Microsoft, short enough to be useless later.
 FLOW_MAX_AGE = 600
-MY_SIGN_INS_URL = "https://mysignins.microsoft.com/security-info"
 
 RESTART = gettext_lazy("Start the sign-in again.")
 
@@ -190,7 +189,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
                 "message": _(
                     "This portal is for administrators and helpdesk staff of your organization."
                 ),
-                "my_sign_ins_url": MY_SIGN_INS_URL,
+                "my_sign_ins_url": config.my_sign_ins_url,
             },
             status=403,
         )

@@ -27,7 +27,16 @@ from .client import (
     parse_retry_after,
 )
 from .concurrency import bounded_map, prefetched
-from .config import GRAPH_SCOPE, GraphConfig, ca_bundle_path, graph_config_from_settings
+from .config import (
+    CLOUDS,
+    GRAPH_SCOPE,
+    Cloud,
+    GraphConfig,
+    ca_bundle_path,
+    cloud_named,
+    graph_config_from_settings,
+    my_sign_ins_url_from_settings,
+)
 from .errors import (
     AuthFlowError,
     AuthNonceMismatch,
@@ -67,6 +76,7 @@ PRIVILEGED_AUTHENTICATION_ADMINISTRATOR_ROLE_ID = "7be44c8a-adaf-4e2a-84d6-ab264
 
 __all__ = [
     "AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
+    "CLOUDS",
     "GLOBAL_ADMINISTRATOR_ROLE_ID",
     "GRAPH_SCOPE",
     "MAX_BATCH_SIZE",
@@ -80,6 +90,7 @@ __all__ = [
     "AuthStateMismatch",
     "BatchRequest",
     "BatchResult",
+    "Cloud",
     "DeltaPage",
     "DeltaTokenExpired",
     "GraphBadRequest",
@@ -109,8 +120,10 @@ __all__ = [
     "build_session",
     "ca_bundle_path",
     "client_from_settings",
+    "cloud_named",
     "get_token_provider",
     "graph_config_from_settings",
+    "my_sign_ins_url_from_settings",
     "parse_retry_after",
     "prefetched",
     "reset_token_providers",

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
-from .config import GRAPH_SCOPE, GraphConfig, ca_bundle_path
+from .config import GraphConfig, ca_bundle_path
 from .errors import AuthFlowError, AuthNonceMismatch, AuthStateMismatch, TokenError
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ class TokenProvider:
         """A token for Graph; MSAL serves it from its cache until 5 minutes before expiry."""
         try:
             with self._lock:
-                result = self._app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+                result = self._app.acquire_token_for_client(scopes=[self.config.scope])
         except requests.RequestException as exc:
             raise TokenError(
                 "token_endpoint_unreachable",

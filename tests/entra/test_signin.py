@@ -159,3 +159,15 @@ def test_password_sign_in_is_refused_in_graph_mode(
 def test_entra_sign_in_is_absent_in_local_mode(client: Client) -> None:
     assert client.get(reverse("entra:start")).status_code == 404
     assert b"Sign in with Microsoft Entra ID" not in client.get(reverse("signin")).content
+
+
+def test_someone_without_an_admin_role_in_a_us_government_tenant_is_sent_to_its_my_sign_ins(
+    graph_mode: GraphEmulator, client: Client, settings: Any
+) -> None:
+    settings.MFAPORTAL_CLOUD = "usgov"  # the emulator's own hosts stay set explicitly
+
+    answer = client.post(reverse("entra:callback"), start(client, graph_mode, "adele@contoso.test"))
+
+    assert answer.status_code == 403
+    assert b"https://mysignins.microsoft.us/security-info" in answer.content
+    assert b"mysignins.microsoft.com" not in answer.content

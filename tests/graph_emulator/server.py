@@ -42,7 +42,6 @@ from .tenant import Tenant
 if TYPE_CHECKING:
     from mfaportal.graph import GraphConfig
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -445,13 +444,32 @@ class GraphEmulator:
             return problem
         grant = form.get("grant_type")
         if grant == "client_credentials":
-            if form.get("scope") != GRAPH_SCOPE:
+            scope = form.get("scope") or ""
+            if not scope.endswith("/.default"):
                 return oauth_error(
                     400,
                     "invalid_scope",
                     "AADSTS1002012",
-                    f"The provided value for scope {form.get('scope')} is not valid. Client credential "
+                    f"The provided value for scope {scope} is not valid. Client credential "
                     "flows must have a scope value with /.default suffixed to the resource identifier.",
+                )
+            # The scope names the Graph this emulator stands for, not the worldwide one
+            # (microsoftgraph/microsoft-graph-docs-contrib, concepts/sdks/national-clouds.md:
+            # "Any permission scope value (including the `.default` scope) that contains the
+            # Microsoft Graph domain MUST use the domain of the Microsoft Graph service root
+            # endpoint for the national cloud deployment"). A token asked for another cloud's
+            # Graph is refused as Entra refuses a resource it does not know.
+            if scope != f"{self.graph_url}/.default":
+                resource = scope.removesuffix("/.default")
+                return oauth_error(
+                    400,
+                    "invalid_resource",
+                    "AADSTS500011",
+                    f"The resource principal named {resource} was not found in the tenant "
+                    f"named {self.tenant_id}. This can happen if the application has not been "
+                    "installed by the administrator of the tenant or consented to by any user "
+                    "in the tenant. You might have sent your authentication request to the "
+                    "wrong tenant.",
                 )
             return Response(
                 200,
