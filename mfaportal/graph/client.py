@@ -361,7 +361,26 @@ class GraphClient:
         else:
             # Query options go on the first call only; Graph folds them into the links.
             url = self.url("/users/delta", params={"$select": ",".join(select)})
-        for page in self.pages(url):
+        pages = self.pages(url)
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except GraphError as error:
+                if error.status == 410 and not isinstance(error, DeltaTokenExpired):
+                    # "410 (gone) and a Location header containing a request URL with an
+                    # empty $deltaToken ... the application must restart with a full
+                    # synchronization" (delta query overview), with or without an error body.
+                    raise DeltaTokenExpired(
+                        410,
+                        error.code if error.code != "unknown" else "gone",
+                        "Graph answered 410 Gone: restart with a full synchronization",
+                        error.request_id,
+                        method=error.method,
+                        url=error.url,
+                    ) from error
+                raise
             yield DeltaPage(
                 users=[GraphUser.from_graph(item) for item in page.items],
                 next_link=page.next_link,

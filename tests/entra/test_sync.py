@@ -128,18 +128,19 @@ def test_delta_sync_applies_adds_renames_disables_and_removals(
     assert not graph_emulator.log.matching("userRegistrationDetails")
 
 
+@pytest.mark.parametrize("shape", ["resyncRequired", "SyncStateNotFound", "gone"])
 def test_expired_delta_token_falls_back_to_a_full_sync(
-    graph_emulator: GraphEmulator, graph_client: GraphClient
+    graph_emulator: GraphEmulator, graph_client: GraphClient, shape: str
 ) -> None:
     directory_sync(full=True, client=graph_client)
     stale_link = DirectorySyncState.load().delta_link
-    graph_emulator.tenant.expire_delta_tokens("resyncRequired")
+    graph_emulator.tenant.expire_delta_tokens(shape)
     graph_emulator.tenant.add_user("New Starter", alias="new.starter")
 
     result = directory_sync(client=graph_client)
 
     assert result.kind == "full"
-    assert any("resyncRequired" in note for note in result.warnings())
+    assert any(shape in note for note in result.warnings())
     assert DirectoryUser.objects.filter(user_principal_name="new.starter@contoso.test").exists()
     state = DirectorySyncState.load()
     assert state.delta_link and state.delta_link != stale_link

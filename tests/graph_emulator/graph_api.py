@@ -306,14 +306,7 @@ class GraphApi:
             if state is None:
                 return graph_error(400, "Request_BadRequest", "Invalid token.")
             if state.get("e") != tenant.delta_epoch:
-                code = tenant.delta_expiry_code
-                return graph_error(
-                    410,
-                    code,
-                    "Sync state is no longer valid; a full resync is required."
-                    if code == "resyncRequired"
-                    else "The delta token has expired or cannot be found.",
-                )
+                return self.delta_expired(version)
             select = state.get("sel")
             if token:  # a new round: changes after the stored sequence number
                 state = {
@@ -368,6 +361,30 @@ class GraphApi:
                 version, "users/delta", {"$deltatoken": encode_token(delta_state)}
             )
         return Response(200, body)
+
+    def delta_expired(self, version: str) -> Response:
+        """Graph no longer knows the delta or skip token, in the shape the tenant is set to.
+
+        microsoftgraph/microsoft-graph-docs-contrib, concepts/delta-query-overview.md,
+        "Synchronization reset": "Delta query can return a response code of `410 (gone)` and a
+        **Location** header containing a request URL with an empty `$deltaToken` (same as the
+        initial query). This is an indication that the application must restart with a full
+        synchronization"; "Token duration": "In case of an expired token, the service should
+        respond with a 40X-series error with error codes such as `syncStateNotFound`". The
+        errors page (concepts/errors.md) adds `resyncRequired`, and real Graph has answered
+        the PascalCase `SyncStateNotFound`: codes are matched without regard to case.
+        """
+        code = self.tenant.delta_expiry_code
+        if code == "gone":
+            initial = self.link(version, "users/delta", {"$deltatoken": ""})
+            return Response(410, None, headers={"Location": initial})
+        return graph_error(
+            410,
+            code,
+            "Sync state is no longer valid; a full resync is required."
+            if code.lower() == "resyncrequired"
+            else "The delta token has expired or cannot be found.",
+        )
 
     def revoke_sessions(self, user: User, version: str) -> Response:
         user.sessions_revoked_at = datetime.now(UTC)

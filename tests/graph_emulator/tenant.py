@@ -428,8 +428,10 @@ class Tenant:
             return user
 
     def expire_delta_tokens(self, code: str = "syncStateNotFound") -> None:
-        """Every deltaLink and skiptoken issued so far now answers 410 with ``code``
-        (syncStateNotFound or resyncRequired)."""
+        """Every deltaLink and skiptoken issued so far now answers 410: with the error
+        ``code`` (syncStateNotFound, SyncStateNotFound as real Graph has sent it, or
+        resyncRequired), or, for ``"gone"``, bare with a Location header (the delta query
+        overview's "Synchronization reset")."""
         with self.lock:
             self.delta_epoch += 1
             self.delta_expiry_code = code
