@@ -699,9 +699,10 @@ class GraphClient:
         return self._per_user(user_ids, requests_, SignInPreferences.from_graph, version="beta")
 
     def auth_methods_list_many(
-        self, user_ids: Sequence[str]
+        self, user_ids: Sequence[str], *, version: str = "v1.0"
     ) -> list[PerUserResult[list[AuthMethod]]]:
-        """Each user's methods (one page each: a user has a handful of methods)."""
+        """Each user's methods (one page each: a user has a handful of methods). Beta also
+        lists hardware OATH tokens, which v1.0 does not know."""
         requests_ = [
             BatchRequest("GET", self._methods_path(user_id, "methods")) for user_id in user_ids
         ]
@@ -709,8 +710,15 @@ class GraphClient:
             user_ids,
             requests_,
             lambda body: [AuthMethod.from_graph(item) for item in body["value"]],
-            version="v1.0",
+            version=version,
         )
+
+    def method_path(self, user_id: str, collection: str, method_id: str) -> str:
+        """The path of one method, relative to the version (for a ``BatchRequest``)."""
+        return f"{self._methods_path(user_id, collection)}/{_quote_id(method_id)}"
+
+    def sign_in_preferences_path(self, user_id: str) -> str:
+        return self._sign_in_preferences_path(user_id)
 
     def revoke_sign_in_sessions_many(self, user_ids: Sequence[str]) -> list[PerUserResult[None]]:
         requests_ = [

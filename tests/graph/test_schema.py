@@ -165,17 +165,22 @@ def check_v1(payload: dict[str, Any], type_name: str) -> None:
 
 
 def check_beta(
-    payload: dict[str, Any], type_name: str, enums: dict[str, str], *, entity: bool
+    payload: dict[str, Any],
+    type_name: str,
+    enums: dict[str, str],
+    *,
+    entity: bool,
+    bases: tuple[str, ...] = (),
 ) -> None:
-    """Names against the beta type mapping (entities inherit ``id``); enum values by hand-given
-    property → enum type, as the mapping carries no property types."""
+    """Names against the beta type mapping (entities inherit ``id``, and the properties of the
+    ``bases`` named, as the mapping does not merge them); enum values by hand-given property →
+    enum type, as the mapping carries no property types."""
     mappings = beta_mappings()
-    known = mappings["entity" if entity else "complex"][type_name]
-    allowed = (
-        set(known["properties"])
-        | set(known["navigationProperties"])
-        | ({"id"} if entity else set())
-    )
+    kind = "entity" if entity else "complex"
+    allowed = {"id"} if entity else set()
+    for name in (type_name, *bases):
+        known = mappings[kind][name]
+        allowed |= set(known["properties"]) | set(known["navigationProperties"])
     unknown = {key for key in payload if not key.startswith("@") and key not in allowed}
     assert not unknown, f"{type_name}: properties not in the beta schema: {sorted(unknown)}"
     for prop, enum_type in enums.items():
@@ -245,6 +250,31 @@ def test_methods_match_their_types(graph_emulator: GraphEmulator, raw_get: Any) 
         "value"
     ]:
         check_v1(app, "microsoftAuthenticatorAuthenticationMethod")
+
+
+def test_beta_hardware_oath_tokens_match_their_type(
+    graph_emulator: GraphEmulator, raw_get: Any
+) -> None:
+    user = graph_emulator.tenant.user_at(9)
+    graph_emulator.tenant.add_hardware_oath(user.id)
+    listed = raw_get(f"/beta/users/{user.id}/authentication/hardwareOathMethods")["value"]
+    in_methods = [
+        method
+        for method in raw_get(f"/beta/users/{user.id}/authentication/methods")["value"]
+        if method["@odata.type"] == "#microsoft.graph.hardwareOathAuthenticationMethod"
+    ]
+    assert len(listed) == len(in_methods) == 1
+    for token in listed + in_methods:
+        check_beta(
+            token,
+            "hardwareOathAuthenticationMethod",
+            {},
+            entity=True,
+            bases=("authenticationMethod",),
+        )
+    # v1.0 knows no hardware OATH tokens.
+    v1 = raw_get(f"/v1.0/users/{user.id}/authentication/methods")["value"]
+    assert not any("hardwareOath" in method["@odata.type"] for method in v1)
 
 
 def test_role_assignments_match_unified_role_assignment(raw_get: Any) -> None:

@@ -7,6 +7,7 @@ same code as top-level requests.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import random
 import re
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from .tenant import (
     DEFAULT_MFA_METHOD,
+    HardwareOath,
     PASSWORD_METHOD_ID,
     PER_USER_MFA_STATES,
     PHONE_METHOD_IDS,
@@ -208,6 +210,15 @@ class GraphApi:
             if n == 5 and method in ("GET", "PATCH", "DELETE"):
                 method_id = seg[4]
                 return with_user(lambda r, u: self.phone_one(r, u, method_id, version))
+        if area == "hardwareOathMethods":
+            # A beta-only navigation property of `authentication` (the v1.0 CSDL has none).
+            if version != "beta":
+                return None
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.hardware_oath_list(u))
+            if n == 6 and seg[5] == "deactivate" and method == "POST":
+                method_id = seg[4]
+                return with_user(lambda r, u: self.hardware_oath_deactivate(u, method_id))
         if area in ("microsoftAuthenticatorMethods", "softwareOathMethods"):
             if n == 4 and method == "GET":
                 return with_user(lambda r, u: self.app_methods_list(u, area, version))
@@ -558,6 +569,8 @@ class GraphApi:
             self.app_json(user, "softwareOathMethods", i, typed=True)
             for i in range(len(user.software_oath))
         ]
+        if version == "beta":
+            value += [self.hardware_oath_json(token, typed=True) for token in user.hardware_oath]
         context = self.context(version, f"users('{user.id}')/authentication/methods")
         return Response(200, {"@odata.context": context, "value": value})
 
@@ -617,6 +630,21 @@ class GraphApi:
                 200, {"@odata.context": context, **self.phone_json(user, phone_type, typed=False)}
             )
         if request.method == "DELETE":
+            # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+            # phoneauthenticationmethod-delete.md: "A user can't have an alternateMobile number
+            # without a mobile number. If you want to remove a mobile number from a user that
+            # also has an alternateMobile number, first update the mobile number to the new
+            # number, then delete the alternateMobile number."
+            if phone_type == "mobile" and "alternateMobile" in user.phones:
+                return graph_error(
+                    400,
+                    "badRequest",
+                    "A user can't have an alternateMobile number without a mobile number: "
+                    "delete the alternateMobile number first.",
+                )
+            refused = self._default_method_deletion(user, lambda u: u.phones.pop(phone_type))
+            if refused:
+                return refused
             del user.phones[phone_type]
             if user.preferred_method and not user.has_method_for(user.preferred_method):
                 user.preferred_method = None
@@ -656,7 +684,62 @@ class GraphApi:
             return Response(
                 200, {"@odata.context": context, **self.app_json(user, area, index, typed=False)}
             )
+        attribute = "authenticators" if area == "microsoftAuthenticatorMethods" else "software_oath"
+        refused = self._default_method_deletion(user, lambda u: getattr(u, attribute).pop(index))
+        if refused:
+            return refused
         del items[index]
+        if user.preferred_method and not user.has_method_for(user.preferred_method):
+            user.preferred_method = None
+        return Response(204)
+
+    @staticmethod
+    def _default_method_deletion(user: User, remove: Callable[[User], object]) -> Response | None:
+        """Refuse to delete the method that serves the user's default while others remain.
+
+        phoneauthenticationmethod-delete.md: "If the phone number is the user's default Azure
+        multi-factor authentication (MFA) authentication method, it can't be deleted. Have the
+        user change their default authentication method, and then delete the number."
+        microsoftgraph/entra-powershell, Reset-EntraBetaStrongAuthenticationMethodByUpn.ps1:
+        "default method can only be deleted when it is the only (last) auth method for a
+        user". Graph's answer, as reported in microsoftgraph/microsoft-graph-docs#14470.
+        """
+        if not user.preferred_method or user.mfa_method_count <= 1:
+            return None
+        after = copy.deepcopy(user)
+        remove(after)
+        if after.has_method_for(user.preferred_method) or not after.has_mfa_methods:
+            return None
+        return graph_error(
+            400,
+            "badRequest",
+            "Cannot delete default method with other methods configured. Please change "
+            "default method before deletion.",
+        )
+
+    # --- hardware OATH tokens (beta) ---------------------------------------------------------
+
+    @staticmethod
+    def hardware_oath_json(token: HardwareOath, *, typed: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": token.id, "createdDateTime": token.created}
+        return (
+            {"@odata.type": "#microsoft.graph.hardwareOathAuthenticationMethod", **item}
+            if typed
+            else item
+        )
+
+    def hardware_oath_list(self, user: User) -> Response:
+        value = [self.hardware_oath_json(token, typed=False) for token in user.hardware_oath]
+        context = self.context("beta", f"users('{user.id}')/authentication/hardwareOathMethods")
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def hardware_oath_deactivate(self, user: User, method_id: str) -> Response:
+        """hardwareoathauthenticationmethod-deactivate.md (beta): "Deactive a hardware OATH
+        token. It remains assigned to a user." 204 No Content."""
+        token = next((t for t in user.hardware_oath if t.id == method_id), None)
+        if token is None:
+            return not_found(method_id)
+        token.status = "assigned"
         if user.preferred_method and not user.has_method_for(user.preferred_method):
             user.preferred_method = None
         return Response(204)

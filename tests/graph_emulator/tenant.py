@@ -101,6 +101,17 @@ class SoftwareOath:
 
 
 @dataclass(slots=True)
+class HardwareOath:
+    """A hardware OATH token assigned to a user (beta ``hardwareOathMethods``)."""
+
+    id: str
+    serial_number: str
+    # hardwareOathTokenStatus: activated, assigned (deactivated, still the user's), ...
+    status: str = "activated"
+    created: str = "2024-03-01T10:00:00Z"
+
+
+@dataclass(slots=True)
 class User:
     index: int
     id: str
@@ -118,6 +129,7 @@ class User:
     phones: dict[str, str] = field(default_factory=dict)
     authenticators: list[AuthenticatorApp] = field(default_factory=list)
     software_oath: list[SoftwareOath] = field(default_factory=list)
+    hardware_oath: list[HardwareOath] = field(default_factory=list)
     preferred_method: str | None = None
     system_preferred_enabled: bool = False
     sessions_revoked_at: datetime | None = None
@@ -127,8 +139,21 @@ class User:
     created: str = "2023-06-01T08:00:00Z"
 
     @property
+    def active_hardware_oath(self) -> list[HardwareOath]:
+        return [token for token in self.hardware_oath if token.status == "activated"]
+
+    @property
+    def mfa_method_count(self) -> int:
+        return (
+            len(self.phones)
+            + len(self.authenticators)
+            + len(self.software_oath)
+            + len(self.active_hardware_oath)
+        )
+
+    @property
     def has_mfa_methods(self) -> bool:
-        return bool(self.phones or self.authenticators or self.software_oath)
+        return self.mfa_method_count > 0
 
     def graph_json(self) -> dict[str, Any]:
         """Every property the emulator knows, as Graph names them (before $select)."""
@@ -170,7 +195,7 @@ class User:
         if need == "microsoftAuthenticator":
             return bool(self.authenticators)
         if need == "oath":
-            return bool(self.software_oath or self.authenticators)
+            return bool(self.software_oath or self.authenticators or self.active_hardware_oath)
         return need in self.phones
 
 
@@ -488,6 +513,13 @@ class Tenant:
             user = self._require(user_id)
             token = SoftwareOath(id=str(uuid.uuid4()), created=iso(datetime.now(UTC)))
             user.software_oath.append(token)
+            return token
+
+    def add_hardware_oath(self, user_id: str, serial_number: str = "OATH-0001") -> HardwareOath:
+        with self.lock:
+            user = self._require(user_id)
+            token = HardwareOath(id=str(uuid.uuid4()), serial_number=serial_number)
+            user.hardware_oath.append(token)
             return token
 
     def last_updated(self, user: User) -> str:
