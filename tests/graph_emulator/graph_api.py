@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from .tenant import (
     DEFAULT_MFA_METHOD,
-    HardwareOath,
     PASSWORD_METHOD_ID,
     PER_USER_MFA_STATES,
     PHONE_METHOD_IDS,
@@ -28,6 +27,7 @@ from .tenant import (
     PHONE_TYPES_IN_ORDER,
     PREFERRED_METHOD_NEEDS,
     USER_PROPERTY_NAMES,
+    HardwareOath,
     Tenant,
     User,
     iso,
