@@ -25,7 +25,7 @@ from mfaportal.entra.outbox.senders import SENDERS
 from mfaportal.entra.selectors import pending_changes_for
 from mfaportal.entra.sync import directory_sync
 from mfaportal.graph import GraphClient, client_from_settings
-from mfaportal.mfa.models import MfaState, VerificationMethod
+from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 from mfaportal.mfa.services import (
     mfa_reregistration_require,
     mfa_state_set,
@@ -397,3 +397,22 @@ def test_a_refused_deletion_leaves_the_cache_showing_what_graph_still_holds(
     user.refresh_from_db()
     assert [m.kind for m in user.methods.all()] == ["authenticator_app"]
     assert not user.mfa.must_register  # Graph still lets the person sign in with the app
+
+
+def test_an_accepted_change_stands_when_the_read_right_after_it_is_stale(
+    synced: GraphEmulator, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    synced.read_after_write_lag = 60.0  # every replica hears of a write a minute later
+    graph_user = synced.tenant.user_at(6)  # Enabled
+    user = cached(synced, 6)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_state(user, MfaState.DISABLED)
+
+    assert graph_user.per_user_mfa_state == "disabled"
+    read_back = synced.log.matching(rf"/users/{graph_user.id}/authentication/requirements$")[-1]
+    assert read_back.method == "GET"  # read right after the write, from a stale replica
+    assert OutboxChange.objects.get(user=user).status == Status.DONE
+    assert UserMfa.objects.get(user=user).state == MfaState.DISABLED  # not the stale Enabled
+    # No audit entry claims that Graph turned the change into something else.
+    assert not AuditEvent.objects.filter(action="mfa.state", target=user, source="sync").exists()

@@ -11,6 +11,7 @@ import copy
 import json
 import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -451,13 +452,16 @@ class GraphApi:
     # --- per-user MFA and sign-in preferences (beta) ------------------------------------------
 
     def requirements_get(self, request: Request, user: User) -> Response:
+        state = user.per_user_mfa_state
+        if user.stale_mfa_state is not None and time.monotonic() < user.stale_until:
+            state = user.stale_mfa_state  # this replica has not heard of the write yet
         return Response(
             200,
             {
                 "@odata.context": self.context(
                     "beta", f"users('{user.id}')/authentication/requirements"
                 ),
-                "perUserMfaState": user.per_user_mfa_state,
+                "perUserMfaState": state,
             },
         )
 
@@ -472,6 +476,18 @@ class GraphApi:
                 "BadRequest",
                 f"Requested value '{state}' was not found in the perUserMfaState enum.",
             )
+        lag = self.emulator.read_after_write_lag
+        if lag > 0:
+            # Entra is eventually consistent: a write accepted by one replica reaches the
+            # others later, and a read may be answered by one that has not heard of it.
+            # Microsoft's identity blog, "Designing for Eventual Consistency for Microsoft
+            # Entra": "A successful write to Microsoft Entra does not guarantee that an
+            # immediate read will reflect that change"; microsoftgraph/microsoft-graph-docs-
+            # contrib, concepts/delta-query-overview.md, "Processing delays": "some requests
+            # might have replication delays for objects that were recently created, updated,
+            # or deleted".
+            user.stale_mfa_state = user.per_user_mfa_state
+            user.stale_until = time.monotonic() + lag
         self.tenant.set_mfa_state(user, state)
         return Response(204)
 

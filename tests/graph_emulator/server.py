@@ -98,6 +98,7 @@ class GraphEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        read_after_write_lag: float = 0.0,
         page_size: int = 100,
         delta_page_size: int = 100,
         report_page_size: int = 1000,
@@ -116,6 +117,8 @@ class GraphEmulator:
         self.log = RequestLog()
         # Seconds added to every top-level request (think: a slow tenant).
         self.latency = latency
+        # Seconds a per-user MFA state written through Graph may still read as before.
+        self.read_after_write_lag = read_after_write_lag
         self.page_size = page_size
         self.delta_page_size = delta_page_size
         self.report_page_size = report_page_size

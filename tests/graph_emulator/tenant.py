@@ -125,6 +125,9 @@ class User:
     user_type: str = "Member"
     job_title: str | None = None
     per_user_mfa_state: str = "disabled"
+    # Read-after-write lag: what a read answers until ``stale_until`` (time.monotonic()).
+    stale_mfa_state: str | None = None
+    stale_until: float = 0.0
     # phoneType → number, e.g. {"mobile": "+1 5555551234"}
     phones: dict[str, str] = field(default_factory=dict)
     authenticators: list[AuthenticatorApp] = field(default_factory=list)
