@@ -30,7 +30,9 @@ from mfaportal.directory.models import DirectoryRole, DirectoryUser
 @dataclass(frozen=True)
 class UserRecord:
     """One user as the directory of record reports them. ``None``: not reported this time
-    (a delta record carries only what changed), so the cached value stays."""
+    (a delta record leaves out a property that was never set), so it is unknown: the cached
+    value stays, and a user the cache does not know yet is not taken to be licensed or
+    allowed to sign in on the strength of a missing property."""
 
     object_id: str
     removed: bool = False
@@ -83,11 +85,12 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
         present[object_id] = record  # a user listed twice: the later record wins
     if not present:
         return outcome
-    existing = set(
-        DirectoryUser.objects.filter(one_of("object_id", present, models.UUIDField())).values_list(
-            "object_id", flat=True
-        )
-    )
+    existing: dict[uuid.UUID, tuple[bool, bool]] = {
+        object_id: (enabled, licensed)
+        for object_id, enabled, licensed in DirectoryUser.objects.filter(
+            one_of("object_id", present, models.UUIDField())
+        ).values_list("object_id", "account_enabled", "is_licensed")
+    }
     complete = {oid: r for oid, r in present.items() if r.user_principal_name}
     by_upn = {(r.user_principal_name or "").lower(): oid for oid, r in complete.items()}
     holders = (
@@ -103,14 +106,17 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
     rows = []
     for object_id, record in complete.items():
         new = object_id not in existing
+        # Unknown (left out of the record): what the cache holds, or for a user it does not
+        # know, not enabled and not licensed (a licence never assigned is left out of delta).
+        cached_enabled, cached_licensed = existing.get(object_id, (False, False))
         rows.append(
             (
                 object_id,
                 (record.user_principal_name or "")[:255],
                 (record.display_name or "")[:256],
                 (record.mail or "")[:320],
-                True if record.account_enabled is None else record.account_enabled,
-                True if record.is_licensed is None else record.is_licensed,
+                cached_enabled if record.account_enabled is None else record.account_enabled,
+                cached_licensed if record.is_licensed is None else record.is_licensed,
                 synced_at,
                 synced_at,
                 _unusable_password() if new else UNUSABLE_PASSWORD_PREFIX,

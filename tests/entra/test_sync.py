@@ -12,12 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mfaportal.core import roles
-from mfaportal.core.models import AuditEvent
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.entra.models import DirectorySyncState
 from mfaportal.entra.sync import SyncFailed, directory_sync
 from mfaportal.graph import GraphClient, TokenProvider
 from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from mfaportal.mfa.services import mfa_state_set
 from tests.factories import make_user
 from tests.graph_emulator.fixtures import RecordingSleep
 from tests.graph_emulator.server import GraphEmulator
@@ -126,6 +128,25 @@ def test_delta_sync_applies_adds_renames_disables_and_removals(
                for e in graph_emulator.log.matching(DELTA))  # fmt: skip
     assert len(graph_emulator.log.matching(REQUIREMENTS_ITEMS, batch_item=True)) == 5
     assert not graph_emulator.log.matching("userRegistrationDetails")
+
+
+def test_a_user_never_given_a_licence_is_not_eligible_after_a_delta_round(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    newcomer = graph_emulator.tenant.add_user("Never Licensed", alias="never", licensed=False)
+
+    directory_sync(client=graph_client)
+
+    # Delta leaves out assignedLicenses for a user who never had one: unknown, not licensed.
+    user = DirectoryUser.objects.get(object_id=newcomer.id)
+    assert user.account_enabled and not user.is_licensed
+    outcome = mfa_state_set(
+        users=DirectoryUser.objects.filter(pk=user.pk),
+        state=MfaState.ENABLED,
+        context=ChangeContext(actor=None, source=AuditSource.CLI),
+    )
+    assert [item.user_principal_name for item in outcome.skipped] == ["never@contoso.test"]
 
 
 @pytest.mark.parametrize("shape", ["resyncRequired", "SyncStateNotFound", "gone"])

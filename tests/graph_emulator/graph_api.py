@@ -245,10 +245,20 @@ class GraphApi:
         return names, None
 
     @staticmethod
-    def shape_user(user: User, select: list[str] | None) -> dict[str, Any]:
+    def shape_user(user: User, select: list[str] | None, *, delta: bool = False) -> dict[str, Any]:
         full = user.graph_json()
         wanted = select if select else DEFAULT_USER_PROPERTIES
         shaped = {name: full[name] for name in wanted if name in full}
+        if delta:
+            # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+            # user-delta.md: "If the property has never been set before it will not be
+            # included in the response at all." A user never given a licence has no
+            # assignedLicenses in delta; a property never given a value is left out.
+            shaped = {
+                name: value
+                for name, value in shaped.items()
+                if value is not None and (name != "assignedLicenses" or user.ever_licensed)
+            }
         shaped["id"] = user.id
         return shaped
 
@@ -343,7 +353,7 @@ class GraphApi:
                 if len(value) == size:
                     next_index = user.index
                     break
-                value.append(self.shape_user(user, select or None))
+                value.append(self.shape_user(user, select or None, delta=True))
             more = next_index is not None
             next_state = {**state, "i": next_index}
             done_sequence = state["s"]
@@ -357,7 +367,7 @@ class GraphApi:
                         {"id": user.id, "@removed": {"reason": user.removed_reason or "changed"}}
                     )
                 else:
-                    value.append(self.shape_user(user, select or None))
+                    value.append(self.shape_user(user, select or None, delta=True))
             more = position + size < len(indexes)
             next_state = {**state, "p": position + size}
             done_sequence = state["u"]

@@ -124,6 +124,8 @@ class User:
     licensed: bool
     user_type: str = "Member"
     job_title: str | None = None
+    # Whether assignedLicenses was ever set (delta leaves out properties never set).
+    ever_licensed: bool = False
     per_user_mfa_state: str = "disabled"
     # Read-after-write lag: what a read answers until ``stale_until`` (time.monotonic()).
     stale_mfa_state: str | None = None
@@ -282,6 +284,7 @@ class Tenant:
             account_enabled=index < len(_FIXED_USERS) or index % 47 != 46,
             licensed=licensed,
             user_type="Guest" if guest else "Member",
+            ever_licensed=licensed,
         )
         if index >= len(_FIXED_USERS):
             self._generate_mfa(user)
@@ -416,6 +419,7 @@ class Tenant:
                 mail=upn if licensed else None,
                 account_enabled=account_enabled,
                 licensed=licensed,
+                ever_licensed=licensed,
                 per_user_mfa_state=per_user_mfa_state,
                 created=iso(datetime.now(UTC)),
             )
@@ -435,6 +439,8 @@ class Tenant:
                 if name == "user_principal_name":
                     self._upn_index.pop(user.user_principal_name.lower(), None)
                     self._upn_index[str(value).lower()] = user.index
+                if name == "licensed" and value:
+                    user.ever_licensed = True
                 setattr(user, name, value)
             self._record_change(user)
             return user
