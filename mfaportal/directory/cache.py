@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from mfaportal.core.bulk_sql import bulk_insert, bulk_set, one_of
+from mfaportal.core.bulk_sql import bulk_insert, one_of
 from mfaportal.core.chunks import chunked
 from mfaportal.core.roles import BUILT_IN_ROLES
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
@@ -219,12 +219,3 @@ def user_roles_set(*, user: DirectoryUser, template_ids: Iterable[str]) -> None:
     """One user's admin roles, as the directory of record has them now."""
     roles = roles_known()
     user.roles.set([roles[template_id] for template_id in template_ids if template_id in roles])
-
-
-def methods_report_stamps_set(stamps: dict[int, str]) -> None:
-    """Graph mode: the registration report's time when each user's methods were last read."""
-    bulk_set(
-        DirectoryUser,
-        field="methods_report_updated",
-        values=((pk, stamp[:40]) for pk, stamp in stamps.items()),
-    )

@@ -83,8 +83,8 @@ class DirectoryUser(AbstractBaseUser):
     password_must_change = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     synced_at = models.DateTimeField(null=True, blank=True)
-    # Graph mode: the registration report's lastUpdatedDateTime when the user's methods were
-    # last read, so a sync reads a user's methods again only when they may have changed.
+    # No longer written: the registration report's lastUpdatedDateTime turned out to be the
+    # report's own refresh time, not the user's (graph mode reads methods per user instead).
     methods_report_updated = models.CharField(max_length=40, blank=True, default="")
 
     objects = DirectoryUserManager()

@@ -21,12 +21,14 @@ from .auth import (
 )
 from .client import (
     MAX_BATCH_SIZE,
+    REPORTS_LIMIT,
     GraphClient,
     GraphResponse,
     client_from_settings,
+    identity_reads_per_10s,
     parse_retry_after,
 )
-from .concurrency import bounded_map, prefetched
+from .concurrency import Pace, bounded_map, prefetched
 from .config import (
     CLOUDS,
     GRAPH_SCOPE,
@@ -82,6 +84,7 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "PHONE_METHOD_IDS",
     "PRIVILEGED_AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
+    "REPORTS_LIMIT",
     "USER_SELECT",
     "AccessToken",
     "AuthFlowError",
@@ -106,6 +109,7 @@ __all__ = [
     "GraphUnavailable",
     "GraphUser",
     "MfaRequirements",
+    "Pace",
     "PerUserMfaState",
     "PerUserResult",
     "PhoneType",
@@ -123,6 +127,7 @@ __all__ = [
     "cloud_named",
     "get_token_provider",
     "graph_config_from_settings",
+    "identity_reads_per_10s",
     "my_sign_ins_url_from_settings",
     "parse_retry_after",
     "prefetched",

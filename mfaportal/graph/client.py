@@ -8,11 +8,13 @@ Collections are streamed page by page, following ``@odata.nextLink`` verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,7 +28,7 @@ import requests
 from mfaportal.core.chunks import chunked
 
 from .auth import TokenSource, build_session, get_token_provider
-from .concurrency import bounded_map
+from .concurrency import Pace, bounded_map
 from .config import GraphConfig, graph_config_from_settings
 from .errors import (
     DeltaTokenExpired,
@@ -57,6 +59,16 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 503, 504})
+# microsoftgraph/microsoft-graph-docs-contrib, concepts/throttling-limits.md, "Identity and
+# access reports service limits": any request, "5 requests per 10 seconds" per app per tenant
+# (userRegistrationDetails is such a report).
+REPORTS_LIMIT = (5, 10.0)
+# Graph counts a request when it arrives, a little after it left: the window is kept this
+# much wider, so a paced request never arrives early.
+PACE_MARGIN_SECONDS = 0.5
+# Same page, "Identity and access service limits": the application+tenant resource-unit quota
+# per 10 seconds by tenant size (S under 50 users, M 50-500, L above 500); a GET costs 1.
+IDENTITY_QUOTA_PER_10S = ((50, 3_500), (500, 5_000), (None, 8_000))
 MAX_BATCH_SIZE = 20  # Graph's limit per JSON batch
 MAX_PAGE_SIZE = 999  # Graph's limit for $top on directory objects
 BACKOFF_BASE_SECONDS = 0.5
@@ -119,6 +131,30 @@ def _quote_id(value: str) -> str:
     return quote(value, safe="@")
 
 
+def identity_reads_per_10s(tenant_users: int) -> int:
+    """Per-user reads a sync may send in 10 s: half the tenant's published quota, so the
+    portal's own changes and sign-ins (and other apps of the tenant) keep the rest."""
+    for below, quota in IDENTITY_QUOTA_PER_10S:
+        if below is None or tenant_users < below:
+            return quota // 2
+    raise AssertionError("unreachable")
+
+
+_paces_lock = threading.Lock()
+_paces: dict[tuple[str, ...], Pace] = {}
+
+
+def _shared_pace(config: GraphConfig, name: str, limit: int, window: float) -> Pace:
+    """One pace per process per app and tenant: the limit is Graph's, not one client's."""
+    key = (config.authority_host, config.tenant_id, config.client_id, name)
+    with _paces_lock:
+        pace = _paces.get(key)
+        if pace is None:
+            pace = Pace(limit, window, clock=time.monotonic, sleep=time.sleep)
+            _paces[key] = pace
+        return pace
+
+
 class GraphClient:
     def __init__(
         self,
@@ -136,6 +172,20 @@ class GraphClient:
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
+        limit, window = REPORTS_LIMIT
+        if sleep is time.sleep and clock is time.monotonic:
+            self.report_pace = _shared_pace(config, "reports", limit, window + PACE_MARGIN_SECONDS)
+        else:
+            self.report_pace = self.pace(limit, window + PACE_MARGIN_SECONDS)
+
+    def pace(self, limit: int, window: float) -> Pace:
+        """A pace on this client's clock (tests hand in one that does not wait)."""
+        return Pace(limit, window, clock=self._clock, sleep=self._sleep)
+
+    def wait(self, seconds: float) -> None:
+        """Wait on this client's clock (after Graph's Retry-After, before trying again)."""
+        if seconds > 0:
+            self._sleep(seconds)
 
     # --- URLs ----------------------------------------------------------------------------
 
@@ -308,11 +358,12 @@ class GraphClient:
             )
         return answer.body
 
-    def pages(self, url: str) -> Iterator[CollectionPage]:
+    def pages(self, url: str, *, pace: Pace | None = None) -> Iterator[CollectionPage]:
         """Stream a collection: one request per page, following @odata.nextLink verbatim."""
         next_url: str | None = url
         while next_url:
-            body = self._get_object(next_url)
+            with pace.slot() if pace is not None else contextlib.nullcontext():
+                body = self._get_object(next_url)
             items = body.get("value")
             if not isinstance(items, list):
                 raise GraphError(200, "invalidResponse", "collection answer without a 'value' list")
@@ -458,15 +509,16 @@ class GraphClient:
     ) -> Iterator[list[RegistrationDetails]]:
         """The tenant's registration report, one list per page.
 
-        This API is throttled hard (a few requests per 10 s): pages are retried after
-        Retry-After like everything else. ``$top`` is sent only when asked for, as the docs
-        do not list it.
+        Reports are limited to 5 requests per 10 s per app and tenant (``REPORTS_LIMIT``):
+        pages are paced to it, and retried after Retry-After like everything else. ``$top``
+        is sent only when asked for, as the docs do not list it. A tenant without Entra ID
+        P1/P2 is refused (403 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant``).
         """
         params = {"$top": str(page_size)} if page_size else None
         url = self.url(
             "/reports/authenticationMethods/userRegistrationDetails", version=version, params=params
         )
-        for page in self.pages(url):
+        for page in self.pages(url, pace=self.report_pace):
             yield [RegistrationDetails.from_graph(item) for item in page.items]
 
     # --- authentication methods ----------------------------------------------------------
@@ -636,13 +688,17 @@ class GraphClient:
     # --- batched helpers -------------------------------------------------------------------
 
     def each_batch(
-        self, items: Iterable[T], call: Callable[[list[T]], R]
+        self, items: Iterable[T], call: Callable[[list[T]], R], *, pace: Pace | None = None
     ) -> Iterator[tuple[list[T], R | BaseException]]:
         """``call`` on ``items`` one ``$batch``-sized piece at a time, ``config.concurrency``
         pieces in flight, answers in order (a piece whose call raised yields the error).
+        With a ``pace``, each piece waits for room for its items before it is sent.
 
         ``items`` is pulled as answers come back, so a generator of every user streams."""
-        return bounded_map(call, chunked(items, MAX_BATCH_SIZE), workers=self.config.concurrency)
+        pieces: Iterable[list[T]] = chunked(items, MAX_BATCH_SIZE)
+        if pace is not None:
+            pieces = _paced(pieces, pace)
+        return bounded_map(call, pieces, workers=self.config.concurrency)
 
     def _per_user(
         self,
@@ -726,6 +782,12 @@ class GraphClient:
             for user_id in user_ids
         ]
         return self._per_user(user_ids, requests_, lambda _body: None, version="v1.0")
+
+
+def _paced(pieces: Iterable[list[T]], pace: Pace) -> Iterator[list[T]]:
+    for piece in pieces:
+        pace.take(len(piece))
+        yield piece
 
 
 def _decode_json(response: requests.Response) -> Any:

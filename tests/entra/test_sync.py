@@ -245,24 +245,72 @@ def test_state_changed_in_graph_is_read_and_audited_by_the_next_full_sync(
     assert (event.before, event.after, event.source) == ("Disabled", "Enforced", "sync")
 
 
-def test_methods_are_read_again_only_where_the_report_says_they_changed(
+def test_a_changed_phone_number_reaches_the_cache_at_the_next_full_sync(
     graph_emulator: GraphEmulator, graph_client: GraphClient
 ) -> None:
     directory_sync(full=True, client=graph_client)
-    first_round = len(graph_emulator.log.matching(METHODS_ITEMS, batch_item=True))
-    registered = sum(1 for u in graph_emulator.tenant.iter_users() if u.methods_registered())
-    assert first_round == registered
+    target = graph_emulator.tenant.user_at(5)
+    # The same kind of method with another number, and the report not refreshed since: it
+    # tells nothing (its time is the report's, the same on every row).
+    target.phones["mobile"] = "+1 5550009999"
+
+    directory_sync(full=True, client=graph_client)
+
+    phone = cached(graph_emulator, 5).methods.get(kind="authentication_phone")
+    assert phone.phone_number == "+15550009999"
+
+
+def test_methods_are_read_where_the_report_or_the_cache_has_some_and_where_it_is_silent(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.tenant.disable_user(graph_emulator.tenant.user_id_for(9))  # has methods
+
+    directory_sync(full=True, client=graph_client)
+
+    reads = {e.path.split("/")[3] for e in graph_emulator.log.matching(METHODS_ITEMS)}
+    users = list(graph_emulator.tenant.iter_users())
+    registered = {u.id for u in users if u.account_enabled and u.methods_registered()}
+    left_out = {u.id for u in users if not u.account_enabled}  # the report skips them
+    assert reads == registered | left_out
+    # The disabled user's methods are in the cache although the report left them out.
+    assert cached(graph_emulator, 9).methods.count() == 3
+    assert cached(graph_emulator, 9).mfa.default_method == MethodType.PHONE_APP_NOTIFICATION
     graph_emulator.log.clear()
 
+    # A user whose methods all went in Graph (and whom the report still lists) is read too.
+    graph_emulator.tenant.user_at(5).phones.clear()
     directory_sync(full=True, client=graph_client)
-    assert graph_emulator.log.matching(METHODS_ITEMS, batch_item=True) == []
+    assert not cached(graph_emulator, 5).methods.exists()
 
-    target = graph_emulator.tenant.user_at(5)
-    graph_emulator.tenant.add_authenticator(target.id, "Galaxy S24")
+
+def test_a_tenant_without_p1_or_p2_gets_every_users_methods_read_one_by_one(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.tenant.premium = False
+
+    result = directory_sync(full=True, client=graph_client)
+
+    (report,) = graph_emulator.log.matching("userRegistrationDetails")
+    assert report.status == 403
+    assert any("P1 or P2" in note for note in result.warnings())
+    assert len(graph_emulator.log.matching(METHODS_ITEMS, batch_item=True)) == 60
+    nine = cached(graph_emulator, 9)
+    assert nine.methods.count() == 3
+    assert nine.mfa.default_method == MethodType.PHONE_APP_NOTIFICATION  # signInPreferences
+    assert cached(graph_emulator, 5).mfa.default_method == MethodType.ONE_WAY_SMS
+
+
+def test_report_pages_are_paced_to_the_reports_published_limit(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    graph_emulator.report_page_size = 5  # 12 pages for the 59 enabled users
+
     directory_sync(full=True, client=graph_client)
-    (read,) = graph_emulator.log.matching(METHODS_ITEMS, batch_item=True)
-    assert target.id in read.path
-    assert cached(graph_emulator, 5).methods.filter(device_name="Galaxy S24").exists()
+
+    pages = graph_emulator.log.matching("userRegistrationDetails")
+    assert len(pages) == 12 and all(page.status == 200 for page in pages)  # never a 429
+    # 5 requests per 10 s: the last of 12 pages goes out 20 s after the first.
+    assert sum(recording_sleep.delays) >= 20
 
 
 def test_full_sync_removes_users_graph_no_longer_lists(

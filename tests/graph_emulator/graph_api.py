@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import math
 import random
 import re
 import time
@@ -794,13 +795,36 @@ class GraphApi:
             "userPreferredMethodForSecondaryAuthentication": (
                 preferred or ("" if user.user_type == "Guest" else "none")
             ),
-            "lastUpdatedDateTime": self.tenant.last_updated(user),
+            # MicrosoftDocs/entra-docs, identity/authentication/howto-authentication-methods-
+            # activity.md: "Last Updated Time (The date and time when the report most recently
+            # updated. This value is not related the user's authentication method
+            # registration.)" Microsoft's examples show one time on every row.
+            "lastUpdatedDateTime": iso(self.tenant.report_updated_at),
         }
         if version == "beta":
             item["defaultMfaMethod"] = DEFAULT_MFA_METHOD[preferred] if preferred else "none"
         return item
 
     def registration_details(self, request: Request, version: str) -> Response:
+        # howto-authentication-methods-activity.md: "A Microsoft Entra ID P1 or P2 license is
+        # required to access Usage and insights"; a tenant without one is answered as
+        # reported in microsoftgraph/microsoft-graph-docs-contrib#8777.
+        if not self.tenant.premium:
+            return graph_error(
+                403,
+                "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "Neither tenant is B2C or tenant doesn't have premium license",
+            )
+        retry_after = self.emulator.report_throttled()
+        if retry_after is not None:
+            # concepts/throttling-limits.md, "Identity and access reports service limits":
+            # any request, "5 requests per 10 seconds" per app per tenant.
+            return graph_error(
+                429,
+                "TooManyRequests",
+                "Too many requests.",
+                **{"Retry-After": str(max(1, math.ceil(retry_after)))},
+            )
         if request.param("$filter"):
             return graph_error(
                 400, "Request_UnsupportedQuery", "The emulator does not filter this report."
@@ -817,6 +841,10 @@ class GraphApi:
         value: list[dict[str, Any]] = []
         next_index = None
         for user in self.tenant.iter_users(start):
+            if not user.account_enabled:
+                # Disabled users are missing from the report (MicrosoftDocs/entra-docs#878,
+                # "Disabled users are missing from the 'User registration details' report").
+                continue
             if len(value) == top:
                 next_index = user.index
                 break

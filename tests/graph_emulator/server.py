@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,6 +121,12 @@ class GraphEmulator:
         self.latency = latency
         # Seconds a per-user MFA state written through Graph may still read as before.
         self.read_after_write_lag = read_after_write_lag
+        # The clock rate limits are measured on; tests hand in one their sleeps advance.
+        self.clock: Callable[[], float] = time.monotonic
+        # Identity and access reports: 5 requests per 10 seconds per app per tenant
+        # (concepts/throttling-limits.md); None lifts the limit.
+        self.report_limit: tuple[int, float] | None = (5, 10.0)
+        self.report_requests: deque[float] = deque()
         self.page_size = page_size
         self.delta_page_size = delta_page_size
         self.report_page_size = report_page_size
@@ -252,6 +260,21 @@ class GraphEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def report_throttled(self) -> float | None:
+        """Seconds until a report request would fit the reports' limit, or None if it fits
+        now (the request then counts)."""
+        if self.report_limit is None:
+            return None
+        limit, window = self.report_limit
+        with self._lock:
+            now = self.clock()
+            while self.report_requests and self.report_requests[0] <= now - window:
+                self.report_requests.popleft()
+            if len(self.report_requests) >= limit:
+                return self.report_requests[0] + window - now
+            self.report_requests.append(now)
+            return None
 
     def wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the emulator stops."""

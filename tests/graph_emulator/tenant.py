@@ -239,6 +239,10 @@ class Tenant:
         self.delta_epoch = 1
         self.delta_expiry_code = "syncStateNotFound"
         self.role_assignments: list[RoleAssignmentRecord] = []
+        # Entra ID P1/P2 in the tenant: the registration report needs it.
+        self.premium = True
+        # When the registration report was last refreshed: one time for the whole report.
+        self.report_updated_at = datetime(2025, 1, 1, 6, 0, tzinfo=UTC)
         self._seed_roles()
 
     # --- ids and generation ---------------------------------------------------------------
@@ -531,5 +535,9 @@ class Tenant:
             user.hardware_oath.append(token)
             return token
 
-    def last_updated(self, user: User) -> str:
-        return iso(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=user.index))
+    def refresh_report(self) -> None:
+        """The registration report is refreshed: every row carries the new time."""
+        with self.lock:
+            self.report_updated_at = max(
+                datetime.now(UTC), self.report_updated_at + timedelta(seconds=1)
+            )

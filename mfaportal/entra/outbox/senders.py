@@ -190,12 +190,12 @@ def _send_methods_delete(client: GraphClient, changes: list[OutboxChange], out: 
     while active:
         round_ = [(plan, plan.steps[0]) for plan in active]
         for part, outcome in client.each_batch(round_, partial(_send_round, client)):
-            for (plan, step), answer in zip(
-                part,
-                outcome if not isinstance(outcome, BaseException) else [None] * len(part),
-                strict=True,
-            ):
-                error = outcome if isinstance(outcome, BaseException) else answer.error
+            errors: list[BaseException | None] = (
+                [outcome] * len(part)
+                if isinstance(outcome, BaseException)
+                else [sent.error for sent in outcome]
+            )
+            for (plan, step), error in zip(part, errors, strict=True):
                 plan.steps.pop(0)
                 # Gone already (an earlier attempt, or someone else) is what was wanted.
                 if error is None or isinstance(error, GraphNotFound):

@@ -12,7 +12,7 @@ from django.db import connection
 
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.entra.models import DirectorySyncState
-from mfaportal.entra.sync.methods import methods_from_report, methods_of
+from mfaportal.entra.sync.methods import methods_full, methods_of
 from mfaportal.entra.sync.roles import roles_stage
 from mfaportal.entra.sync.states import all_users, states_stage, users_by_object_id
 from mfaportal.entra.sync.status import (
@@ -81,7 +81,7 @@ def _execute(run: Run, delta_link: str) -> str:
     roles_stage(run)
     if full:
         states_stage(run, all_users(), DirectoryUser.objects.count())
-        methods_from_report(run)
+        methods_full(run)
     else:
         assert changed is not None
         users = list(users_by_object_id(changed))
