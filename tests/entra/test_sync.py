@@ -186,6 +186,46 @@ def test_throttled_page_and_throttled_batch_items_are_waited_for(
     assert UserMfa.objects.count() == 60
 
 
+def test_a_batch_throttled_longer_than_a_request_may_wait_does_not_end_the_full_sync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    # The second MFA-state $batch is answered 429 with a Retry-After of three minutes, past
+    # what one request may wait (throttling.md: wait as long as Retry-After says).
+    graph_emulator.faults.add(
+        r"^/beta/\$batch$", status=429, retry_after=180, scope="request", after=1, times=1
+    )
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert 180 in recording_sleep.delays  # the sync waited, then went on with that batch
+    assert result.states_read == 60 and UserMfa.objects.count() == 60
+    assert DirectorySyncState.load().status == DirectorySyncState.Status.SUCCEEDED
+
+
+def test_a_page_that_fails_after_every_retry_is_read_again_from_where_the_sync_was(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.delta_page_size = 7
+    graph_emulator.faults.add(DELTA, status=503, after=3, times=5)  # page 4, every attempt
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert result.users_seen >= 60 and DirectoryUser.objects.count() == 60
+    assert any("went on from there" in note for note in result.warnings())
+    assert DirectorySyncState.load().status == DirectorySyncState.Status.SUCCEEDED
+
+
+def test_method_reads_graph_could_not_answer_are_read_again_before_the_sync_ends(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.faults.add(r"^/v1.0/\$batch$", status=503, times=5)  # every attempt
+
+    directory_sync(full=True, client=graph_client)
+
+    registered = [u for u in graph_emulator.tenant.iter_users() if u.methods_registered()]
+    assert VerificationMethod.objects.values("user").distinct().count() == len(registered)
+
+
 def test_unavailable_graph_is_retried_then_given_up_with_a_clear_error(
     graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
 ) -> None:
@@ -197,7 +237,10 @@ def test_unavailable_graph_is_retried_then_given_up_with_a_clear_error(
         directory_sync(client=graph_client)
 
     assert "gave up after 5 attempts" in str(failed.value)
-    assert len(recording_sleep.delays) == 4  # backed off between the five attempts
+    # Backed off between five attempts; went on from where it was three more times, each
+    # after a pause, and then stopped.
+    assert len(recording_sleep.delays) == 4 * 4 + 3
+    assert recording_sleep.delays.count(30.0) == 3
     state = DirectorySyncState.load()
     assert state.status == DirectorySyncState.Status.FAILED
     assert "serviceNotAvailable" in state.last_error and "gave up" in state.last_error

@@ -37,10 +37,11 @@ from mfaportal.entra.mapping import (
 )
 from mfaportal.entra.models import OutboxChange
 from mfaportal.entra.sync.states import DB_CHUNK, CachedUser, all_users
-from mfaportal.entra.sync.status import Run
+from mfaportal.entra.sync.status import RESUME_ATTEMPTS, Run, resumable
 from mfaportal.graph import (
     MAX_BATCH_SIZE,
     AuthMethod,
+    GraphError,
     GraphForbidden,
     Pace,
     PerUserResult,
@@ -105,17 +106,26 @@ def methods_full(run: Run) -> None:
 
 def _from_report(run: Run, pace: Pace, covered: set[int], total: int) -> None:
     """The report, page by page; one page's method reads travel while the page before is
-    written."""
+    written. Users whose reads failed, and those after a page Graph could not answer, are
+    left uncovered: they are read one by one afterwards."""
     with ThreadPoolExecutor(run.client.config.concurrency, thread_name_prefix="graph") as pool:
         previous: _PagePlan | None = None
-        for page in prefetched(run.client.registration_details()):
-            plan = _plan_registration_page(run, page, pool, pace, covered)
-            if previous is not None:
-                _apply_registration_page(run, previous)
-            previous = plan
-            run.report("methods", len(covered), total)
+        try:
+            for page in prefetched(run.client.registration_details()):
+                plan = _plan_registration_page(run, page, pool, pace, covered)
+                if previous is not None:
+                    covered.difference_update(_apply_registration_page(run, previous))
+                previous = plan
+                run.report("methods", len(covered), total)
+        except GraphError as error:
+            if not resumable(error):
+                raise
+            run.result.notes.append(
+                f"the registration report stopped ({error.status or '-'} {error.code}): the "
+                "users after it were read one by one"
+            )
         if previous is not None:
-            _apply_registration_page(run, previous)
+            covered.difference_update(_apply_registration_page(run, previous))
 
 
 def _plan_registration_page(
@@ -156,13 +166,15 @@ def _plan_registration_page(
     return plan
 
 
-def _apply_registration_page(run: Run, plan: _PagePlan) -> None:
-    read = _finish_method_reads(run, plan.reads)
+def _apply_registration_page(run: Run, plan: _PagePlan) -> set[int]:
+    """Write what one page changes; returns the users whose methods could not be read now."""
+    read, failed, _error = _finish_method_reads(run, plan.reads)
     with transaction.atomic():
         run.result.methods_changed += reconcile.methods_observed(
             read, cached=plan.cached, deletions_pending=_deletions_pending()
         )
         run.result.defaults_changed += reconcile.defaults_observed(plan.new_defaults)
+    return {user.pk for user in failed}
 
 
 def methods_of(
@@ -180,18 +192,39 @@ def methods_of(
         total = len(users)
     pace = pace or _reads_pace(run, DirectoryUser.objects.count())
     run.report("methods", done, total, force=True)
+    failed: list[CachedUser] = []
+    error: BaseException | None = None
     for group in chunked(users, DB_CHUNK):
-        _methods_and_defaults(run, group, pace)
-        done += len(group)
+        group_failed, group_error = _methods_and_defaults(run, group, pace)
+        failed += group_failed
+        error = group_error or error
+        done += len(group) - len(group_failed)
         run.report("methods", done, total)
+    for _attempt in range(RESUME_ATTEMPTS):
+        if not failed:
+            break
+        # Batches Graph could not answer: again, after its Retry-After.
+        run.pause(error)
+        retry, failed = failed, []
+        for group in chunked(retry, DB_CHUNK):
+            group_failed, error = _methods_and_defaults(run, group, pace)
+            failed += group_failed
+            done += len(group) - len(group_failed)
+            run.report("methods", done, total)
+    if failed and isinstance(error, GraphError):
+        run.problems("methods", error, len(failed))
     run.report("methods", done, total, force=True)
 
 
-def _methods_and_defaults(run: Run, users: list[CachedUser], pace: Pace) -> None:
+def _methods_and_defaults(
+    run: Run, users: list[CachedUser], pace: Pace
+) -> tuple[list[CachedUser], BaseException | None]:
+    """Read and write these users' methods and default; returns those Graph could not
+    answer for now, and why."""
     pks = [user.pk for user in users]
     cached = reconcile.methods_cached(pks)
     with ThreadPoolExecutor(run.client.config.concurrency, thread_name_prefix="graph") as pool:
-        read = _finish_method_reads(run, _start_method_reads(run, pool, pace, users))
+        read, failed, error = _finish_method_reads(run, _start_method_reads(run, pool, pace, users))
     new_defaults: dict[int, str] = {}
     defaults = reconcile.defaults_cached(pks)
     client = run.client
@@ -202,6 +235,10 @@ def _methods_and_defaults(run: Run, users: list[CachedUser], pace: Pace) -> None
     ):
         if isinstance(answer, GraphForbidden):
             run.problems("methods", answer, len(chunk))
+            continue
+        if isinstance(answer, BaseException) and resumable(answer):
+            failed += [user for user in chunk if user not in failed]
+            error = answer
             continue
         if isinstance(answer, BaseException):
             raise answer
@@ -220,6 +257,7 @@ def _methods_and_defaults(run: Run, users: list[CachedUser], pace: Pace) -> None
             read, cached=cached, deletions_pending=_deletions_pending()
         )
         run.result.defaults_changed += reconcile.defaults_observed(new_defaults)
+    return failed, error
 
 
 def _start_method_reads(
@@ -235,12 +273,21 @@ def _start_method_reads(
     return reads
 
 
-def _finish_method_reads(run: Run, reads: _Reads) -> dict[int, list[ObservedMethod]]:
+def _finish_method_reads(
+    run: Run, reads: _Reads
+) -> tuple[dict[int, list[ObservedMethod]], list[CachedUser], BaseException | None]:
+    """What was read; the users of batches Graph could not answer now, and why."""
     read: dict[int, list[ObservedMethod]] = {}
+    failed: list[CachedUser] = []
+    last_error: BaseException | None = None
     for chunk, future in reads:
         error = future.exception()
         if isinstance(error, GraphForbidden):
             run.problems("methods", error, len(chunk))
+            continue
+        if resumable(error):
+            failed += chunk
+            last_error = error
             continue
         if error is not None:
             raise error
@@ -250,4 +297,4 @@ def _finish_method_reads(run: Run, reads: _Reads) -> dict[int, list[ObservedMeth
             else:
                 read[user.pk] = methods_from_graph(result.value or [])
     run.result.methods_read += len(read)
-    return read
+    return read, failed, last_error

@@ -19,7 +19,7 @@ from mfaportal.directory.cache import (
 )
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.entra.mapping import user_record_from_graph
-from mfaportal.entra.sync.status import Run
+from mfaportal.entra.sync.status import RESUME_ATTEMPTS, Run, resumable
 from mfaportal.graph import (
     DeltaPage,
     GraphClient,
@@ -55,24 +55,41 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
     seen = 0
     result = run.result
     run.report("users", 0, None, force=True)
-    pages = prefetched(run.client.users_delta(delta_link or None))
-    for group in _regrouped(pages, DB_CHUNK):
-        users = [user for page in group for user in page.users]
-        with transaction.atomic():
-            outcome = users_apply(
-                [user_record_from_graph(user) for user in users], synced_at=run.synced_at
+    # Where to go on from: the link of the page after the last one written.
+    position: str | None = delta_link or None
+    resumes = 0
+    while True:
+        try:
+            pages = prefetched(run.client.users_delta(position))
+            for group in _regrouped(pages, DB_CHUNK):
+                users = [user for page in group for user in page.users]
+                with transaction.atomic():
+                    outcome = users_apply(
+                        [user_record_from_graph(user) for user in users], synced_at=run.synced_at
+                    )
+                result.users_added += outcome.added
+                result.users_updated += outcome.updated
+                result.users_removed += outcome.removed
+                if outcome.skipped:
+                    result.problems[("users", "incomplete record")] += outcome.skipped
+                if changed is not None:
+                    changed.extend(user.id for user in users if not user.removed)
+                seen += len(users)
+                result.users_seen = seen
+                run.report("users", seen, None)
+                new_link = group[-1].delta_link or new_link
+                position = group[-1].next_link or position
+            break
+        except GraphError as error:
+            # A page Graph could not answer now: go on from the last page written, later.
+            if not resumable(error) or resumes >= RESUME_ATTEMPTS:
+                raise
+            resumes += 1
+            result.notes.append(
+                f"reading users stopped after {seen:,} ({error.status or '-'} {error.code}); "
+                "went on from there"
             )
-        result.users_added += outcome.added
-        result.users_updated += outcome.updated
-        result.users_removed += outcome.removed
-        if outcome.skipped:
-            result.problems[("users", "incomplete record")] += outcome.skipped
-        if changed is not None:
-            changed.extend(user.id for user in users if not user.removed)
-        seen += len(users)
-        result.users_seen = seen
-        run.report("users", seen, None)
-        new_link = group[-1].delta_link or new_link
+            run.pause(error)
     if not new_link:
         raise GraphError(
             None, "noDeltaLink", "the last page of /users/delta carried no @odata.deltaLink"
