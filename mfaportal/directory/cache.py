@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 
 from mfaportal.core.bulk_sql import bulk_insert, one_of
 from mfaportal.core.chunks import chunked
-from mfaportal.core.roles import BUILT_IN_ROLES
+from mfaportal.core.roles import BUILT_IN_ROLES, LIMITED_DISPLAY_SUFFIX, LIMITED_ROLES_BY_ID
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 
 
@@ -182,14 +182,20 @@ def users_remove_unlisted(*, listed_since: datetime) -> int:
 
 
 def roles_known() -> dict[str, DirectoryRole]:
-    """Every directory role the cache knows, the built-in ones created where missing."""
+    """Every directory role the cache knows, the built-in ones (and each one held only as
+    eligible or scoped) created where missing."""
     roles = {role.template_id: role for role in DirectoryRole.objects.all()}
-    for built_in in BUILT_IN_ROLES:
-        if built_in.template_id not in roles:
-            roles[built_in.template_id], _created = DirectoryRole.objects.get_or_create(
-                template_id=built_in.template_id,
-                defaults={"display_name": built_in.display_name},
-            )
+    wanted = [(role.template_id, role.display_name) for role in BUILT_IN_ROLES] + [
+        (limited_id, role.display_name + LIMITED_DISPLAY_SUFFIX)
+        for limited_id, role in LIMITED_ROLES_BY_ID.items()
+    ]
+    missing = [(template_id, name) for template_id, name in wanted if template_id not in roles]
+    if missing:
+        DirectoryRole.objects.bulk_create(
+            [DirectoryRole(template_id=t, display_name=name) for t, name in missing],
+            ignore_conflicts=True,
+        )
+        roles = {role.template_id: role for role in DirectoryRole.objects.all()}
     return roles
 
 

@@ -70,6 +70,7 @@ PACE_MARGIN_SECONDS = 0.5
 # per 10 seconds by tenant size (S under 50 users, M 50-500, L above 500); a GET costs 1.
 IDENTITY_QUOTA_PER_10S = ((50, 3_500), (500, 5_000), (None, 8_000))
 MAX_BATCH_SIZE = 20  # Graph's limit per JSON batch
+USER_ODATA_TYPE = "#microsoft.graph.user"
 MAX_PAGE_SIZE = 999  # Graph's limit for $top on directory objects
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
@@ -446,15 +447,54 @@ class GraphClient:
     # --- roles ---------------------------------------------------------------------------
 
     def role_assignments(self, role_definition_id: str) -> list[RoleAssignment]:
-        """Active assignments of one directory role, with the principal expanded."""
+        """Active assignments of one directory role, with the principal expanded (a user, a
+        role-assignable group or an app), at any scope (``directory_scope_id``)."""
+        return self._role_records("roleAssignments", "roleDefinitionId", role_definition_id)
+
+    def role_eligibilities(self, role_definition_id: str) -> list[RoleAssignment]:
+        """Who may activate one directory role in Privileged Identity Management (its
+        ``roleEligibilityScheduleInstances``), with the principal expanded."""
+        return self._role_records(
+            "roleEligibilityScheduleInstances", "roleDefinitionId", role_definition_id
+        )
+
+    def roles_of(self, principal_id: str, *, eligible: bool = False) -> list[RoleAssignment]:
+        """The active (or, with ``eligible``, the eligible) roles of one user or group."""
+        collection = "roleEligibilityScheduleInstances" if eligible else "roleAssignments"
+        return self._role_records(collection, "principalId", principal_id)
+
+    def _role_records(self, collection: str, field_name: str, value: str) -> list[RoleAssignment]:
         url = self.url(
-            "/roleManagement/directory/roleAssignments",
-            params={
-                "$filter": f"roleDefinitionId eq '{role_definition_id}'",
-                "$expand": "principal",
-            },
+            f"/roleManagement/directory/{collection}",
+            params={"$filter": f"{field_name} eq '{value}'", "$expand": "principal"},
         )
         return self._collect(url, RoleAssignment.from_graph)
+
+    def group_member_ids(self, group_id: str) -> list[str]:
+        """The users in a group (a role-assignable group has no nested groups)."""
+        url = self.url(
+            f"/groups/{_quote_id(group_id)}/members",
+            params={"$select": "id", "$top": str(MAX_PAGE_SIZE)},
+        )
+        return [
+            str(item["id"])
+            for page in self.pages(url)
+            for item in page.items
+            if item.get("@odata.type") == USER_ODATA_TYPE and "id" in item
+        ]
+
+    def role_assignable_groups_of(self, user_id: str) -> list[str]:
+        """The role-assignable groups a user is a member of (they may hold roles)."""
+        url = self.url(
+            f"/users/{_quote_id(user_id)}/memberOf/microsoft.graph.group",
+            params={"$select": "id,isAssignableToRole"},
+        )
+        return [
+            str(item["id"])
+            for page in self.pages(url)
+            for item in page.items
+            if item.get("isAssignableToRole") is True and "id" in item
+        ]
 
     # --- per-user MFA (beta) -------------------------------------------------------------
 

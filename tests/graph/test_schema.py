@@ -289,6 +289,44 @@ def test_role_assignments_match_unified_role_assignment(raw_get: Any) -> None:
         check_v1(principal, principal["@odata.type"].removeprefix("#microsoft.graph."))
 
 
+def test_group_held_eligible_and_scoped_roles_match_their_types(
+    graph_emulator: GraphEmulator, raw_get: Any
+) -> None:
+    tenant = graph_emulator.tenant
+    group = tenant.add_group("Admins", [tenant.user_id_for(5)])
+    tenant.assign_role(GLOBAL_ADMINISTRATOR_ROLE_ID, group.id, principal_type="group")
+    tenant.assign_role(GLOBAL_ADMINISTRATOR_ROLE_ID, tenant.user_id_for(6), eligible=True)
+    tenant.assign_role(
+        GLOBAL_ADMINISTRATOR_ROLE_ID,
+        group.id,
+        principal_type="group",
+        eligible=True,
+        directory_scope_id="/administrativeUnits/7bb1a1a0-0000-4000-8000-000000000001",
+    )
+    query = f"?$filter=roleDefinitionId eq '{GLOBAL_ADMINISTRATOR_ROLE_ID}'&$expand=principal"
+    assigned = raw_get(f"/v1.0/roleManagement/directory/roleAssignments{query}")["value"]
+    eligible = raw_get(f"/v1.0/roleManagement/directory/roleEligibilityScheduleInstances{query}")[
+        "value"
+    ]
+    assert {item["principal"]["@odata.type"] for item in assigned + eligible} >= {
+        "#microsoft.graph.group",
+        "#microsoft.graph.user",
+    }
+    for item in assigned:
+        check_v1(item, "unifiedRoleAssignment")
+    for item in eligible:
+        check_v1(item, "unifiedRoleEligibilityScheduleInstance")
+    for item in assigned + eligible:
+        principal = item["principal"]
+        check_v1(principal, principal["@odata.type"].removeprefix("#microsoft.graph."))
+    for member in raw_get(f"/v1.0/groups/{group.id}/members?$select=id")["value"]:
+        check_v1(member, "user")
+    for found in raw_get(f"/v1.0/users/{tenant.user_id_for(5)}/memberOf/microsoft.graph.group")[
+        "value"
+    ]:
+        check_v1(found, "group")
+
+
 def test_registration_details_match(raw_get: Any) -> None:
     v1 = raw_get("/v1.0/reports/authenticationMethods/userRegistrationDetails")["value"]
     beta = raw_get("/beta/reports/authenticationMethods/userRegistrationDetails")["value"]

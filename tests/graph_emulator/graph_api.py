@@ -167,6 +167,14 @@ class GraphApi:
         if seg == ["roleManagement", "directory", "roleAssignments"] and method == "GET":
             return lambda r: self.role_assignments(r, version)
         if (
+            seg == ["roleManagement", "directory", "roleEligibilityScheduleInstances"]
+            and method == "GET"
+        ):
+            return lambda r: self.role_assignments(r, version, eligible=True)
+        if n == 3 and seg[0] == "groups" and seg[2] == "members" and method == "GET":
+            group_id = seg[1]
+            return lambda r: self.group_members(r, group_id, version)
+        if (
             seg == ["reports", "authenticationMethods", "userRegistrationDetails"]
             and method == "GET"
         ):
@@ -186,6 +194,8 @@ class GraphApi:
 
         if n == 2 and method == "GET":
             return with_user(lambda r, u: self.user_get(r, u, version))
+        if seg[2:] in (["memberOf"], ["memberOf", "microsoft.graph.group"]) and method == "GET":
+            return with_user(lambda r, u: self.member_of(u, version))
         if n == 3 and seg[2] == "revokeSignInSessions" and method == "POST":
             return with_user(lambda r, u: self.revoke_sessions(u, version))
         if n < 4 or seg[2] != "authentication":
@@ -417,8 +427,20 @@ class GraphApi:
 
     # --- roles ------------------------------------------------------------------------------
 
-    def role_assignments(self, request: Request, version: str) -> Response:
-        records = list(self.tenant.role_assignments)
+    def role_assignments(
+        self, request: Request, version: str, *, eligible: bool = False
+    ) -> Response:
+        """Active role assignments, or PIM eligibilities (roleEligibilityScheduleInstances,
+        api-reference/v1.0/api/rbacapplication-list-roleeligibilityscheduleinstances.md).
+
+        Roles are held directly, through role-assignable groups, over administrative units
+        (directoryScopeId "/administrativeUnits/{id}") and, with PIM, as eligibilities that
+        only become assignments when activated; MicrosoftDocs/entra-docs,
+        role-based-access-control/groups-concept.md: "you can use Microsoft Entra Privileged
+        Identity Management (PIM) to make a group eligible for a role assignment".
+        """
+        tenant = self.tenant
+        records = list(tenant.role_eligibilities if eligible else tenant.role_assignments)
         raw_filter = request.param("$filter")
         if raw_filter:
             match = re.fullmatch(
@@ -439,16 +461,36 @@ class GraphApi:
                 "id": record.id,
                 "principalId": record.principal_id,
                 "roleDefinitionId": record.role_definition_id,
-                "directoryScopeId": "/",
+                "directoryScopeId": record.directory_scope_id,
             }
+            if eligible:
+                item.update(
+                    {
+                        "appScopeId": None,
+                        "startDateTime": "2025-01-01T00:00:00Z",
+                        "endDateTime": None,
+                        "memberType": "Direct",
+                        "roleEligibilityScheduleId": record.id,
+                    }
+                )
             if expand == "principal":
                 if record.principal_type == "user":
-                    user = self.tenant.find(record.principal_id)
+                    user = tenant.find(record.principal_id)
                     if user is None:
                         continue
                     item["principal"] = {
                         "@odata.type": "#microsoft.graph.user",
                         **self.shape_user(user, None),
+                    }
+                elif record.principal_type == "group":
+                    group = tenant.groups.get(record.principal_id)
+                    if group is None:
+                        continue
+                    item["principal"] = {
+                        "@odata.type": "#microsoft.graph.group",
+                        "id": group.id,
+                        "displayName": group.display_name,
+                        "isAssignableToRole": group.is_assignable_to_role,
                     }
                 else:
                     item["principal"] = {
@@ -457,8 +499,50 @@ class GraphApi:
                         "displayName": "Provisioning app",
                     }
             value.append(item)
-        fragment = "roleManagement/directory/roleAssignments"
+        fragment = "roleManagement/directory/" + (
+            "roleEligibilityScheduleInstances" if eligible else "roleAssignments"
+        )
         return Response(200, {"@odata.context": self.context(version, fragment), "value": value})
+
+    def group_members(self, request: Request, group_id: str, version: str) -> Response:
+        group = self.tenant.groups.get(group_id)
+        if group is None:
+            return not_found(group_id)
+        top, error = self._top(request, self.emulator.page_size)
+        if error:
+            return error
+        start = 0
+        if request.param("$skiptoken"):
+            state = decode_token(request.param("$skiptoken") or "")
+            if state is None or "i" not in state:
+                return graph_error(400, "Request_BadRequest", "Invalid $skiptoken.")
+            start = int(state["i"])
+        members = [self.tenant.find(member) for member in group.members]
+        live = [user for user in members if user is not None]
+        page = live[start : start + top]
+        value = [{"@odata.type": "#microsoft.graph.user", "id": user.id} for user in page]
+        body: dict[str, Any] = {
+            "@odata.context": self.context(version, "directoryObjects"),
+            "value": value,
+        }
+        if start + top < len(live):
+            params = {"$top": str(top), "$skiptoken": encode_token({"i": start + top})}
+            body["@odata.nextLink"] = self.link(version, f"groups/{group_id}/members", params)
+        return Response(200, body)
+
+    def member_of(self, user: User, version: str) -> Response:
+        value = [
+            {
+                "@odata.type": "#microsoft.graph.group",
+                "id": group.id,
+                "displayName": group.display_name,
+                "isAssignableToRole": group.is_assignable_to_role,
+            }
+            for group in self.tenant.groups_of(user.id)
+        ]
+        return Response(
+            200, {"@odata.context": self.context(version, "directoryObjects"), "value": value}
+        )
 
     # --- per-user MFA and sign-in preferences (beta) ------------------------------------------
 

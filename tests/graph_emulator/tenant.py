@@ -210,11 +210,25 @@ USER_PROPERTY_NAMES = frozenset(User(0, "", "", "", None, None, None, True, True
 
 @dataclass(frozen=True)
 class RoleAssignmentRecord:
+    """An active role assignment, or (in ``Tenant.role_eligibilities``) a PIM eligibility."""
+
     id: str
     role_definition_id: str
     principal_id: str
-    # "user" or "servicePrincipal" (groups and apps hold roles too).
+    # "user", "group" (a role-assignable group) or "servicePrincipal": apps hold roles too.
     principal_type: str = "user"
+    # "/" tenant-wide, or "/administrativeUnits/{id}" for a role over an administrative unit.
+    directory_scope_id: str = "/"
+
+
+@dataclass
+class Group:
+    id: str
+    display_name: str
+    is_assignable_to_role: bool = True
+    # User ids. MicrosoftDocs/entra-docs, role-based-access-control/groups-concept.md: "Group
+    # nesting isn't supported. A group can't be added as a member of a role-assignable group."
+    members: list[str] = field(default_factory=list)
 
 
 class Tenant:
@@ -239,6 +253,9 @@ class Tenant:
         self.delta_epoch = 1
         self.delta_expiry_code = "syncStateNotFound"
         self.role_assignments: list[RoleAssignmentRecord] = []
+        # Privileged Identity Management: roles a principal may activate but does not hold.
+        self.role_eligibilities: list[RoleAssignmentRecord] = []
+        self.groups: dict[str, Group] = {}
         # Entra ID P1/P2 in the tenant: the registration report needs it.
         self.premium = True
         # When the registration report was last refreshed: one time for the whole report.
@@ -462,6 +479,12 @@ class Tenant:
             user.removed_reason = "deleted" if permanently else "changed"
             self._upn_index.pop(user.user_principal_name.lower(), None)
             self.role_assignments = [r for r in self.role_assignments if r.principal_id != user.id]
+            self.role_eligibilities = [
+                r for r in self.role_eligibilities if r.principal_id != user.id
+            ]
+            for group in self.groups.values():
+                if user.id in group.members:
+                    group.members.remove(user.id)
             self._record_change(user)
             return user
 
@@ -489,19 +512,44 @@ class Tenant:
         *,
         principal_type: str = "user",
         record_id: str | None = None,
+        directory_scope_id: str = "/",
+        eligible: bool = False,
     ) -> RoleAssignmentRecord:
+        """An active assignment, or with ``eligible`` a PIM eligibility (the role can be
+        activated; roleEligibilityScheduleInstances lists it, roleAssignments does not)."""
         with self.lock:
             record = RoleAssignmentRecord(
-                id=record_id or f"ra-{uuid.uuid4().hex}",
+                id=record_id or f"{'re' if eligible else 'ra'}-{uuid.uuid4().hex}",
                 role_definition_id=role_definition_id,
                 principal_id=principal_id,
                 principal_type=principal_type,
+                directory_scope_id=directory_scope_id,
             )
-            self.role_assignments.append(record)
+            (self.role_eligibilities if eligible else self.role_assignments).append(record)
             return record
 
+    def add_group(
+        self, display_name: str, members: list[str], *, role_assignable: bool = True
+    ) -> Group:
+        with self.lock:
+            group = Group(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"group{self.tenant_id}{display_name}")),
+                display_name=display_name,
+                is_assignable_to_role=role_assignable,
+                members=list(members),
+            )
+            self.groups[group.id] = group
+            return group
+
+    def groups_of(self, user_id: str) -> list[Group]:
+        return [group for group in self.groups.values() if user_id in group.members]
+
     def is_admin(self, user: User) -> bool:
-        return any(record.principal_id == user.id for record in self.role_assignments)
+        principals = {user.id} | {group.id for group in self.groups_of(user.id)}
+        return any(
+            record.principal_id in principals
+            for record in self.role_assignments + self.role_eligibilities
+        )
 
     # --- MFA --------------------------------------------------------------------------------
 
