@@ -133,6 +133,8 @@ class GraphEmulator:
         self.token_lifetime = token_lifetime
         # Who "signs in" at /authorize when no login_hint names someone: the first user.
         self.sign_in_user_id = self.tenant.user_id_for(0)
+        # How they proved it's them (the access token's amr): a password and MFA by default.
+        self.sign_in_amr: list[str] = ["pwd", "mfa"]
         self.tokens: dict[str, IssuedToken] = {}
         self.codes: dict[str, PendingCode] = {}
         self.redeemed_codes: set[str] = set()
@@ -577,7 +579,28 @@ class GraphEmulator:
         if pending.nonce:
             claims["nonce"] = pending.nonce  # already hashed by MSAL: echoed as received
         # Unsigned (alg:none): MSAL 1.38+ does not check id_token signatures, only the nonce.
+        # `tid` is the tenant's GUID whatever name the sign-in used (MicrosoftDocs/entra-docs,
+        # identity-platform/id-token-claims-reference.md: "tid | String, a GUID"). A v2.0 ID
+        # token carries no `amr`: access-token-claims-reference.md lists "amr | JSON array of
+        # strings, only present in v1.0 tokens", and the Graph access token is a v1.0 token.
         id_token = f"{_json_b64url({'alg': 'none', 'typ': 'JWT'})}.{_json_b64url(claims)}."
+        access_claims = {
+            "aud": self.graph_url,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "amr": list(self.sign_in_amr),
+            "oid": user.id,
+            "tid": self.tenant_id,
+            "scp": "openid profile User.Read email",
+            "ver": "1.0",
+        }
+        access_token = (
+            f"{_json_b64url({'alg': 'none', 'typ': 'JWT'})}.{_json_b64url(access_claims)}."
+        )
+        with self._lock:
+            self.tokens[access_token] = IssuedToken(time.time() + self.token_lifetime, user.id)
         return Response(
             200,
             {
@@ -585,7 +608,7 @@ class GraphEmulator:
                 "scope": "openid profile offline_access User.Read",
                 "expires_in": self.token_lifetime,
                 "ext_expires_in": self.token_lifetime,
-                "access_token": self.issue_access_token(user.id),
+                "access_token": access_token,
                 "refresh_token": "emu-refresh." + secrets.token_urlsafe(24),
                 "id_token": id_token,
                 # Without client_info MSAL files the account under `sub`, not oid.tid.
