@@ -420,7 +420,14 @@ class GraphApi:
         )
 
     def revoke_sessions(self, user: User, version: str) -> Response:
-        user.sessions_revoked_at = datetime.now(UTC)
+        # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+        # user-revokesigninsessions.md: "This API doesn't revoke sign-in sessions for external
+        # users, because external users sign in through their home tenant." The answer is
+        # the same 200 true: nothing in it says so. (An external user's user name carries
+        # #EXT#, as Entra's own dynamic-group rule `userPrincipalName -notContains "#EXT#@"`
+        # relies on.)
+        if "#ext#" not in user.user_principal_name.lower():
+            user.sessions_revoked_at = datetime.now(UTC)
         return Response(
             200, {"@odata.context": self.context(version, "Edm.Boolean"), "value": True}
         )

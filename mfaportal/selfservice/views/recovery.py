@@ -35,6 +35,7 @@ from mfaportal.mfa.recovery import (
 from mfaportal.mfa.services.methods import NewPhone
 from mfaportal.selfservice import flow
 from mfaportal.selfservice.forms import AuthenticationEmailForm, AuthenticationPhoneForm
+from mfaportal.selfservice.views.elsewhere import kept_by_the_directory
 
 # setup_views is imported inside the views that use it: it imports register_views, which
 # imports this module to continue a registration here.
@@ -55,6 +56,7 @@ def recovery_registration_start(request: HttpRequest, *, then: str) -> HttpRespo
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     service = ServiceSettings.load()
@@ -91,6 +93,7 @@ def recovery(request: HttpRequest) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery_email(request: HttpRequest) -> HttpResponse:
     """Authentication email: the address, then the code mailed to it."""
     from mfaportal.selfservice.views.setup import needs_reauthentication, reauthentication_ask
@@ -170,6 +173,7 @@ def email_code_send(request: HttpRequest, address: str) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery_phone(request: HttpRequest) -> HttpResponse:
     """Authentication phone: a new or changed number, verified by text or call before it is
     saved (the same change flow as /mfa/setup/)."""

@@ -61,6 +61,7 @@ from mfaportal.selfservice.forms import (
     PasswordForm,
     PhoneFields,
 )
+from mfaportal.selfservice.views.elsewhere import kept_by_the_directory
 from mfaportal.selfservice.views.register import app_setup_context
 
 Kind = VerificationMethod.Kind
@@ -174,6 +175,7 @@ def strong_default(methods: list[VerificationMethod], default: str) -> str:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _apply_save(request, request.POST)
@@ -283,6 +285,7 @@ def phone_change_verify_start(
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def verify_change(request: HttpRequest) -> HttpResponse:
     """A new phone number is saved only after it answered."""
     user = signed_in_user(request)
@@ -340,6 +343,7 @@ def verify_change(request: HttpRequest) -> HttpResponse:
 
 @signed_in_required
 @require_POST
+@kept_by_the_directory
 def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
     user = signed_in_user(request)
     if not user.methods.filter(pk=method_id).exists():
@@ -364,6 +368,7 @@ def _apply_delete(request: HttpRequest, method_id: int) -> HttpResponse:
 
 @signed_in_required
 @require_POST
+@kept_by_the_directory
 def restore_devices(request: HttpRequest) -> HttpResponse:
     """Restore multi-factor authentication on previously trusted devices."""
     user = signed_in_user(request)
@@ -381,6 +386,7 @@ def restore_devices(request: HttpRequest) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_setup(request: HttpRequest) -> HttpResponse:
     """Set up Authenticator app: choose notifications or codes, then Configure mobile app."""
     user = signed_in_user(request)
@@ -412,6 +418,7 @@ def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_configure(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     pending = request.session.get("setup_app")
@@ -512,6 +519,7 @@ def _app_saved(
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def reauthenticate(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     pending = request.session.get("reauth_pending")
@@ -562,6 +570,7 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_passwords(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     available = app_passwords_available(user)
@@ -616,6 +625,7 @@ def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_password_delete_view(request: HttpRequest, app_password_id: int) -> HttpResponse:
     user = signed_in_user(request)
     record = AppPassword.objects.filter(pk=app_password_id, user=user).first()
