@@ -72,6 +72,14 @@ class Directory(Protocol):
         """Users whose remembered devices this directory cannot restore, with the reason."""
         ...
 
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        """Users whose sessions this directory cannot end, with the reason."""
+        ...
+
+    # Whether changes travel to the directory after the service records them (graph mode's
+    # outbox): a command line then waits for the directory's answers (``changes_settle``).
+    sends_changes: bool
+
     def changes_settle(
         self,
         *,

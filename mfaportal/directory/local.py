@@ -22,7 +22,12 @@ class LocalDirectory:
     def security_info_url(self) -> str:
         return ""
 
+    sends_changes = False
+
     def remembered_devices_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        return {}
+
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
         return {}
 
     def changes_settle(

@@ -78,26 +78,28 @@ class GraphDirectory:
         # cache's alone, and the next sync would put Graph's back.
         return my_sign_ins_url_from_settings()
 
+    sends_changes = True
+
     def remembered_devices_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
         """External users: revokeSignInSessions, which restores MFA on remembered devices in
         Entra, "doesn't revoke sign-in sessions for external users, because external users
         sign in through their home tenant" (user-revokesigninsessions.md)."""
-        reason = str(
+        return _external(
+            user_ids,
             gettext_lazy(
                 "An external user signs in with their home organization: Microsoft Entra ID "
                 "can't restore multi-factor authentication on their remembered devices."
-            )
+            ),
         )
-        found: dict[int, str] = {}
-        for chunk in chunked(user_ids):
-            for pk in (
-                DirectoryUser.objects.filter(pk__in=chunk)
-                .annotate(upn_lower=Lower("user_principal_name"))
-                .filter(upn_lower__contains=EXTERNAL_MARKER)
-                .values_list("pk", flat=True)
-            ):
-                found[pk] = reason
-        return found
+
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        return _external(
+            user_ids,
+            gettext_lazy(
+                "An external user signs in with their home organization: Microsoft Entra ID "
+                "can't end their sign-in sessions."
+            ),
+        )
 
     def changes_settle(
         self,
@@ -166,3 +168,17 @@ class GraphDirectory:
             context=context,
         )
         return Delivery.QUEUED
+
+
+def _external(user_ids: Sequence[int], reason: object) -> dict[int, str]:
+    """External users among these, each with the reason (as shown now)."""
+    found: dict[int, str] = {}
+    for chunk in chunked(user_ids):
+        for pk in (
+            DirectoryUser.objects.filter(pk__in=chunk)
+            .annotate(upn_lower=Lower("user_principal_name"))
+            .filter(upn_lower__contains=EXTERNAL_MARKER)
+            .values_list("pk", flat=True)
+        ):
+            found[pk] = str(reason)
+    return found
