@@ -42,7 +42,13 @@ from mfaportal.admin_portal.views.common import change_context, is_admin
 from mfaportal.admin_portal.views.jobs import job_context
 from mfaportal.core.audit import AuditEntry, audit_record
 from mfaportal.core.client_ip import client_ip
-from mfaportal.core.htmx import JOBS_CHANGED, USERS_CHANGED, htmx_details, is_htmx, trigger
+from mfaportal.core.htmx import (
+    JOBS_CHANGED,
+    USERS_CHANGED,
+    HtmxHttpRequest,
+    is_htmx,
+    trigger,
+)
 from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.models import MfaState
@@ -231,9 +237,9 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
 @staff_required
 @require_GET
 @vary_on_headers("HX-Request")
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: HtmxHttpRequest) -> HttpResponse:
     context = _users_context(request)
-    htmx = htmx_details(request)
+    htmx = request.htmx
     if htmx and not htmx.history_restore_request and htmx.target == "results":
         return render(request, "admin_portal/users.html#results", context)
     # Only the whole page draws the View dropdown and the background updates.
