@@ -18,7 +18,6 @@ NOT_A_PAGE: dict[str, str] = {
     "health": "JSON liveness probe",
     "ready": "JSON readiness probe",
     "set_language": "POST-only: sets the language, then redirects back",
-    "signout": "POST-only: signs out, then redirects to sign-in",
     "legacy_auth": "HTTP Basic endpoint for legacy mail clients: JSON, 200 or 401",
     "telephony_call": "JSON callback for the telephony gateway",
     "entra:start": "redirects to Microsoft Entra ID; its error page is the one entra:callback "

@@ -455,6 +455,7 @@ def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
     "admin_portal:users",
     "admin_portal:user_detail",
     "403 page",
+    "signout",
 )
 def test_a_helpdesk_agent_meets_no_accessibility_barrier(
     page: Page, check: Check, context: BrowserContext, live_server, tenant: dict[str, Any]
@@ -482,6 +483,12 @@ def test_a_helpdesk_agent_meets_no_accessibility_barrier(
     check(page)
     page.goto(reverse("admin_portal:service_settings"))
     check(page)
+
+    # The sign-out address opened as a page asks first; its button signs out.
+    page.goto(reverse("signout"))
+    check(page)
+    submit(page, f"main form[action='{reverse('signout')}']")
+    expect(page.locator("#id_username")).to_be_visible()
 
 
 # --- sign-in, registration and the challenge -------------------------------------------------
