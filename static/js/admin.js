@@ -228,6 +228,23 @@
     }
   });
 
+  // A list whose names open a pane (Active users): the name whose pane is open is marked
+  // (aria-current), and the focus moves to the pane's heading so that Tab goes on to its
+  // links instead of through the rest of the list.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var config = event.detail && event.detail.requestConfig;
+    var link = config && config.elt;
+    if (!target || !target.hasAttribute("data-pane") || !(link instanceof Element)) { return; }
+    if (!link.hasAttribute("data-pane-link")) { return; }
+    document.querySelectorAll("[data-pane-link][aria-current]").forEach(function (other) {
+      other.removeAttribute("aria-current");
+    });
+    link.setAttribute("aria-current", "true");
+    var heading = target.querySelector("[tabindex='-1']");
+    if (heading) { heading.focus(); }
+  });
+
   document.addEventListener("htmx:afterSettle", function () { syncSelection(); });
 
   // A job's progress is polled every second; the status region says what changed only when
