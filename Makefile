@@ -7,9 +7,17 @@ DEMO_USERS ?= 2000
 DEMO_PASSWORD ?= Demo-Passw0rd!
 export MFAPORTAL_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: demo test lint typecheck pytest bench install clean screenshots
+.PHONY: demo test lint typecheck pytest bench install clean screenshots system-packages
 
-$(STAMP): pyproject.toml
+# The Debian packages the goals asked for need (Chromium, gettext, npm...), checked before
+# anything else runs: installed when missing if make runs as root, else make stops with the
+# one command to run. The same script serves .ci/run.
+GOALS := $(or $(MAKECMDGOALS),demo)
+SYSTEM_NEEDS := $(if $(filter test pytest install screenshots,$(GOALS)),test,$(if $(filter demo,$(GOALS)),demo,base))
+system-packages:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-packages.sh $(SYSTEM_NEEDS)
+
+$(STAMP): pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -23,7 +31,7 @@ $(MO): locale/es/LC_MESSAGES/django.po | $(STAMP)
 
 # axe-core, which the browser tests inject into every page, comes from the npm registry.
 AXE := node_modules/axe-core/axe.min.js
-$(AXE): package.json package-lock.json
+$(AXE): package.json package-lock.json | system-packages
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(AXE)
 

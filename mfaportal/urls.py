@@ -6,6 +6,7 @@ from mfaportal.selfservice.views import signin, telephony
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("health/", core_views.health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ready/", core_views.ready, name="ready"),

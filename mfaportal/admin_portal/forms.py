@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from mfaportal.admin_portal.history import ACTIONS
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.interface import APP_PASSWORDS, REMEMBERED_DEVICES, get_directory
 
@@ -185,18 +186,8 @@ class BulkUploadForm(forms.Form):
     )
 
 
-KNOWN_ACTIONS = (
-    ("mfa.state", gettext_lazy("Multi-factor auth status changed")),
-    ("mfa.reregistration_required", gettext_lazy("Contact methods required again")),
-    ("mfa.app_passwords_deleted", gettext_lazy("App passwords deleted")),
-    ("mfa.remembered_devices_restored", gettext_lazy("MFA restored on remembered devices")),
-    ("mfa.registration_completed", gettext_lazy("Registration completed")),
-    ("directory.sessions_revoked", gettext_lazy("Sessions revoked")),
-    ("settings.updated", gettext_lazy("Service settings changed")),
-    ("directory.password_reset", gettext_lazy("Password reset")),
-    ("directory.password_changed", gettext_lazy("Temporary password replaced")),
-    ("report.exported", gettext_lazy("MFA status report exported")),
-)
+# The Action filter offers every action the portal records, by its label.
+KNOWN_ACTIONS = tuple((code, action.label) for code, action in ACTIONS.items())
 
 
 class AuditFilterForm(forms.Form):

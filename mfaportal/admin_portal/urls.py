@@ -1,6 +1,7 @@
 from django.urls import path
 
 from mfaportal.admin_portal.views import (
+    active_users,
     audit,
     bulk,
     detail,
@@ -13,6 +14,7 @@ from mfaportal.admin_portal.views import (
 
 app_name = "admin_portal"
 urlpatterns = [
+    path("active-users/", active_users.active_users, name="active_users"),
     path("users/", users.users, name="users"),
     path("users/steps/", users.steps_pane, name="steps"),
     path("users/steps/<slug:step>/", users.step, name="step"),

@@ -27,11 +27,6 @@ def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def htmx_details(request: HttpRequest) -> HtmxDetails | None:
-    details = getattr(request, "htmx", None)
-    return details if details else None
-
-
 def redirect_for(request: HttpRequest, url: str) -> HttpResponse:
     """Go to ``url``: a client-side redirect for htmx, a 302 for everyone else."""
     if is_htmx(request):

@@ -4,6 +4,8 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from mfaportal.core.roles import PortalRole
@@ -17,6 +19,15 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.portal_role in (PortalRole.ADMIN, PortalRole.HELPDESK):
         return redirect("admin_portal:users")
     return redirect("selfservice:setup")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page names: send them to the icon among
+    the static files (whitenoise serves it in production, with its hashed name)."""
+    response = redirect(static("favicon.ico"))
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
 
 
 @require_GET

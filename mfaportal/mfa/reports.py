@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 
+from mfaportal.core.csv_export import csv_lines, csv_safe
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.mfa.models import (
     AuthenticationEmail,
@@ -33,16 +32,6 @@ REPORT_COLUMNS = [
     # Registered for self-service password reset (Graph's isSsprRegistered).
     "IsSsprRegistered",
 ]
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
 
 
 def report_rows(users: QuerySet[DirectoryUser]) -> Iterator[list[str]]:
@@ -99,17 +88,4 @@ def _has_authentication_email(user: DirectoryUser) -> bool:
 
 def report_csv_lines(users: QuerySet[DirectoryUser]) -> Iterator[str]:
     """The report as CSV text, one line at a time (for streaming responses and the CLI)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(REPORT_COLUMNS)
-    yield flush()
-    for row in report_rows(users):
-        writer.writerow(row)
-        yield flush()
+    return csv_lines(REPORT_COLUMNS, report_rows(users))

@@ -22,19 +22,41 @@
     return Array.prototype.slice.call(found).filter(isTabbable);
   }
 
-  // How to find "the same control" once a swap has replaced it: its id, or the quick step
-  // it opens, or the dialog's close button.
+  // The templates say where the focus goes; this file holds no list of the page's controls.
+  // - data-focus-key names a control so that its new copy is found once a swap has replaced
+  //   it (a control without one is found by its id);
+  // - data-focus-scope names a part of the page whose first control takes the focus when the
+  //   control that had it is gone (the last page has no "Next", Enable becomes Enforce...);
+  // - data-focus-return, on the dialog, lists the scopes the focus goes back to, in order,
+  //   when the control that opened the dialog is gone;
+  // - data-focus-next, on a control that hides itself once used, names (by its key) the
+  //   control that takes the focus on.
+  function byAttribute(name, value) {
+    return document.querySelector("[" + name + '="' + CSS.escape(value) + '"]');
+  }
+
   function focusKey(element) {
+    var key = element.getAttribute("data-focus-key");
+    if (key) { return '[data-focus-key="' + CSS.escape(key) + '"]'; }
     if (element.id) { return "#" + CSS.escape(element.id); }
-    var step = element.getAttribute("hx-get");
-    if (step) { return '[hx-get="' + step.replace(/["\\]/g, "\\$&") + '"]'; }
-    if (element.hasAttribute("data-close-dialog")) { return "[data-close-dialog]"; }
     return null;
   }
 
-  // Parts of the page, innermost first, whose first control takes the focus when the
-  // control that had it is gone (the last page has no "Next", Enable becomes Enforce...).
-  var FOCUS_SCOPES = ["#select-all-banner", ".pager", "thead", ".quick-steps", ".job", "#pane", "#modal", "#results", "#recent-jobs"];
+  // The names of the scopes around an element, innermost first.
+  function scopesOf(element) {
+    var names = [];
+    for (var part = element.closest("[data-focus-scope]"); part;
+      part = part.parentElement && part.parentElement.closest("[data-focus-scope]")) {
+      names.push(part.getAttribute("data-focus-scope"));
+    }
+    return names;
+  }
+
+  function focusNext(control) {
+    var key = control.getAttribute("data-focus-next");
+    var next = key ? byAttribute("data-focus-key", key) : null;
+    if (next) { next.focus(); }
+  }
 
   function focusLost() {
     var active = document.activeElement;
@@ -45,16 +67,13 @@
     var same = place.key ? document.querySelector(place.key) : null;
     if (same && isTabbable(same)) { same.focus(); return; }
     for (var i = 0; i < place.scopes.length; i++) {
-      var controls = tabbables(document.querySelector(place.scopes[i]));
+      var controls = tabbables(byAttribute("data-focus-scope", place.scopes[i]));
       if (controls.length) { controls[0].focus(); return; }
     }
   }
 
   function placeOf(element) {
-    return {
-      key: focusKey(element),
-      scopes: FOCUS_SCOPES.filter(function (scope) { return element.closest(scope); })
-    };
+    return { key: focusKey(element), scopes: scopesOf(element) };
   }
 
   function rowBoxes() {
@@ -122,20 +141,20 @@
       return;
     }
     // Each banner button hides itself: the focus goes on to what the banner shows next.
-    if (target.closest("#select-all-matching")) {
+    var selectAll = target.closest("#select-all-matching");
+    if (selectAll) {
       setAllMatching(true);
       notifySelection();
-      var clear = byId("clear-selection");
-      if (clear) { clear.focus(); }
+      focusNext(selectAll);
       return;
     }
-    if (target.closest("#clear-selection")) {
+    var clear = target.closest("#clear-selection");
+    if (clear) {
       rowBoxes().forEach(function (box) { box.checked = false; });
       setAllMatching(false);
       syncSelection();
       notifySelection();
-      var header = byId("select-page");
-      if (header) { header.focus(); }
+      focusNext(clear);
       return;
     }
     // A click anywhere on a row (but its link) ticks it, as on the original page.
@@ -209,6 +228,23 @@
     }
   });
 
+  // A list whose names open a pane (Active users): the name whose pane is open is marked
+  // (aria-current), and the focus moves to the pane's heading so that Tab goes on to its
+  // links instead of through the rest of the list.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var config = event.detail && event.detail.requestConfig;
+    var link = config && config.elt;
+    if (!target || !target.hasAttribute("data-pane") || !(link instanceof Element)) { return; }
+    if (!link.hasAttribute("data-pane-link")) { return; }
+    document.querySelectorAll("[data-pane-link][aria-current]").forEach(function (other) {
+      other.removeAttribute("aria-current");
+    });
+    link.setAttribute("aria-current", "true");
+    var heading = target.querySelector("[tabindex='-1']");
+    if (heading) { heading.focus(); }
+  });
+
   document.addEventListener("htmx:afterSettle", function () { syncSelection(); });
 
   // A job's progress is polled every second; the status region says what changed only when
@@ -230,9 +266,13 @@
   document.addEventListener("mfa-users-changed", function () { usersChanged = true; });
 
   // Where the focus goes when the dialog closes: back to the control that opened it, or,
-  // when a change has redrawn the pane, to the same quick step or the first one still offered.
-  var RETURN_SCOPES = [".quick-steps", "#pane", "#results"];
+  // when a change has redrawn the pane, to the same quick step or the first control still
+  // in the scopes the dialog's data-focus-return lists.
   var RETURN_KEY = "mfa-portal-dialog-opener";
+
+  function returnScopes(dialog) {
+    return (dialog.getAttribute("data-focus-return") || "").split(/\s+/).filter(Boolean);
+  }
 
   function storage(use) {
     try { return use(window.sessionStorage); } catch (blocked) { return undefined; }
@@ -252,7 +292,7 @@
       return value;
     });
     if (stored !== null && stored !== undefined) {
-      focusRestore({ key: stored || null, scopes: RETURN_SCOPES });
+      focusRestore({ key: stored || null, scopes: returnScopes(dialog) });
     }
     dialog.addEventListener("close", function () {
       var body = byId("modal-body");
@@ -273,7 +313,7 @@
       if (opener && opener.isConnected && isTabbable(opener)) {
         opener.focus();
       } else {
-        focusRestore({ key: key, scopes: RETURN_SCOPES });
+        focusRestore({ key: key, scopes: returnScopes(dialog) });
       }
     });
   });

@@ -34,6 +34,8 @@ class Endpoint:
 
 
 ENDPOINTS = [
+    Endpoint("admin_portal:active_users", "get", STAFF),
+    Endpoint("admin_portal:active_users", "get", STAFF, data=(("user", "{target_oid}"),)),
     Endpoint("admin_portal:users", "get", STAFF),
     Endpoint("admin_portal:steps", "get", STAFF, data=(("u", "{target}"),)),
     Endpoint("admin_portal:step", "get", STAFF, (("step", "enable"),), (("u", "{target}"),)),
@@ -114,7 +116,9 @@ def resolve(endpoint: Endpoint, world: dict[str, DirectoryUser], actor: Director
 
 
 def ids(endpoint: Endpoint) -> str:
-    suffix = dict(endpoint.kwargs).get("step", "")
+    suffix = dict(endpoint.kwargs).get("step", "") or (
+        "pane" if "user" in dict(endpoint.data) else ""
+    )
     return f"{endpoint.method.upper()} {endpoint.name.split(':')[1]} {suffix}".strip()
 
 

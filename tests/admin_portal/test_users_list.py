@@ -403,3 +403,46 @@ def test_search_pages_are_exact_whether_matches_are_near_or_far(
     assert [row.id for page in pages for row in page.rows] == expected
     back = users_page(UserFilter(search="ma"), sort=sort, size=5, before=pages[-1].prev_cursor)
     assert [row.id for row in back.rows] == [row.id for row in pages[-2].rows]
+
+
+def pane_of(response) -> str:
+    return response.content.decode().split('<aside id="pane"', 1)[1].split("</aside>", 1)[0]
+
+
+def test_a_link_naming_a_user_opens_the_list_with_that_user_ticked_and_in_the_pane(
+    admin_client: Client, tenant: None
+) -> None:
+    """Where Active users' *Manage multi-factor authentication* leads: the user is selected
+    as if the admin had ticked them, and the quick steps are ready."""
+    adele = DirectoryUser.objects.get(user_principal_name="adele@contoso.test")
+    response = admin_client.get(USERS, {"q": "adele@contoso.test", "u": str(adele.pk)})
+    html = response.content.decode()
+    assert names(response) == ["Adele Vance"]
+    assert f'value="{adele.pk}" id="u-{adele.pk}" checked' in html
+    pane = pane_of(response)
+    assert '<h2 class="pane-name">Adele Vance</h2>' in pane
+    assert "adele@contoso.test" in pane
+    assert ">Enforce<" in pane  # Adele is Enabled: Enforce and Disable are offered
+    assert ">Disable<" in pane
+
+
+def test_a_selected_user_not_on_the_page_is_not_shown_in_the_pane(
+    admin_client: Client, tenant: None
+) -> None:
+    alex = DirectoryUser.objects.get(user_principal_name="alex@contoso.test")
+    for params in ({"q": "adele", "u": str(alex.pk)}, {"u": "999999"}, {"u": "nonsense"}):
+        response = admin_client.get(USERS, params)
+        assert response.status_code == 200
+        assert "pane-name" not in pane_of(response)
+        assert "Select one or more users to see the quick steps." in pane_of(response)
+
+
+def test_a_selection_in_the_address_costs_one_query_more_whatever_its_size(
+    admin_client: Client, admin: DirectoryUser, django_assert_max_num_queries
+) -> None:
+    users = bulk_users(120, prefix="sel", state=MfaState.ENABLED)
+    admin_client.get(USERS, {"size": 200})  # the page size is written to the session once
+    ticked = [str(user.pk) for user in users[:40]]
+    with django_assert_max_num_queries(7):
+        response = admin_client.get(USERS, {"size": "200", "u": ticked})
+    assert "40 users selected" in pane_of(response)

@@ -15,10 +15,10 @@ from tests.e2e.test_every_page_accessible import COVERED_BY_TOURS, ERROR_PAGES
 # Routes that never answer with a page of their own, and why.
 NOT_A_PAGE: dict[str, str] = {
     "home": "redirects to the signed-in person's start page (or to sign-in)",
+    "favicon": "redirects to the portal's icon among the static files",
     "health": "JSON liveness probe",
     "ready": "JSON readiness probe",
     "set_language": "POST-only: sets the language, then redirects back",
-    "signout": "POST-only: signs out, then redirects to sign-in",
     "legacy_auth": "HTTP Basic endpoint for legacy mail clients: JSON, 200 or 401",
     "telephony_call": "JSON callback for the telephony gateway",
     "entra:start": "redirects to Microsoft Entra ID; its error page is the one entra:callback "

@@ -192,6 +192,14 @@ def test_production_path_gunicorn_and_db_worker_apply_a_bulk_update(
         assert "immutable" in headers["Cache-Control"]
         assert css.strip()
 
+        # The browser's own /favicon.ico request leads to the hashed icon whitenoise serves.
+        status, headers, _ = browser.request("GET", "/favicon.ico")
+        assert status == 302
+        assert re.search(r"/favicon\.[0-9a-f]{12}\.ico$", headers["Location"]), headers
+        status, headers, icon = browser.request("GET", local_path(headers["Location"]))
+        assert status == 200
+        assert icon[:4] == b"\x00\x00\x01\x00"  # an icon resource
+
         # Sign in as the demo admin; the session and CSRF cookies are Secure and HttpOnly.
         status, headers = browser.post(
             "/signin/",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -279,3 +280,31 @@ def test_a_quick_step_opened_as_its_own_page_can_be_confirmed_with_javascript_on
     page.get_by_role("button", name="yes").click()
     expect(page.get_by_role("heading", name="Updates successful")).to_be_visible()
     assert state_of("diego@contoso.test") == MfaState.DISABLED
+
+
+def repeated_parameters(url: str) -> list[str]:
+    names = [name for name, _value in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def test_sorting_and_paging_keep_each_filter_in_the_address_once(
+    page: Page, sign_in: Callable[..., None], tenant: None
+) -> None:
+    bulk_users(30, prefix="sorter")
+    sign_in("admin@contoso.test")
+    page.goto("/admin/users/?q=sorter&size=25")
+    row(page, "sorter00000@contoso.test").get_by_role("checkbox").check()
+    htmx_settled(page)
+    page.get_by_role("link", name="USER NAME").click()
+    expect(page).to_have_url(re.compile(r"sort=user_principal_name"))
+    htmx_settled(page)
+    assert repeated_parameters(page.url) == [], page.url
+    page.get_by_role("link", name="DISPLAY NAME").click()
+    expect(page).to_have_url(re.compile(r"sort=display_name"))
+    htmx_settled(page)
+    assert repeated_parameters(page.url) == [], page.url
+    page.locator("#page-next").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    htmx_settled(page)
+    assert repeated_parameters(page.url) == [], page.url
+    expect(page.locator("#results tbody tr")).to_have_count(5)

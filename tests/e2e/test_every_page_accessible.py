@@ -284,6 +284,7 @@ def stalled_job(admin: DirectoryUser) -> BulkJob:
 
 @in_english_and_spanish
 @tour(
+    "admin_portal:active_users",
     "admin_portal:users",
     "admin_portal:steps",
     "admin_portal:step",
@@ -301,6 +302,22 @@ def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
     page: Page, check: Check, context: BrowserContext, live_server, tenant: dict[str, Any]
 ) -> None:
     signed_in_as(context, live_server, tenant["admin"])
+
+    # Active users (seed 000's way in): the list, a search, a user's pane, and from there the
+    # users tab with that user selected.
+    page.goto(reverse("admin_portal:active_users"))
+    check(page)
+    page.locator("#active-search").fill("adele")
+    expect(page.locator("#active-results tbody tr")).to_have_count(1)
+    settled(page)
+    page.locator("#active-results a[data-pane-link]").click()
+    expect(page.locator("#user-pane h2")).to_be_focused()
+    settled(page)
+    check(page)
+    follow(page, page.locator(f"#user-pane a[href^='{reverse('admin_portal:users')}?']"))
+    expect(page.locator("#pane .pane-name")).to_be_visible()
+    check(page)
+
     page.goto(reverse("admin_portal:users"))
     check(page)
 
@@ -434,14 +451,21 @@ def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
 
 @in_english_and_spanish
 @tour(
+    "admin_portal:active_users",
     "admin_portal:users",
     "admin_portal:user_detail",
     "403 page",
+    "signout",
 )
 def test_a_helpdesk_agent_meets_no_accessibility_barrier(
     page: Page, check: Check, context: BrowserContext, live_server, tenant: dict[str, Any]
 ) -> None:
     signed_in_as(context, live_server, tenant["helpdesk"])
+    # A blocked user's pane, opened without JavaScript's help (the page as a link gives it).
+    blocked = make_user("blocked@contoso.test", display_name="Blocked Bob", account_enabled=False)
+    page.goto(reverse("admin_portal:active_users") + f"?user={blocked.object_id}")
+    expect(page.locator("#user-pane h2")).to_be_visible()
+    check(page)
     page.goto(reverse("admin_portal:users"))
     check(page)
     select_rows(page, "adele@contoso.test")
@@ -459,6 +483,12 @@ def test_a_helpdesk_agent_meets_no_accessibility_barrier(
     check(page)
     page.goto(reverse("admin_portal:service_settings"))
     check(page)
+
+    # The sign-out address opened as a page asks first; its button signs out.
+    page.goto(reverse("signout"))
+    check(page)
+    submit(page, f"main form[action='{reverse('signout')}']")
+    expect(page.locator("#id_username")).to_be_visible()
 
 
 # --- sign-in, registration and the challenge -------------------------------------------------

@@ -141,6 +141,39 @@ def test_enforce_by_keyboard_keeps_tab_in_the_dialog_and_returns_focus_to_the_pa
     expect(quick_step(page, "Disable")).to_be_focused()
 
 
+def test_active_users_by_keyboard_opens_the_pane_then_enables_the_user_on_the_mfa_page(
+    page: Page, sign_in: Callable[..., None], tenant: None
+) -> None:
+    """Seed 000's way in, with keys only: search Active users, open the user's pane (the
+    focus moves into it), *Manage multi-factor authentication*, then Enable."""
+    sign_in("admin@contoso.test")
+    page.goto("/admin/active-users/")
+    search = page.get_by_label("Search by display name, user name or mail")
+    htmx_settled(page)
+    tab_to(page, search)
+    page.keyboard.type("adele")
+    expect(page.locator("#active-results tbody tr")).to_have_count(1)
+    expect(search).to_be_focused()
+
+    press_enter_on(page, page.get_by_role("link", name="Adele Vance"))
+    pane = page.get_by_role("complementary", name="User")
+    expect(pane.get_by_role("heading", name="Adele Vance")).to_be_focused()
+    expect(page.get_by_role("link", name="Adele Vance")).to_have_attribute("aria-current", "true")
+    page.keyboard.press("Tab")
+    manage = pane.get_by_role("link", name="Manage multi-factor authentication")
+    expect(manage).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/admin/users/\?"))
+    expect(page.get_by_role("checkbox", name="Select Adele Vance")).to_be_checked()
+    expect(page.locator("#pane .pane-name")).to_have_text("Adele Vance")
+    dialog = open_step(page, "Enable", "About enabling multi-factor auth")
+    assert_tab_stays_in_dialog(page)
+    confirm_and_close(page, dialog, "enable multi-factor auth", "1 updated")
+    assert state_of("adele@contoso.test") == MfaState.ENABLED
+    expect(quick_step(page, "Enforce")).to_be_focused()
+
+
 def test_disable_by_keyboard_answers_no_then_yes(
     page: Page, sign_in: Callable[..., None], tenant: None
 ) -> None:

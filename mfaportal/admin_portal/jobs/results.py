@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
-from mfaportal.mfa.reports import csv_safe
+from mfaportal.core.csv_export import csv_lines, csv_safe
 
 PROBLEM_OUTCOMES = (
     BulkJobRow.Outcome.SKIPPED,
@@ -19,23 +17,10 @@ RESULT_COLUMNS = ["Line", "Username", "Requested", "Result", "Detail"]
 
 def job_results_csv_lines(job: BulkJob) -> Iterator[str]:
     """Every row's outcome as CSV, streamed (a 100k-user job never sits in memory)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(RESULT_COLUMNS)
-    yield flush()
     rows = BulkJobRow.objects.filter(job=job).order_by("line", "id")
-    for row in rows.values_list(
-        "line", "user_principal_name", "requested", "outcome", "reason"
-    ).iterator(chunk_size=2000):
-        line, upn, requested, outcome, reason = row
-        writer.writerow(
+    return csv_lines(
+        RESULT_COLUMNS,
+        (
             [
                 "" if line is None else line,
                 csv_safe(upn),
@@ -43,5 +28,8 @@ def job_results_csv_lines(job: BulkJob) -> Iterator[str]:
                 BulkJobRow.Outcome(outcome).label,
                 csv_safe(reason),
             ]
-        )
-        yield flush()
+            for line, upn, requested, outcome, reason in rows.values_list(
+                "line", "user_principal_name", "requested", "outcome", "reason"
+            ).iterator(chunk_size=2000)
+        ),
+    )

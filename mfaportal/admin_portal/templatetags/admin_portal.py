@@ -10,6 +10,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from mfaportal.admin_portal import history
+from mfaportal.core.models import AuditEvent
+
 if TYPE_CHECKING:
     from mfaportal.admin_portal.views.users import RowView
 
@@ -52,3 +55,9 @@ def user_rows(rows: Sequence[RowView]) -> SafeString:
             for row in rows
         ),
     )
+
+
+@register.simple_tag
+def event_sentence(event: AuditEvent) -> SafeString:
+    """What an audit event did, as a sentence in the reader's language (admin_portal.history)."""
+    return history.event_sentence(event)

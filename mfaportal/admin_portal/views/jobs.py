@@ -21,7 +21,7 @@ from mfaportal.admin_portal.jobs import (
 )
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
 from mfaportal.admin_portal.views.common import is_admin
-from mfaportal.core.htmx import USERS_CHANGED, htmx_details, trigger
+from mfaportal.core.htmx import USERS_CHANGED, HtmxHttpRequest, trigger
 from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.directory.selectors import signed_in_user
 
@@ -72,10 +72,10 @@ def _invalid(job: BulkJob) -> int:
 @staff_required
 @require_GET
 @vary_on_headers("HX-Request")
-def job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def job(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     found = _job_for(request, job_id)
     context = job_context(found)
-    htmx = htmx_details(request)
+    htmx = request.htmx
     if htmx and not htmx.history_restore_request:
         context["in_dialog"] = request.GET.get("in_dialog") == "1"
         response = render(request, "admin_portal/job.html#job", context)

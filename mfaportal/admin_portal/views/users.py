@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -40,32 +39,33 @@ from mfaportal.admin_portal.selection import (
 )
 from mfaportal.admin_portal.views.common import change_context, is_admin
 from mfaportal.admin_portal.views.jobs import job_context
+from mfaportal.admin_portal.views.listing import listing_read, url_with
 from mfaportal.core.audit import AuditEntry, audit_record
 from mfaportal.core.client_ip import client_ip
-from mfaportal.core.htmx import JOBS_CHANGED, USERS_CHANGED, htmx_details, is_htmx, trigger
+from mfaportal.core.htmx import (
+    JOBS_CHANGED,
+    USERS_CHANGED,
+    HtmxHttpRequest,
+    is_htmx,
+    trigger,
+)
 from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.reports import report_csv_lines
 from mfaportal.mfa.selectors.users import (
     COUNT_CAP,
-    DEFAULT_PAGE_SIZE,
-    PAGE_SIZES,
     STATUS_ANY,
     VIEW_ALLOWED,
     VIEW_BLOCKED,
-    Cursor,
-    Sort,
     UserFilter,
     UserPage,
     admin_views,
     users_matching,
     users_matching_count,
     users_matching_ids,
-    users_page,
+    users_selected,
 )
-
-PAGE_SIZE_SESSION_KEY = "admin_users_page_size"
 
 STATUS_CHOICES = [
     (STATUS_ANY, gettext_lazy("Any")),
@@ -79,25 +79,6 @@ VIEW_LABELS = {
     VIEW_ALLOWED: gettext_lazy("Sign-in allowed users"),
     VIEW_BLOCKED: gettext_lazy("Sign-in blocked users"),
 }
-
-
-def _page_size(request: HttpRequest) -> int:
-    """The page size the admin chose, kept in the session so it sticks."""
-    try:
-        asked = int(request.GET.get("size", ""))
-    except ValueError:
-        asked = 0
-    if asked in PAGE_SIZES:
-        if request.session.get(PAGE_SIZE_SESSION_KEY) != asked:
-            request.session[PAGE_SIZE_SESSION_KEY] = asked
-        return asked
-    stored = request.session.get(PAGE_SIZE_SESSION_KEY)
-    return stored if stored in PAGE_SIZES else DEFAULT_PAGE_SIZE
-
-
-def _url(name: str, params: dict[str, Any]) -> str:
-    query = urlencode({key: value for key, value in params.items() if value not in ("", None)})
-    return reverse(name) + ("?" + query if query else "")
 
 
 def _selected_ids(request: HttpRequest) -> set[int]:
@@ -153,87 +134,34 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
     user_filter = UserFilter.from_params(
         request.GET.get("view"), request.GET.get("status"), request.GET.get("q")
     )
-    sort = Sort.from_param(request.GET.get("sort"))
-    size = _page_size(request)
-    after = Cursor.decode(request.GET.get("after"))
-    before = None if after else Cursor.decode(request.GET.get("before"))
-    page = users_page(user_filter, sort=sort, size=size, after=after, before=before)
-    try:
-        number = max(1, min(int(request.GET.get("page", "1")), 1_000_000))
-    except ValueError:
-        number = 1
-    if not after and not before:
-        number = 1
-
-    base = {**user_filter.as_params(), "sort": sort.param if sort != Sort() else ""}
-    with_size = {**base, "size": size}
-    sort_links = {}
-    for field in ("display_name", "user_principal_name"):
-        toggled = sort.toggled(field)
-        aria = ""
-        if sort.field == field:
-            aria = "descending" if sort.descending else "ascending"
-        sort_links[field] = {
-            "url": _url(
-                "admin_portal:users",
-                {**user_filter.as_params(), "sort": toggled.param, "size": size},
-            ),
-            "aria_sort": aria,
-        }
+    listing = listing_read(
+        request,
+        url_name="admin_portal:users",
+        user_filter=user_filter,
+        params=user_filter.as_params(),
+    )
     admin = is_admin(request)
     selected = _selected_ids(request)
     all_matching = admin and request.GET.get("all") == "1"
     return {
+        **listing.context(),
         "filter": user_filter,
-        "rows": _row_views(page, selected, all_matching),
+        "rows": _row_views(listing.page, selected, all_matching),
         "status_choices": STATUS_CHOICES,
-        "sort": sort,
-        "sort_links": sort_links,
-        "page": page,
-        "page_number": number,
-        "page_sizes": PAGE_SIZES,
-        "size": size,
         "all_matching": all_matching,
-        "this_url": _url(
-            "admin_portal:users",
-            {
-                **with_size,
-                "after": request.GET.get("after") if after else "",
-                "before": request.GET.get("before") if before else "",
-                "page": number if number > 1 else "",
-            },
-        ),
-        "first_url": _url("admin_portal:users", with_size) if (after or before) else "",
-        "next_url": _url(
-            "admin_portal:users",
-            {**with_size, "after": page.next_cursor.encode(), "page": number + 1},
-        )
-        if page.next_cursor
-        else "",
-        "prev_url": _url(
-            "admin_portal:users",
-            {
-                **with_size,
-                "before": page.prev_cursor.encode(),
-                "page": number - 1 if number > 2 else "",
-            },
-        )
-        if page.prev_cursor
-        else "",
-        "count_url": _url("admin_portal:users_count", user_filter.as_params()),
-        "report_url": _url("admin_portal:users_report", user_filter.as_params()),
+        "count_url": url_with("admin_portal:users_count", user_filter.as_params()),
+        "report_url": url_with("admin_portal:users_report", user_filter.as_params()),
         "may_select_all": admin,
         "is_admin": admin,
-        "multi_page": bool(page.next_cursor or page.prev_cursor),
     }
 
 
 @staff_required
 @require_GET
 @vary_on_headers("HX-Request")
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: HtmxHttpRequest) -> HttpResponse:
     context = _users_context(request)
-    htmx = htmx_details(request)
+    htmx = request.htmx
     if htmx and not htmx.history_restore_request and htmx.target == "results":
         return render(request, "admin_portal/users.html#results", context)
     # Only the whole page draws the View dropdown and the background updates.
@@ -241,7 +169,25 @@ def users(request: HttpRequest) -> HttpResponse:
     context["view_choices"] = views
     context["unknown_view"] = context["filter"].view not in {value for value, _label in views}
     context["recent_jobs"] = _recent_jobs(request)
+    context.update(_pane_context(context["filter"], context["rows"], request))
     return render(request, "admin_portal/users.html", context)
+
+
+def _pane_context(
+    user_filter: UserFilter, rows: list[RowView], request: HttpRequest
+) -> dict[str, Any]:
+    """The pane for the rows the address ticks (``?u=ID``, as Active users' *Manage
+    multi-factor authentication* links here): drawn with the page, as if the admin had ticked
+    them. Only rows on this page count, so the pane never names a user the list doesn't show."""
+    ticked = [row.id for row in rows if row.checked]
+    if not ticked or request.GET.get("all") == "1":
+        return {}
+    users = users_selected(ticked)
+    selection = Selection(user_filter, users=users, count=len(users))
+    return {
+        "selection": selection,
+        "quick_steps": quick_steps_for(selection, signed_in_user(request)),
+    }
 
 
 def _recent_jobs(request: HttpRequest) -> list[BulkJob]:
@@ -309,7 +255,7 @@ def steps_pane(request: HttpRequest) -> HttpResponse:
     context = {
         "selection": selection,
         "quick_steps": quick_steps_for(selection, signed_in_user(request)),
-        "users_url": _url("admin_portal:users", selection.user_filter.as_params()),
+        "users_url": url_with("admin_portal:users", selection.user_filter.as_params()),
     }
     if is_htmx(request):
         return render(request, "admin_portal/users.html#pane", context)
@@ -335,7 +281,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         "selection": selection,
         "quick_steps": quick_steps,
         "form": form,
-        "users_url": _url("admin_portal:users", selection.user_filter.as_params()),
+        "users_url": url_with("admin_portal:users", selection.user_filter.as_params()),
         "setup_url": request.build_absolute_uri(reverse("selfservice:setup")),
         "as_page": not htmx,
     }

@@ -18,6 +18,8 @@ from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 
 VIEW_ALLOWED = "allowed"
 VIEW_BLOCKED = "blocked"
+# Every user, sign-in allowed or blocked: the Active users list (not a View of the users tab).
+VIEW_ALL = "all"
 ROLE_VIEW_PREFIX = "role:"
 STATUS_ANY = "any"
 SEARCH_MAX_LENGTH = 100
@@ -93,7 +95,7 @@ def users_matching(
         users = users.filter(account_enabled=False)
     elif view.startswith(ROLE_VIEW_PREFIX):
         users = users.filter(roles__template_id=view.removeprefix(ROLE_VIEW_PREFIX))
-    else:
+    elif view != VIEW_ALL:
         users = users.filter(account_enabled=True)
     if user_filter.status != STATUS_ANY:
         # A correlated EXISTS rather than a join: the planner then walks the list's ordered

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from mfaportal.core.htmx import is_htmx
@@ -96,10 +96,17 @@ def signin(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@never_cache
+@require_http_methods(["GET", "POST"])
 def signout(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    return redirect("signin")
+    """POST signs out (the header's button); GET, an address typed or followed, asks first:
+    a GET must not change anything, and a link elsewhere must not sign anyone out."""
+    if request.method == "POST":
+        logout(request)
+        return redirect("signin")
+    if not request.user.is_authenticated:
+        return redirect("signin")
+    return render(request, "selfservice/signout.html")
 
 
 def _expired(request: HttpRequest) -> HttpResponse:

@@ -3,10 +3,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
 
 from mfaportal.demo.tenant import DEFAULT_PASSWORD, DOMAIN, seed_tenant
 from mfaportal.directory.models import DirectoryUser
+
+# Where `make demo` serves the portal.
+SERVED_AT = "http://127.0.0.1:8000"
 
 
 class Command(BaseCommand):
@@ -40,7 +45,7 @@ class Command(BaseCommand):
             f"Demo tenant {DOMAIN}: {result.created} users created, {result.existing} already there "
             f"({result.seconds:.1f} s)."
         )
-        self.stdout.write("Sign in at http://127.0.0.1:8000/ with:")
+        self.stdout.write(f"Sign in at {SERVED_AT}/ with:")
         for upn, what in (
             (f"admin@{DOMAIN}", "Global Administrator"),
             (f"helpdesk@{DOMAIN}", "Authentication Administrator"),
@@ -58,3 +63,11 @@ class Command(BaseCommand):
                 f"{example.user_principal_name}) sign in with that password as a temporary "
                 "one: they must choose a new password, then register for MFA and password reset."
             )
+        if settings.MFAPORTAL_SIMULATORS:
+            self.stdout.write("Simulators (demo only), to follow a sign-in end to end:")
+            for name, what in (
+                ("demo:phone", "texts and calls sent to any number; answer a call here"),
+                ("demo:authenticator", "the authenticator app of whoever signs in in this browser"),
+                ("demo:mail", "mail the portal sent (authentication email codes)"),
+            ):
+                self.stdout.write(f"  {SERVED_AT}{reverse(name):<22} {what}")
