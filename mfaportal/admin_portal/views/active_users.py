@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from mfaportal.admin_portal.views.listing import listing_read, url_with
-from mfaportal.core.htmx import htmx_details
+from mfaportal.core.htmx import HtmxHttpRequest
 from mfaportal.core.permissions import staff_required
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.selectors.users import (
@@ -117,9 +117,9 @@ def _chosen(object_id: uuid.UUID | None) -> ChosenUser | None:
 @staff_required
 @require_GET
 @vary_on_headers("HX-Request")
-def active_users(request: HttpRequest) -> HttpResponse:
+def active_users(request: HtmxHttpRequest) -> HttpResponse:
     chosen_id = _chosen_id(request)
-    htmx = htmx_details(request)
+    htmx = request.htmx
     swap = htmx.target if htmx and not htmx.history_restore_request else None
     context: dict[str, Any] = {"pane_target": PANE_TARGET, "results_target": RESULTS_TARGET}
     if swap != PANE_TARGET:
