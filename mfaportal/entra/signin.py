@@ -55,6 +55,9 @@ FLOW_COOKIE = "mfaportal_entra_flow"
 FLOW_MAX_AGE = 600
 
 RESTART = gettext_lazy("Start the sign-in again.")
+# `amr` values that mean a second factor was used: "mfa", and "ngcmfa", which Microsoft's
+# token reference gives as equivalent to it (provisioning of advanced credential types).
+MFA_AMR_VALUES = frozenset({"mfa", "ngcmfa"})
 
 
 def _refuse(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
@@ -170,7 +173,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
     # domain instead, so the comparison is with the GUID the identity platform resolved.
     if signed_in.tenant_id.lower() != provider.tenant_guid.lower():
         return _refuse(request, _("Your account belongs to another organization."), status=403)
-    if "mfa" not in signed_in.amr:
+    if not MFA_AMR_VALUES & set(signed_in.amr):
         # The portal changes other people's sign-in methods: a password alone is not enough.
         logger.warning("staff sign-in of %s without MFA (amr %s)", signed_in.oid, signed_in.amr)
         return _refuse(

@@ -28,7 +28,7 @@ from .client import (
     identity_reads_per_10s,
     parse_retry_after,
 )
-from .concurrency import Pace, bounded_map, prefetched
+from .concurrency import Pace, ReadAhead, bounded_map, prefetched
 from .config import (
     CLOUDS,
     GRAPH_SCOPE,
@@ -113,6 +113,7 @@ __all__ = [
     "PerUserMfaState",
     "PerUserResult",
     "PhoneType",
+    "ReadAhead",
     "RegistrationDetails",
     "RoleAssignment",
     "SignInPreferences",

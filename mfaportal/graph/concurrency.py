@@ -45,6 +45,55 @@ def bounded_map(
             yield answer(*window.popleft())
 
 
+class ReadAhead(Iterator[T]):
+    """``items`` pulled by a background thread from the moment this is made, ``depth``
+    ahead of the consumer. Exceptions arrive where the item would have; ``close`` stops the
+    thread at its next step. Only for iterators that do no database work."""
+
+    def __init__(self, items: Iterator[T], *, depth: int) -> None:
+        self._queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._pull, args=(items,), name="graph-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, entry: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def _pull(self, items: Iterator[T]) -> None:
+        try:
+            for item in items:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as error:
+            self._put(("error", error))
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "item":
+            return value
+        self._done = True
+        self.close()
+        if kind == "end":
+            raise StopIteration
+        raise value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def prefetched(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     """``items`` pulled by a background thread, ``depth`` ahead of the consumer.
 
@@ -52,41 +101,11 @@ def prefetched(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     database. Exceptions arrive where the item would have; closing the generator stops the
     thread at its next step. Only for iterators that do no database work.
     """
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def pull() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-            put(("end", None))
-        except BaseException as error:
-            put(("error", error))
-
-    thread = threading.Thread(target=pull, name="graph-prefetch", daemon=True)
-    thread.start()
+    ahead = ReadAhead(items, depth=depth)
     try:
-        while True:
-            kind, value = queue.get()
-            if kind == "item":
-                yield value
-            elif kind == "end":
-                return
-            else:
-                raise value
+        yield from ahead
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        ahead.close()
 
 
 class Pace:

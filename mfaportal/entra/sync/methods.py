@@ -20,7 +20,7 @@ app (``reconcile``), which decides what the cache shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -47,7 +47,6 @@ from mfaportal.graph import (
     PerUserResult,
     RegistrationDetails,
     identity_reads_per_10s,
-    prefetched,
 )
 from mfaportal.mfa.services import reconcile
 from mfaportal.mfa.services.reconcile import ObservedMethod
@@ -80,14 +79,15 @@ def _reads_pace(run: Run, tenant_users: int) -> Pace:
     return run.client.pace(identity_reads_per_10s(tenant_users), 10.0)
 
 
-def methods_full(run: Run) -> None:
-    """Every user's methods and default method (a full sync)."""
+def methods_full(run: Run, report: Iterator[list[RegistrationDetails]]) -> None:
+    """Every user's methods and default method (a full sync); ``report`` is the
+    registration report's pages (read ahead while the earlier stages ran)."""
     total = DirectoryUser.objects.count()
     pace = _reads_pace(run, total)
     run.report("methods", 0, total, force=True)
     covered: set[int] = set()
     try:
-        _from_report(run, pace, covered, total)
+        _from_report(run, report, pace, covered, total)
     except GraphForbidden as error:
         run.problem("methods", error)
         if error.code == NON_PREMIUM:
@@ -104,14 +104,20 @@ def methods_full(run: Run) -> None:
     methods_of(run, uncovered, pace=pace, done=len(covered), total=total)
 
 
-def _from_report(run: Run, pace: Pace, covered: set[int], total: int) -> None:
+def _from_report(
+    run: Run,
+    report: Iterator[list[RegistrationDetails]],
+    pace: Pace,
+    covered: set[int],
+    total: int,
+) -> None:
     """The report, page by page; one page's method reads travel while the page before is
     written. Users whose reads failed, and those after a page Graph could not answer, are
     left uncovered: they are read one by one afterwards."""
     with ThreadPoolExecutor(run.client.config.concurrency, thread_name_prefix="graph") as pool:
         previous: _PagePlan | None = None
         try:
-            for page in prefetched(run.client.registration_details()):
+            for page in report:
                 plan = _plan_registration_page(run, page, pool, pace, covered)
                 if previous is not None:
                     covered.difference_update(_apply_registration_page(run, previous))
