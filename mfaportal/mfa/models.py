@@ -16,6 +16,11 @@ class MfaState(models.IntegerChoices):
     ENABLED = 1, _("Enabled")
     ENFORCED = 2, _("Enforced")
 
+    @property
+    def code(self) -> str:
+        """MSOnline's name of the state ("Enabled"): what records store, never a translation."""
+        return self.name.capitalize()
+
     @classmethod
     def parse(cls, value: str) -> MfaState:
         """'enabled', 'Enabled', ' ENFORCED ' → the state; ValueError for anything else."""
