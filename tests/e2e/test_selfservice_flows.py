@@ -85,7 +85,11 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
         "MFA Portal (contoso.test):adele@contoso.test"
     )
     look(page, "selfservice-configure-mobile-app")
-    page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Finished").click()
+    expect(
+        page.get_by_text("Mobile app has been configured for notifications and verification codes.")
+    ).to_be_visible()
+    page.get_by_role("button", name="Contact me").click()
 
     expect(
         page.get_by_role("heading", name="Step 2: Enter the verification code from the mobile app")
@@ -106,11 +110,13 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
     expect(
         page.get_by_role("heading", name="Step 4: Keep using your existing applications")
     ).to_be_visible()
+    look(page, "selfservice-register-app-password-choice")
+    page.get_by_role("button", name="Create app password").click()
     app_password = page.locator("#app-password").inner_text()
     assert re.fullmatch(r"[a-z]{16}", app_password)
     expect(page.get_by_role("button", name="Copy password to clipboard")).to_be_visible()
     look(page, "selfservice-register-app-password")
-    page.get_by_role("link", name="Done").click()
+    page.get_by_role("button", name="Done").click()
 
     expect(page.get_by_role("heading", name="Additional security verification")).to_be_visible()
     expect(page.locator(".state")).to_have_text("Enforced")
@@ -161,10 +167,12 @@ def test_a_user_creates_and_deletes_an_app_password(page: Page) -> None:
     page.get_by_role("button", name="Contact me").click()
     page.get_by_label("Verification code").fill(code_from_phone(page, "+14255550100"))
     page.get_by_role("button", name="Verify").click()
-    page.get_by_role("link", name="Done").click()
+    page.get_by_role("button", name="These apps won't be used with my account").click()
 
     page.get_by_role("link", name="app passwords").click()
-    expect(page.get_by_role("columnheader", name="NAME")).to_be_visible()
+    expect(
+        page.get_by_text("You said that no app like these would use your account")
+    ).to_be_visible()
     page.get_by_label("Name").fill("Outlook on laptop")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("heading", name="Your app password")).to_be_visible()
@@ -172,6 +180,7 @@ def test_a_user_creates_and_deletes_an_app_password(page: Page) -> None:
     assert re.fullmatch(r"[a-z]{16}", value)
     look(page, "selfservice-app-password-created")
     page.get_by_role("link", name="close").click()
+    expect(page.get_by_role("columnheader", name="NAME")).to_be_visible()
     row = page.get_by_role("row", name=re.compile("Outlook on laptop"))
     expect(row).to_be_visible()
     expect(page.get_by_text(value)).to_have_count(0)
@@ -211,7 +220,7 @@ def test_a_registered_user_signs_in_again_with_the_challenge(page: Page) -> None
 
     # Sign in another way: a code from the app, and don't ask again on this browser.
     password(page, "adele@contoso.test")
-    page.get_by_role("link", name="Having trouble? Sign in another way").click()
+    page.get_by_role("link", name="Other verification options").click()
     look(page, "selfservice-sign-in-another-way")
     page.get_by_role("button", name="Use a verification code from Test phone").click()
     expect(page.get_by_role("heading", name="Enter code")).to_be_visible()
