@@ -441,7 +441,7 @@ def test_registration_wizard_to_the_end_by_keyboard(page: Page) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
-    press_enter_on(page, page.get_by_role("link", name="Next"))
+    press_enter_on(page, page.get_by_role("link", name="Set it up now"))
 
     # Step 1: the mobile app, in code mode.
     expect(page.get_by_role("heading", name="Step 1: How should we contact you?")).to_be_visible()

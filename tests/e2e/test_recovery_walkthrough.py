@@ -102,7 +102,7 @@ def test_a_new_hire_enrols_from_a_temporary_password_and_later_resets_it_alone(
     # --- first sign-in: MFA registration, the authentication phone by text -------------------
     password(page, "megan@contoso.test", temporary)
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
     page.get_by_label("Contact method").select_option("authentication_phone")
     page.get_by_label("Phone number").first.fill("425 555 0142")
     page.get_by_label("Send me a code by text message").check()

@@ -70,7 +70,7 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
     password(page, "adele@contoso.test")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
     look(page, "selfservice-more-information-required")
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
 
     expect(page.get_by_role("heading", name="Step 1: How should we contact you?")).to_be_visible()
     page.get_by_label("Contact method").select_option("mobile_app")
@@ -142,7 +142,7 @@ def test_registration_by_text_message_with_the_code_from_the_phone_simulator(pag
     allow(app_passwords_allowed=False)
     make_user("megan@contoso.test", display_name="Megan Bowen", state=MfaState.ENABLED)
     password(page, "megan@contoso.test")
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
     page.get_by_label("Contact method").select_option("authentication_phone")
     page.get_by_label("Country or region").first.select_option("US")
     page.get_by_label("Phone number").first.fill("(425) 555-0100")
@@ -162,7 +162,7 @@ def test_a_user_creates_and_deletes_an_app_password(page: Page) -> None:
     make_user("adele@contoso.test", display_name="Adele Vance", state=MfaState.ENABLED)
     # Enabled with nothing registered: she registers by text first.
     password(page, "adele@contoso.test")
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
     page.get_by_label("Phone number").first.fill("425 555 0100")
     page.get_by_role("button", name="Contact me").click()
     page.get_by_label("Verification code").fill(code_from_phone(page, "+14255550100"))

@@ -215,3 +215,20 @@ def test_changing_a_contact_asks_for_the_password_after_ten_minutes(client: Clie
     response = client.post("/mfa/reauthenticate/", {"password": PASSWORD})
     assert response["Location"] == RECOVERY_EMAIL
     assert mails_to(HOME) == 1
+
+
+def test_the_authentication_phone_is_verified_again_by_text_me(client: Client, adele) -> None:
+    """Seed 003: *Authentication phone* → Verify → the number already there → text me →
+    the code → Verify. Nothing changes but the proof."""
+    sspr()
+    page = text(client.get(RECOVERY_PHONE))
+    assert "text me" in page and "call me" in page
+    assert 'value="(425) 555-0123"' in page  # the number registered, ready to verify
+    response = client.post(
+        RECOVERY_PHONE, {"auth-country": "US", "auth-phone": "425 555 0123", "auth-how": "text"}
+    )
+    assert response["Location"] == "/mfa/setup/verify/"
+    response = client.post("/mfa/setup/verify/", {"code": last_code("+14255550123")}, follow=True)
+    assert "Your phone number has been verified." in text(response)
+    assert VerificationMethod.objects.get(user=adele).phone_number == "+14255550123"
+    assert not AuditEvent.objects.filter(target=adele, action="mfa.method_changed").exists()

@@ -355,17 +355,26 @@ def _change_answer(
             return HttpResponse(status=204)
     if outcome.ok and flows.flow_end(request, change_flow):
         context = _context(request)
-        phone_method_set(
-            user=user,
-            phone=NewPhone(
-                kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
-            ),
-            context=context,
-        )
+        unchanged = user.methods.filter(
+            kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
+        ).exists()
+        if not unchanged:
+            phone_method_set(
+                user=user,
+                phone=NewPhone(
+                    kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
+                ),
+                context=context,
+            )
         if change.get("preferred"):
             with contextlib.suppress(MethodChangeRefused):
                 default_method_set(user=user, method_type=change["preferred"], context=context)
-        messages.success(request, _("Your phone number has been verified and saved."))
+        messages.success(
+            request,
+            _("Your phone number has been verified.")
+            if unchanged
+            else _("Your phone number has been verified and saved."),
+        )
         back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
         return redirect_for(request, back)
     if outcome.ok or outcome.status == "used":
