@@ -192,9 +192,7 @@ def test_from_a_trusted_range_a_user_who_created_app_passwords_must_use_them(
     service_set(trusted_ip_ranges="203.0.113.0/24")
     app_password = user_with_app_password(MfaState.ENFORCED, registered=True)
     assert legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR=INSIDE).status_code == 401
-    assert (
-        legacy(client, "adele@contoso.test", app_password, REMOTE_ADDR=INSIDE).status_code == 200
-    )
+    assert legacy(client, "adele@contoso.test", app_password, REMOTE_ADDR=INSIDE).status_code == 200
     assert (
         legacy(client, "adele@contoso.test", app_password, REMOTE_ADDR=OUTSIDE).status_code == 200
     )
