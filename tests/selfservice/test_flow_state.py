@@ -9,11 +9,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.cookies import SimpleCookie
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import OperationalError, connection
-from django.http import HttpResponse
 from django.test import Client
 
 from mfaportal.directory.models import DirectoryUser
@@ -27,7 +27,7 @@ REGISTER = "/signin/register/"
 APP = "/signin/register/mobile-app/"
 VERIFY = "/signin/register/verify/"
 BACKUP = "/signin/register/backup-phone/"
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def enrol_the_app_by_notification(client: Client) -> DirectoryUser:
@@ -48,18 +48,20 @@ def test_the_approval_poll_sends_the_browser_to_step_3_instead_of_swapping_a_pag
 ) -> None:
     user = enrol_the_app_by_notification(client)
     challenge = user.challenges.get(status="pending")
-    assert client.post(VERIFY, {"action": "check"}, **HTMX).status_code == 204  # still waiting
+    assert (
+        client.post(VERIFY, {"action": "check"}, headers=HTMX).status_code == 204
+    )  # still waiting
     client.post(
         f"/demo/authenticator/requests/{challenge.pk}/",
         {"action": "approve", "number": challenge.match_number},
     )
-    answer = client.post(VERIFY, {"action": "check"}, **HTMX)
+    answer = client.post(VERIFY, {"action": "check"}, headers=HTMX)
     # Not a 302 that htmx would follow and swap into the card: the browser loads step 3.
     assert answer.status_code == 200 and answer["HX-Redirect"] == BACKUP
     assert "Location" not in answer and answer.content == b""
     assert "Step 3: In case you lose access to the mobile app" in text(client.get(BACKUP))
     # The poll keeps running until the page changes: it is sent on again, never back.
-    again = client.post(VERIFY, {"action": "check"}, **HTMX)
+    again = client.post(VERIFY, {"action": "check"}, headers=HTMX)
     assert again["HX-Redirect"] == BACKUP
 
 
@@ -76,14 +78,14 @@ def test_the_authenticator_tab_writing_the_session_does_not_undo_the_approval(
         f"/demo/authenticator/requests/{challenge.pk}/",
         {"action": "approve", "number": challenge.match_number},
     )
-    assert client.post(VERIFY, {"action": "check"}, **HTMX)["HX-Redirect"] == BACKUP
+    assert client.post(VERIFY, {"action": "check"}, headers=HTMX)["HX-Redirect"] == BACKUP
     other_tab["_language"] = "en"
     other_tab.save()
     assert "Step 3: In case you lose access" in text(client.get(BACKUP))
     assert client.get(VERIFY)["Location"] == BACKUP
 
 
-def like_a_browser(request: Callable[[], HttpResponse]) -> HttpResponse:
+def like_a_browser(request: Callable[[], Any]) -> Any:
     """One request, sent again if the in-memory SQLite test database answered "table is
     locked" at once (a file database or PostgreSQL waits instead). Every request here
     writes in one transaction, so a locked attempt changed nothing."""
@@ -114,7 +116,7 @@ def test_the_poll_the_click_and_the_approval_at_once_move_the_registration_on() 
     challenge = user.challenges.get(status="pending")
     polls = 4
     start = threading.Barrier(polls + 2)
-    answers: dict[str, HttpResponse] = {}
+    answers: dict[str, Any] = {}
     errors: list[BaseException] = []
 
     def poll(name: str) -> None:
@@ -123,7 +125,7 @@ def test_the_poll_the_click_and_the_approval_at_once_move_the_registration_on() 
         try:
             start.wait()
             for _attempt in range(2000):
-                answer = like_a_browser(lambda: tab.post(VERIFY, {"action": "check"}, **HTMX))
+                answer = like_a_browser(lambda: tab.post(VERIFY, {"action": "check"}, headers=HTMX))
                 if answer.status_code != 204:
                     answers[name] = answer
                     return

@@ -303,9 +303,11 @@ def _fraud_blocked(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify_other(request: HttpRequest) -> HttpResponse:
     """ "Other verification options": every option the user has and the admin allows."""
-    found = flow.pending(request, stage=flow.CHALLENGE)
+    found = flow.pending(request)
     if found is None:
         return _expired(request)
+    if found.flow.stage != flow.CHALLENGE:
+        return redirect_for(request, flow.stage_url(found.flow))
     options = signin_options(found.user, ServiceSettings.load())
     if request.method == "POST":
         chosen = next((o for o in options if o.key == request.POST.get("option")), None)
