@@ -121,7 +121,7 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 def _start_over(request: HttpRequest) -> HttpResponse:
     flows.flow_forget(request, RESET)
-    return redirect("signin_flow:forgot_password")
+    return redirect_for(request, reverse("signin_flow:forgot_password"))
 
 
 @never_cache
@@ -286,8 +286,10 @@ def _call_outcome(state: dict[str, Any], user: DirectoryUser | None) -> challeng
 @never_cache
 @require_http_methods(["GET", "POST"])
 def code(request: HttpRequest) -> HttpResponse:
-    """Enter the code (email or text), or answer the call."""
+    """Enter the code (email or text), or answer the call (the page polls)."""
     if not password_reset_available():
+        if is_htmx(request):
+            return redirect_for(request, reverse("signin_flow:forgot_password"))
         return _unavailable(request)
     read = _state(request)
     if read is None:
@@ -295,7 +297,7 @@ def code(request: HttpRequest) -> HttpResponse:
     found, state = read
     channel = str(state.get("channel") or "")
     if channel not in ("email", "text", "call"):
-        return redirect("signin_flow:forgot_verify")
+        return redirect_for(request, reverse("signin_flow:forgot_verify"))
     user = _user(state)
     error = ""
     if request.method == "POST":
