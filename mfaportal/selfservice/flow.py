@@ -133,6 +133,14 @@ def where_it_stands(request: HttpRequest) -> HttpResponse:
     return expired(request)
 
 
+def moved_on(request: HttpRequest) -> HttpResponse:
+    """The answer to a request that lost a race (``flows.FlowMoved``): a poll simply polls
+    again; a person's click goes where the sign-in now stands."""
+    if is_htmx(request):
+        return HttpResponse(status=204)
+    return where_it_stands(request)
+
+
 def expired(request: HttpRequest) -> HttpResponse:
     """No sign-in under way here any more."""
     if request.user.is_authenticated:
@@ -153,17 +161,14 @@ def signin_finish(
 
     A user still holding a temporary password replaces it first (the second factor, if one
     was asked, is proved already and not asked again). After a registration, *Don't lose
-    access to your account!* follows when self-service password reset needs contacts."""
+    access to your account!* follows when self-service password reset needs contacts.
+    Raises ``flows.FlowMoved`` when another request moved the sign-in since it was read."""
     if user.password_must_change:
-        moved = flows.flow_advance(
-            flow, stage=PASSWORD_CHANGE, second_factor_done=True, remember=remember
-        )
-        if moved is None:
-            return where_it_stands(request)
+        flows.flow_move(flow, stage=PASSWORD_CHANGE, second_factor_done=True, remember=remember)
         return redirect_for(request, reverse("signin_flow:update_password"))
-    if not flows.flow_end(request, flow):
-        # Another request (a poll, a second click) finished this sign-in first.
-        return where_it_stands(request)
+    # FlowMoved when another request (a poll, a second click) finished this sign-in first:
+    # the caller's transaction undoes what led here, and the caller says where it stands.
+    flows.flow_close(request, flow)
     after = safe_next(request, flow.get("next"))
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if flow.get("registered") and recovery_contacts(user).needs_registration:

@@ -131,16 +131,41 @@ def flow_advance(
     )
 
 
+class FlowMoved(Exception):
+    """Another request moved the flow after this one read it. Raised inside the transaction
+    that acted on what was read, so that what it did (a code taken, methods saved) is undone
+    with it; the person is then sent where the flow now stands."""
+
+
+def flow_move(
+    flow: FlowState, *, stage: str | None = None, drop: tuple[str, ...] = (), **changes: Any
+) -> FlowState:
+    """``flow_advance``, or ``FlowMoved``."""
+    moved = flow_advance(flow, stage=stage, drop=drop, **changes)
+    if moved is None:
+        raise FlowMoved
+    return moved
+
+
 def flow_end(request: HttpRequest, flow: FlowState | None, *, kind: str | None = None) -> bool:
     """Finish the flow: the row goes, and the session forgets it. True when this request
-    is the one that ended it (of two racing to finish, only one is)."""
+    is the one that ended it (of two racing to finish, only one is; the other's session
+    keeps pointing at the flow, wherever it now stands)."""
     kind = kind or (flow.kind if flow is not None else "")
-    if kind:
-        request.session.pop(_session_key(kind), None)
     if flow is None:
+        if kind:
+            request.session.pop(_session_key(kind), None)
         return False
     deleted, _rows = Flow.objects.filter(pk=flow.id, version=flow.version).delete()
+    if deleted or not Flow.objects.filter(pk=flow.id).exists():
+        request.session.pop(_session_key(flow.kind), None)
     return bool(deleted)
+
+
+def flow_close(request: HttpRequest, flow: FlowState) -> None:
+    """``flow_end``, or ``FlowMoved``."""
+    if not flow_end(request, flow):
+        raise FlowMoved
 
 
 def flow_forget(request: HttpRequest, kind: str) -> None:

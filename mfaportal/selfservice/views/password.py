@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -67,16 +68,21 @@ def update_password(request: HttpRequest) -> HttpResponse:
             form.add_error("current_password", _("Your current password is incorrect."))
         else:
             try:
-                password_change_forced(
-                    user=user,
-                    new_password=form.cleaned_data["new_password"],
-                    context=flow.self_service_context(request, user),
-                )
+                # The new password and the sign-in it finishes, together.
+                with transaction.atomic():
+                    password_change_forced(
+                        user=user,
+                        new_password=form.cleaned_data["new_password"],
+                        context=flow.self_service_context(request, user),
+                    )
+                    response = _continue(request, user, found)
             except RecoveryRefused as refused:
                 form.add_error("new_password", refused.message)
+            except flows.FlowMoved:
+                return flow.where_it_stands(request)
             else:
                 throttle.bucket_clear(key)
-                return _continue(request, user, found)
+                return response
     return render(
         request,
         "selfservice/update_password.html",
@@ -105,9 +111,7 @@ def _continue(
         messages.success(request, _("Your password has been updated."))
         return redirect("home")
     # The password hash changed, and the half-finished sign-in is bound to it.
-    moved = flows.flow_advance(found.flow, auth_hash=user.get_session_auth_hash())
-    if moved is None:
-        return flow.where_it_stands(request)
+    moved = flows.flow_move(found.flow, auth_hash=user.get_session_auth_hash())
     if moved.get("second_factor_done"):
         return flow.signin_finish(request, user, moved, remember=bool(moved.get("remember")))
     step = signin_next_step(
@@ -120,10 +124,10 @@ def _continue(
     if step == Next.SIGNED_IN:
         return flow.signin_finish(request, user, moved)
     if step == Next.REGISTER:
-        flows.flow_advance(moved, stage=flow.REGISTER)
+        flows.flow_move(moved, stage=flow.REGISTER)
         return redirect("signin_flow:more_information")
     if step == Next.CHALLENGE:
-        flows.flow_advance(moved, stage=flow.CHALLENGE)
+        flows.flow_move(moved, stage=flow.CHALLENGE)
         return redirect("signin_flow:verify")
     flow.pending_clear(request)
     messages.error(request, FRAUD_BLOCKED)

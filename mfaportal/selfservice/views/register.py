@@ -357,11 +357,19 @@ def verify(request: HttpRequest) -> HttpResponse:
             return _app_contact(request, found, reg, target["mode"])
         # The check and the step it moves the registration on commit together: a request
         # that fails midway (a lost connection, a locked database) changed nothing.
-        with transaction.atomic():
-            answered = _answer(request, found, reg, which, waits=waits)
+        try:
+            with transaction.atomic():
+                answered = _answer(request, found, reg, which, waits=waits)
+        except flows.FlowMoved:
+            return flow.moved_on(request)
         if isinstance(answered, HttpResponse):
             return answered
-        error = answered
+        # POST/redirect/GET: the page says what went wrong; a reload posts nothing again.
+        flows.flow_advance(found.flow, verify_error=answered)
+        return redirect_for(request, reverse("signin_flow:register_verify"))
+    if found.flow.get("verify_error"):
+        error = str(found.flow.get("verify_error"))
+        flows.flow_advance(found.flow, drop=("verify_error",))
     challenge: VerificationChallenge | None = None
     if challenge_id:
         challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
@@ -381,7 +389,6 @@ def verify(request: HttpRequest) -> HttpResponse:
             "error": error or (_answer_problem(challenge) if waits else ""),
             "step_number": _step_number("verify" if which == "primary" else "backup", reg, user),
         },
-        status=400 if error and request.method == "POST" else 200,
     )
 
 
@@ -433,8 +440,7 @@ def _verified(
         and primary["kind"] == Method.Kind.AUTHENTICATOR_APP
         and _allowed(service)["backup_phone"]
     ):
-        if _moved(request, found, reg=reg) is None:
-            return flow.where_it_stands(request)
+        flows.flow_move(found.flow, reg=reg)
         return redirect_for(request, reverse("signin_flow:register_backup"))
     return _finish(request, found, reg)
 
@@ -521,16 +527,14 @@ def _finish(request: HttpRequest, found: Pending, reg: dict[str, Any]) -> HttpRe
         if which in ("primary", "backup") and target
     }
     with transaction.atomic():
-        moved = flows.flow_advance(
+        # FlowMoved when a request racing this one verified the same step: that one saves.
+        moved = flows.flow_move(
             found.flow,
             stage=flow.APP_PASSWORDS,
             reg={**saved, "verifying": ""},
             registered=True,
             offer_app_passwords=app_step,
         )
-        if moved is None:
-            # The same step was verified by a request racing this one: that one saves.
-            return flow.where_it_stands(request)
         registration_save(
             user=user,
             phones=phones,
@@ -554,6 +558,14 @@ def app_passwords_step(request: HttpRequest) -> HttpResponse:
     found = _pending(request, stage=flow.APP_PASSWORDS)
     if not isinstance(found, Pending):
         return found
+    try:
+        with transaction.atomic():
+            return _app_passwords_answer(request, found)
+    except flows.FlowMoved:
+        return flow.moved_on(request)
+
+
+def _app_passwords_answer(request: HttpRequest, found: Pending) -> HttpResponse:
     user = found.user
     if not found.flow.get("offer_app_passwords"):
         # Not offered (the admin allows none): the registration only has the sign-in left.
@@ -562,9 +574,7 @@ def app_passwords_step(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action == "create" and not found.flow.get("app_password_created"):
-            claimed = flows.flow_advance(found.flow, app_password_created=True)
-            if claimed is None:
-                return flow.where_it_stands(request)
+            claimed = flows.flow_move(found.flow, app_password_created=True)
             name = request.POST.get("name", "").strip() or _("Created at registration")
             try:
                 record, value = app_password_create(user=user, name=name, context=context)

@@ -318,8 +318,12 @@ def verify_change(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         # The check and the save it allows commit together.
-        with transaction.atomic():
-            answered = _change_answer(request, user, change_flow)
+        try:
+            with transaction.atomic():
+                answered = _change_answer(request, user, change_flow)
+        except flows.FlowMoved:
+            # Saved by a request racing this one (the poll and a click).
+            return redirect_for(request, reverse("selfservice:setup"))
         if isinstance(answered, HttpResponse):
             return answered
         error = answered
@@ -353,7 +357,8 @@ def _change_answer(
         outcome = challenges.answer_take(challenge_id=change["challenge_id"], user=user)
         if outcome.status == "pending" and is_htmx(request):
             return HttpResponse(status=204)
-    if outcome.ok and flows.flow_end(request, change_flow):
+    if outcome.ok:
+        flows.flow_close(request, change_flow)
         context = _context(request)
         unchanged = user.methods.filter(
             kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
@@ -377,7 +382,7 @@ def _change_answer(
         )
         back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
         return redirect_for(request, back)
-    if outcome.ok or outcome.status == "used":
+    if outcome.status == "used":
         # Verified by a request racing this one (the poll and a click), which saved it.
         return redirect_for(request, reverse("selfservice:setup"))
     if outcome.status == "pending":
@@ -484,7 +489,11 @@ def app_configure(request: HttpRequest) -> HttpResponse:
             else:
                 step = totp.matching_step(secret, request.POST.get("code", ""))
                 if step is not None:
-                    return _app_saved(request, user, app_flow, secret, step)
+                    try:
+                        with transaction.atomic():
+                            return _app_saved(request, user, app_flow, secret, step)
+                    except flows.FlowMoved:
+                        return redirect_for(request, reverse("selfservice:setup"))
                 throttle.bucket_hit(key, SETUP_CODE_LIMIT)
                 error = _("That code isn't right. Check the time on your phone and try again.")
         elif pending["mode"] == "notification" and action == "send":
@@ -500,12 +509,15 @@ def app_configure(request: HttpRequest) -> HttpResponse:
                 flows.flow_advance(app_flow, challenge_id=str(started.id))
                 return redirect("selfservice:app_configure")
         elif pending["mode"] == "notification" and action == "check":
-            with transaction.atomic():  # the approval taken and the app saved, together
-                outcome = challenges.answer_take(
-                    challenge_id=pending.get("challenge_id", ""), user=user
-                )
-                if outcome.ok:
-                    return _app_saved(request, user, app_flow, secret, None)
+            try:
+                with transaction.atomic():  # the approval taken and the app saved, together
+                    outcome = challenges.answer_take(
+                        challenge_id=pending.get("challenge_id", ""), user=user
+                    )
+                    if outcome.ok:
+                        return _app_saved(request, user, app_flow, secret, None)
+            except flows.FlowMoved:
+                return redirect_for(request, reverse("selfservice:setup"))
             if outcome.status == "pending":
                 if is_htmx(request):
                     return HttpResponse(status=204)
@@ -543,9 +555,7 @@ def _app_saved(
     secret: str,
     step: int | None,
 ) -> HttpResponse:
-    if not flows.flow_end(request, app_flow):
-        # Saved by a request racing this one.
-        return redirect_for(request, reverse("selfservice:setup"))
+    flows.flow_close(request, app_flow)  # FlowMoved: saved by a request racing this one
     authenticator_app_add(
         user=user,
         app=NewApp(

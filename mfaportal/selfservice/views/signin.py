@@ -194,8 +194,11 @@ def verify(request: HttpRequest) -> HttpResponse:
     # on screen (each check confirms the method is the user's own).
     code_posted = request.method == "POST" and request.POST.get("action") == "code"
     if code_posted:
-        with transaction.atomic():
-            fast = _code_fast_path(request, found, service)
+        try:
+            with transaction.atomic():
+                fast = _code_fast_path(request, found, service)
+        except flows.FlowMoved:
+            return flow.moved_on(request)
         if fast is not None:
             return fast
     options = signin_options(user, service)
@@ -218,8 +221,11 @@ def verify(request: HttpRequest) -> HttpResponse:
         if action in ("code", "check"):
             # The check and the sign-in it finishes commit together: a request that fails
             # midway (a lost connection, a locked database) changed nothing.
-            with transaction.atomic():
-                return _answer(request, found, service, option, action)
+            try:
+                with transaction.atomic():
+                    return _answer(request, found, service, option, action)
+            except flows.FlowMoved:
+                return flow.moved_on(request)
         if action == "resend" and option.channel != "app_code":
             found, error = _start(request, found, option)
             if error:
