@@ -582,9 +582,7 @@ def _app_passwords_answer(request: HttpRequest, found: Pending) -> HttpResponse:
                 flows.flow_advance(claimed, drop=("app_password_created",))
                 return _app_passwords_page(request, found, error=refused.message, name=name)
             held = secret_hold(reader=user, purpose=APP_PASSWORD, value=value, label=record.name)
-            flows.flow_advance(
-                claimed, app_password_secret=str(held), app_password_name=record.name
-            )
+            flows.flow_move(claimed, app_password_secret=str(held), app_password_name=record.name)
         elif action == "decline" and not found.flow.get("app_password_created"):
             app_passwords_decline(user=user, context=context)
             return flow.signin_finish(request, user, found.flow)
