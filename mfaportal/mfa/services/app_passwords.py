@@ -85,6 +85,8 @@ def app_password_create(
         app_password = AppPassword.objects.create(
             user=user, name=name, digest=app_password_digest(value)
         )
+        # A person who once said no non-browser app would use the account has changed mind.
+        UserMfa.objects.filter(user=user).update(app_passwords_declined_at=None)
         audit_record(
             context,
             AuditEntry.about(
@@ -93,6 +95,18 @@ def app_password_create(
         )
     logger.info("app password %s created for user %s", app_password.pk, user.pk)
     return app_password, value
+
+
+def app_passwords_decline(*, user: DirectoryUser, context: ChangeContext) -> None:
+    """Seed 004's other answer at *Keep using your existing applications*: no non-browser
+    app will use this account. Nothing is created; the choice is remembered (the app
+    passwords tab shows it) until the person creates an app password after all."""
+    with transaction.atomic():
+        changed = UserMfa.objects.filter(user=user, app_passwords_declined_at__isnull=True).update(
+            app_passwords_declined_at=timezone.now()
+        )
+        if changed:
+            audit_record(context, AuditEntry.about(user, "mfa.app_passwords_declined"))
 
 
 def app_password_delete(
