@@ -179,10 +179,11 @@ def test_seed_000_an_admin_enables_one_user_who_enrols_the_authenticator_app_by_
     """Seed 000 (000_2dea8e8f0dcdac22.txt), "How to Enable 2FA in the Office 365 Admin
     Portal" and "How to Enroll an Account for 2FA", step by step:
 
-    Admin: log in with an administrator account; on the multi-factor authentication screen
-    select the user (the user's pane: the lead extends this walk through *Active users* once
-    that list lands); Enable under quick steps; enable multi-factor auth in *About enabling
-    multi-factor auth*; the MULTI-FACTOR AUTH STATUS changes to Enabled; sign out.
+    Admin: log in with an administrator account; Users → Active users; click the user; in the
+    user's pane, Manage multi-factor authentication under More settings; on the
+    multi-factor authentication screen the user is selected; Enable under quick steps; enable
+    multi-factor auth in *About enabling multi-factor auth*; the MULTI-FACTOR AUTH STATUS
+    changes to Enabled; sign out.
 
     User: sign in with user name and password; Set it up now; on *Additional security
     verification* select Mobile app; Receive notifications for verification; Set up; scan the
@@ -203,9 +204,24 @@ def test_seed_000_an_admin_enables_one_user_who_enrols_the_authenticator_app_by_
 
     # --- the admin portal ---
     sign_in(page, "admin@contoso.test")
-    page.goto("/admin/users/")
+    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Active users").click()
+    expect(page.get_by_role("heading", name="Active users", level=1)).to_be_visible()
+    page.get_by_role("link", name="Adele Vance").click()
+    user_pane = page.get_by_role("complementary", name="User")
+    expect(user_pane.get_by_role("heading", name="More settings")).to_be_visible()
+    user_pane.get_by_role("link", name="Manage multi-factor authentication").click()
     expect(page.get_by_role("heading", name="multi-factor authentication")).to_be_visible()
-    admin_enables(page, "adele@contoso.test", "Adele Vance")
+    expect(page.get_by_role("checkbox", name="Select Adele Vance")).to_be_checked()
+    quick_steps = page.locator("#pane")
+    expect(quick_steps.get_by_role("heading", name="Adele Vance")).to_be_visible()
+    quick_steps.get_by_role("button", name="Enable", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="About enabling multi-factor auth")).to_be_visible()
+    dialog.get_by_role("button", name="enable multi-factor auth").click()
+    expect(dialog.get_by_role("heading", name="Updates successful")).to_be_visible()
+    dialog.get_by_role("button", name="close").click()
+    # The MULTI-FACTOR AUTH STATUS changes to Enabled.
+    expect(users_row(page, "adele@contoso.test").get_by_text("Enabled", exact=True)).to_be_visible()
     assert state_of("adele@contoso.test") == MfaState.ENABLED
     sign_out(page)
 
