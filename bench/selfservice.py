@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from django.core.management import call_command
     from django.test import Client
+    from django.utils import timezone
 
     from mfaportal.directory.models import DirectoryUser
     from mfaportal.mfa import challenges, totp
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         VerificationMethod,
     )
     from mfaportal.mfa.services.app_passwords import app_password_digest, app_password_generate
-    from mfaportal.selfservice.flow import PENDING_KEY
+    from mfaportal.selfservice.flow import CHALLENGE, PENDING_TTL, SIGN_IN
+    from mfaportal.selfservice.models import Flow
 
     call_command("migrate", verbosity=0, interactive=False)
     ServiceSettings.load()
@@ -170,14 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         VerificationMethod.objects.filter(pk=method.pk).update(last_used_step=None)
         browser.cookies.clear()
         session = browser.session
-        session[PENDING_KEY] = {
-            "user_id": user.pk,
-            "auth_hash": user.get_session_auth_hash(),
-            "started": time.time(),
-            "next": "",
-            "stage": "challenge",
-            "option": f"PhoneAppOTP:{method.pk}",
-        }
+        now = timezone.now()
+        signing_in = Flow.objects.create(
+            kind=SIGN_IN,
+            user=user,
+            stage=CHALLENGE,
+            data={
+                "auth_hash": user.get_session_auth_hash(),
+                "next": "",
+                "option": f"PhoneAppOTP:{method.pk}",
+            },
+            created_at=now,
+            expires_at=now + PENDING_TTL,
+        )
+        session[f"flow:{SIGN_IN}"] = str(signing_in.pk)
         session.save()
         browser.cookies["sessionid"] = str(session.session_key)
 

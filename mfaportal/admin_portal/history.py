@@ -387,6 +387,10 @@ ACTIONS: dict[str, Action] = {
     "mfa.app_password_deleted": Action(
         gettext_lazy("App password deleted"), _app_password(created=False)
     ),
+    "mfa.app_passwords_declined": Action(
+        gettext_lazy("Non-browser apps declined"),
+        lambda _event: _say(_("Said no non-browser app will use this account.")),
+    ),
     "mfa.fraud_reported": Action(gettext_lazy("Fraud reported"), _fraud_reported),
     "mfa.fraud_block_lifted": Action(gettext_lazy("Fraud block lifted"), _fraud_block_lifted),
     "sspr.verification_sent": Action(gettext_lazy("Password reset code sent"), _verification_sent),

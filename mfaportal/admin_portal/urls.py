@@ -34,6 +34,11 @@ urlpatterns = [
         password.user_password_reset,
         name="user_password_reset",
     ),
+    path(
+        "users/<uuid:object_id>/reset-password/<uuid:secret_id>/",
+        password.user_password_shown,
+        name="user_password_shown",
+    ),
     path("jobs/<uuid:job_id>/", jobs.job, name="job"),
     path("jobs/<uuid:job_id>/results.csv", jobs.job_results, name="job_results"),
     path("jobs/<uuid:job_id>/resume/", jobs.job_resume, name="job_resume"),

@@ -27,6 +27,13 @@ def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
+def htmx_details(request: HttpRequest) -> HtmxDetails | None:
+    """django-htmx's details of an htmx request, None for any other (where the view's
+    request is not typed ``HtmxHttpRequest``, as in a decorator)."""
+    details = getattr(request, "htmx", None)
+    return details if details else None
+
+
 def redirect_for(request: HttpRequest, url: str) -> HttpResponse:
     """Go to ``url``: a client-side redirect for htmx, a 302 for everyone else."""
     if is_htmx(request):

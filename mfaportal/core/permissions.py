@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from mfaportal.core.htmx import htmx_details, redirect_for
 from mfaportal.core.roles import PortalRole
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -23,7 +24,12 @@ def role_required(*roles: PortalRole) -> Callable[[View], View]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                # An htmx request (a poll that outlived the session) sends the page itself to
+                # sign-in, and back to the page afterwards, not to the fragment's address.
+                details = htmx_details(request)
+                back = details.current_url_abs_path if details else None
+                login = redirect_to_login(back or request.get_full_path())
+                return redirect_for(request, login["Location"])
             if request.user.portal_role not in roles:
                 raise PermissionDenied
             return view(request, *args, **kwargs)

@@ -35,7 +35,7 @@ from mfaportal.mfa.models import (
 )
 from mfaportal.mfa.phones import phone_international
 from mfaportal.mfa.telephony import outbox_call_answered
-from mfaportal.selfservice import flow
+from mfaportal.selfservice import flow, flows
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -168,13 +168,13 @@ def _accounts(request: HttpRequest, user: DirectoryUser) -> list[dict[str, Any]]
             }
         )
     pending: list[dict[str, Any]] = []
-    state = flow.pending_state(request) or {}
-    reg = state.get("reg") or {}
+    signing_in = flows.flow_current(request, flows.Kind.SIGN_IN)
+    reg = signing_in.get("reg") if signing_in is not None else None
     if isinstance(reg, dict) and (reg.get("primary") or {}).get("ct"):
         pending.append(reg["primary"])
-    setup_app = request.session.get("setup_app")
-    if isinstance(setup_app, dict) and setup_app.get("ct"):
-        pending.append(setup_app)
+    setup_app = flows.flow_current(request, flows.Kind.APP_SETUP)
+    if setup_app is not None and setup_app.get("ct") and setup_app.user_id == user.pk:
+        pending.append(dict(setup_app.data))
     for app in pending:
         secret = totp.secret_open(
             base64.b64decode(app["ct"]), key_id=app["kid"], object_id=str(user.object_id)

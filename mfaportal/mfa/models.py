@@ -16,6 +16,11 @@ class MfaState(models.IntegerChoices):
     ENABLED = 1, _("Enabled")
     ENFORCED = 2, _("Enforced")
 
+    @property
+    def code(self) -> str:
+        """MSOnline's name of the state ("Enabled"): what records store, never a translation."""
+        return self.name.capitalize()
+
     @classmethod
     def parse(cls, value: str) -> MfaState:
         """'enabled', 'Enabled', ' ENFORCED ' → the state; ValueError for anything else."""
@@ -51,6 +56,9 @@ class UserMfa(models.Model):
     default_method = models.CharField(max_length=32, choices=MethodType.choices, blank=True)
     # A fraud report can block the user from MFA sign-in until an admin lifts it.
     blocked_for_fraud_at = models.DateTimeField(null=True, blank=True)
+    # The person said no non-browser app will use this account (seed 004's choice at
+    # *Keep using your existing applications*); creating an app password undoes it.
+    app_passwords_declined_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -245,6 +253,10 @@ class VerificationChallenge(models.Model):
     def __str__(self) -> str:
         return f"{self.get_channel_display()} for user {self.user_id} ({self.status})"
 
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
 
 class TelephonyMessage(models.Model):
     """The outbox telephony backend: a text or call as the phone would receive it."""
@@ -322,3 +334,23 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"mail to {self.to_address}"
+
+
+class SecretShownOnce(models.Model):
+    """A secret the portal shows once (an app password, a temporary password), sealed until
+    the page that shows it reads it. The read deletes the row, so a reload or Back finds
+    nothing to show and creates nothing; an unread one expires within minutes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Who may read it: the person whose action made it (the user, or the helpdesk agent).
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=32)
+    # What it is for, not secret (an app password's name), shown beside it.
+    label = models.CharField(max_length=64, blank=True)
+    sealed = models.BinaryField()
+    key_id = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for user {self.reader_id}"

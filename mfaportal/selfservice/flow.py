@@ -1,35 +1,57 @@
 """The half-finished sign-in: who proved their password in this browser, and what is left.
 
-Kept in the session under one key until the second factor or the registration is done;
-only then does ``signin_finish`` call Django's ``login()`` (which rotates the session key).
-The session key is also rotated when the password is accepted, so a session id planted
-before sign-in never carries a half-signed-in user.
+One ``Flow`` row of kind ``sign_in`` per browser (``selfservice/flows.py``), moved from stage
+to stage by conditional updates: the challenge, or the registration (*More information
+required*), then *Keep using your existing applications*, then *Update your password* for a
+temporary password (the order seed 003 walks). Only ``signin_finish`` calls Django's
+``login()`` (which rotates the session key), and it ends the row. The session key is also
+rotated when the password is accepted, so a session id planted before sign-in never carries
+a half-signed-in user.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.client_ip import client_ip
+from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import ServiceSettings
+from mfaportal.mfa.recovery import recovery_contacts
 from mfaportal.mfa.remembered import remembered_device_cookie_name, remembered_device_issue
+from mfaportal.selfservice import flows
+from mfaportal.selfservice.flows import FlowState
 
-PENDING_KEY = "mfa_signin"
-PENDING_TTL_SECONDS = 15 * 60
-REGISTER = "register"
+SIGN_IN = flows.Kind.SIGN_IN
+PENDING_TTL = timedelta(minutes=15)
+RECOVERY_TTL = timedelta(hours=1)
+# Stages of the sign-in flow.
 CHALLENGE = "challenge"
-# A temporary password: *Update your password* before anything else (DESIGN §5.7).
+REGISTER = "register"
+# *Keep using your existing applications*: after registration, before the new password.
+APP_PASSWORDS = "app_passwords"
+# A temporary password: *Update your password* (DESIGN §5.7).
 PASSWORD_CHANGE = "password_change"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A sign-in under way in this browser: the user and the flow as read."""
+
+    user: DirectoryUser
+    flow: FlowState
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
@@ -38,8 +60,6 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    from django.shortcuts import resolve_url
-
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
@@ -49,77 +69,123 @@ def self_service_context(request: HttpRequest, user: DirectoryUser) -> ChangeCon
 
 def pending_start(request: HttpRequest, *, user: DirectoryUser, next_url: str, stage: str) -> None:
     request.session.cycle_key()
-    request.session[PENDING_KEY] = {
-        "user_id": user.pk,
-        "auth_hash": user.get_session_auth_hash(),
-        "started": time.time(),
-        "next": next_url,
-        "stage": stage,
-    }
+    flows.flow_start(
+        request,
+        kind=SIGN_IN,
+        user=user,
+        ttl=PENDING_TTL,
+        stage=stage,
+        data={"next": next_url, "auth_hash": user.get_session_auth_hash()},
+    )
 
 
-def pending_state(request: HttpRequest) -> dict[str, Any] | None:
-    state = request.session.get(PENDING_KEY)
-    if not isinstance(state, dict):
+def pending(request: HttpRequest, *, stage: str | None = None) -> Pending | None:
+    """The sign-in under way here, if it is fresh and still valid (and at ``stage``)."""
+    flow = flows.flow_current(request, SIGN_IN)
+    if flow is None:
         return None
-    return state
-
-
-def pending_user(request: HttpRequest, *, stage: str | None = None) -> DirectoryUser | None:
-    """The user halfway through signing in here, if the sign-in is still fresh and valid."""
-    state = pending_state(request)
-    if state is None:
+    if (stage is not None and flow.stage != stage) or flow.user_id is None:
         return None
-    if time.time() - float(state.get("started", 0)) > PENDING_TTL_SECONDS:
-        pending_clear(request)
-        return None
-    if stage is not None and state.get("stage") != stage:
-        return None
-    user_id = state.get("user_id")
-    if not isinstance(user_id, int):
-        return None
-    user = DirectoryUser.objects.filter(pk=user_id).select_related("mfa").first()
+    user = DirectoryUser.objects.filter(pk=flow.user_id).select_related("mfa").first()
     if (
         user is None
         or not user.account_enabled
-        or user.get_session_auth_hash() != state.get("auth_hash")
+        or user.get_session_auth_hash() != flow.get("auth_hash")
     ):
         pending_clear(request)
         return None
-    return user
+    return Pending(user, flow)
 
 
-def pending_update(request: HttpRequest, **values: Any) -> None:
-    state = pending_state(request) or {}
-    state.update(values)
-    request.session[PENDING_KEY] = state
+def pending_user(request: HttpRequest, *, stage: str | None = None) -> DirectoryUser | None:
+    found = pending(request, stage=stage)
+    return found.user if found is not None else None
 
 
 def pending_clear(request: HttpRequest) -> None:
-    request.session.pop(PENDING_KEY, None)
+    flows.flow_forget(request, SIGN_IN)
+
+
+def stage_url(flow: FlowState) -> str:
+    """The page where a sign-in at this stage continues."""
+    if flow.stage == CHALLENGE:
+        return reverse("signin_flow:verify")
+    if flow.stage == PASSWORD_CHANGE:
+        return reverse("signin_flow:update_password")
+    if flow.stage == APP_PASSWORDS:
+        return reverse("signin_flow:register_app_passwords")
+    if flow.stage == REGISTER:
+        reg = flow.get("reg") or {}
+        if reg.get("verifying"):
+            return reverse("signin_flow:register_verify")
+        if (reg.get("primary") or {}).get("verified"):
+            return reverse("signin_flow:register_backup")
+        return reverse("signin_flow:register")
+    return reverse("signin")
+
+
+def where_it_stands(request: HttpRequest) -> HttpResponse:
+    """Go where this browser's sign-in now stands. A request that lost a race (the poll and
+    the click, two tabs, Back and resubmit) ends up here instead of acting twice."""
+    found = pending(request)
+    if found is not None:
+        return redirect_for(request, stage_url(found.flow))
+    return expired(request)
+
+
+def moved_on(request: HttpRequest) -> HttpResponse:
+    """The answer to a request that lost a race (``flows.FlowMoved``): a poll simply polls
+    again; a person's click goes where the sign-in now stands."""
+    if is_htmx(request):
+        return HttpResponse(status=204)
+    return where_it_stands(request)
+
+
+def expired(request: HttpRequest) -> HttpResponse:
+    """No sign-in under way here any more."""
+    if request.user.is_authenticated:
+        # Finished, and this is Back or a second tab: nothing to do again.
+        return redirect_for(request, resolve_url(settings.LOGIN_REDIRECT_URL))
+    if is_htmx(request):
+        # A poll that outlived its sign-in (finished, or replaced in another tab): stop
+        # polling (htmx's 286) and leave the session alone.
+        return HttpResponse(status=286)
+    messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
+    return redirect_for(request, reverse("signin"))
 
 
 def signin_finish(
-    request: HttpRequest,
-    user: DirectoryUser,
-    *,
-    remember: bool = False,
-    redirect_to: str | None = None,
+    request: HttpRequest, user: DirectoryUser, flow: FlowState, *, remember: bool = False
 ) -> HttpResponse:
-    """Sign the user in for real (new session key) and go where they were heading; a user
-    still holding a temporary password replaces it first (the second factor, if one was
-    asked, is proved already and not asked again)."""
+    """Sign the user in for real (new session key) and go where they were heading.
+
+    A user still holding a temporary password replaces it first (the second factor, if one
+    was asked, is proved already and not asked again). After a registration, *Don't lose
+    access to your account!* follows when self-service password reset needs contacts.
+    Raises ``flows.FlowMoved`` when another request moved the sign-in since it was read."""
     if user.password_must_change:
-        pending_update(request, stage=PASSWORD_CHANGE, second_factor_done=True, remember=remember)
-        return HttpResponseRedirect(reverse("signin_flow:update_password"))
-    state = pending_state(request) or {}
-    next_url = safe_next(request, state.get("next"))
-    pending_clear(request)
+        flows.flow_move(flow, stage=PASSWORD_CHANGE, second_factor_done=True, remember=remember)
+        return redirect_for(request, reverse("signin_flow:update_password"))
+    # FlowMoved when another request (a poll, a second click) finished this sign-in first:
+    # the caller's transaction undoes what led here, and the caller says where it stands.
+    flows.flow_close(request, flow)
+    after = safe_next(request, flow.get("next"))
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    response = HttpResponseRedirect(redirect_to or next_url)
+    if flow.get("registered") and recovery_contacts(user).needs_registration:
+        recovery_start(request, user=user, then=after)
+        after = reverse("selfservice:recovery")
+    response = redirect_for(request, after)
     if remember:
         remember_device(request, response, user)
     return response
+
+
+def recovery_start(request: HttpRequest, *, user: DirectoryUser, then: str) -> None:
+    """*Don't lose access to your account!*, then ``then`` (the flow's one piece of state
+    besides the email code waiting to be typed)."""
+    flows.flow_start(
+        request, kind=flows.Kind.RECOVERY, user=user, ttl=RECOVERY_TTL, data={"then": then}
+    )
 
 
 def remember_device(request: HttpRequest, response: HttpResponse, user: DirectoryUser) -> None:
@@ -147,9 +213,5 @@ def remembered_token(request: HttpRequest, user: DirectoryUser) -> str:
 
 def password_change_pending(request: HttpRequest) -> bool:
     """This browser proved a temporary password and has not replaced it yet."""
-    state = pending_state(request)
-    return (
-        state is not None
-        and state.get("stage") == PASSWORD_CHANGE
-        and time.time() - float(state.get("started", 0)) <= PENDING_TTL_SECONDS
-    )
+    flow = flows.flow_current(request, SIGN_IN)
+    return flow is not None and flow.stage == PASSWORD_CHANGE

@@ -3,7 +3,8 @@
 ``GET /legacy/auth`` answers 200 with the user's name, 401 with ``WWW-Authenticate``, or
 429 with ``Retry-After``. It works as an nginx ``auth_request`` target. Which secret works
 follows DESIGN §3: Disabled → the password; Enabled → the password until the user has
-registered, app passwords too; Enforced → app passwords only. Failures are counted per
+registered, app passwords too; Enforced → app passwords only, except from a trusted IP range
+for a user who has created none. Failures are counted per
 user and per address in the database, so every worker process shares the limits.
 """
 
@@ -39,6 +40,7 @@ from mfaportal.mfa.services.app_passwords import (
     app_password_used,
 )
 from mfaportal.mfa.signin import _DUMMY_HASH
+from mfaportal.mfa.trusted_ips import ip_is_trusted
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
         return fast
     if blocked := throttle.bucket_blocked_for([user_key, address_key]):
         return _too_many(blocked)
-    user = _authenticate(username, secret)
+    user = _authenticate(username, secret, address)
     if user is None:
         throttle.bucket_hit(user_key, PER_USER)
         throttle.bucket_hit(address_key, PER_ADDRESS)
@@ -147,7 +149,7 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
     return None
 
 
-def _authenticate(username: str, secret: str) -> DirectoryUser | None:
+def _authenticate(username: str, secret: str, address: str) -> DirectoryUser | None:
     user = (
         DirectoryUser.objects.by_upn(username)
         .select_related("mfa")
@@ -186,6 +188,15 @@ def _authenticate(username: str, secret: str) -> DirectoryUser | None:
         registered = not mfa.must_register and VerificationMethod.objects.filter(user=user).exists()
         if not registered and _password_ok(user, secret):
             return user
+    # Trusted IPs (service settings), as Microsoft documents them: inside the corporate
+    # network app passwords aren't required "if the user hasn't created an app password.
+    # After an app password is in use, the password is required." Outside, they are.
+    if (
+        ip_is_trusted(address, service.trusted_ip_ranges)
+        and not AppPassword.objects.filter(user=user).exists()
+        and _password_ok(user, secret)
+    ):
+        return user
     return None
 
 

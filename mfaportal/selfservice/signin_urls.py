@@ -13,7 +13,7 @@ urlpatterns = [
     path("register/mobile-app/", register.configure_app, name="register_app"),
     path("register/verify/", register.verify, name="register_verify"),
     path("register/backup-phone/", register.backup_phone, name="register_backup"),
-    path("register/done/", register.done, name="register_done"),
+    path("register/app-passwords/", register.app_passwords_step, name="register_app_passwords"),
     # Account recovery (DESIGN §5.7).
     path("update-password/", password.update_password, name="update_password"),
     path("forgot-password/", reset.forgot_password, name="forgot_password"),

@@ -17,6 +17,11 @@ urlpatterns = [
     path("recovery/phone/", recovery.recovery_phone, name="recovery_phone"),
     path("app-passwords/", setup.app_passwords, name="app_passwords"),
     path(
+        "app-passwords/created/<uuid:secret_id>/",
+        setup.app_password_created,
+        name="app_password_created",
+    ),
+    path(
         "app-passwords/<int:app_password_id>/delete/",
         setup.app_password_delete_view,
         name="app_password_delete",

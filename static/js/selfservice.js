@@ -8,11 +8,6 @@
     form.querySelectorAll("[data-contact]").forEach(function (section) {
       section.hidden = section.getAttribute("data-contact") !== select.value;
     });
-    var button = form.querySelector("[data-label-app]");
-    if (button) {
-      if (!button.dataset.labelDefault) button.dataset.labelDefault = button.textContent;
-      button.textContent = select.value === "mobile_app" ? button.dataset.labelApp : button.dataset.labelDefault;
-    }
   }
 
   // "Copy password to clipboard".

@@ -7,6 +7,7 @@ audit log or the report, and every write is a POST that needs the CSRF token.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -56,6 +57,12 @@ ENDPOINTS = [
     Endpoint("admin_portal:user_fraud_unblock", "post", STAFF, (("object_id", "{target_oid}"),)),
     Endpoint("admin_portal:user_password_reset", "get", STAFF, (("object_id", "{target_oid}"),)),
     Endpoint("admin_portal:user_password_reset", "post", STAFF, (("object_id", "{target_oid}"),)),
+    Endpoint(
+        "admin_portal:user_password_shown",
+        "get",
+        STAFF,
+        (("object_id", "{target_oid}"), ("secret_id", "{secret}")),
+    ),
     Endpoint("admin_portal:job", "get", STAFF, (("job_id", "{job}"),)),
     Endpoint("admin_portal:job_results", "get", STAFF, (("job_id", "{job}"),)),
     Endpoint("admin_portal:job_resume", "post", ADMIN, (("job_id", "{job}"),)),
@@ -109,6 +116,7 @@ def resolve(endpoint: Endpoint, world: dict[str, DirectoryUser], actor: Director
         "target_oid": str(world["target"].object_id),
         "job": str(job.pk),
         "upload": str(upload.pk),
+        "secret": str(uuid.uuid4()),
     }
     kwargs = {key: value.format(**values) for key, value in endpoint.kwargs}
     data = {key: value.format(**values) for key, value in endpoint.data}

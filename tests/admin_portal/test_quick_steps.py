@@ -257,6 +257,26 @@ def test_enabling_a_registered_user_makes_them_enforced_and_says_so(
     assert row.reason == "Already registered, so Enabled became Enforced."
 
 
+def test_updates_successful_names_the_users_whose_enable_became_enforced(
+    admin_client: Client,
+) -> None:
+    registered = make_user("reg@contoso.test", registered=True)
+    fresh = make_user("fresh@contoso.test")
+    html = admin_client.post(
+        step_url("enable"), {"u": [registered.pk, fresh.pk]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Updates successful" in html and "2 updated" in html
+    assert "Enforced, not Enabled" in html
+    became = re.search(r'<ul class="problem-users became-enforced">(.*?)</ul>', html, re.S)
+    assert became is not None
+    assert "reg@contoso.test" in became.group(1) and "fresh@contoso.test" not in became.group(1)
+    # Nothing to say when nobody was registered.
+    html = admin_client.post(
+        step_url("enable"), {"u": [make_user("new@contoso.test").pk]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Updates successful" in html and "Enforced, not Enabled" not in html
+
+
 def test_enforce_and_disable_change_the_state(admin_client: Client) -> None:
     user = make_user("pat@contoso.test", state=MfaState.ENABLED, registered=True)
     admin_client.post(step_url("enforce"), {"u": user.pk}, HTTP_HX_REQUEST="true")

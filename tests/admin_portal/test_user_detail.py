@@ -20,6 +20,7 @@ from mfaportal.mfa.models import (
     UserMfa,
     VerificationMethod,
 )
+from mfaportal.mfa.services.methods import NewPhone, phone_method_set
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +105,21 @@ def test_the_users_history_is_on_the_page(helpdesk_client: Client, megan) -> Non
     html = helpdesk_client.get(detail_url(megan)).content.decode()
     assert "admin@contoso.test" in html
     assert "Multi-factor auth status changed from Enabled to Enforced." in html
+
+
+def test_the_same_phone_number_is_masked_the_same_way_everywhere_on_the_page(
+    helpdesk_client: Client, megan
+) -> None:
+    phone_method_set(
+        user=megan,
+        phone=NewPhone(kind="authentication_phone", phone_number="+14255550188"),
+        context=ChangeContext(actor=megan, source=AuditSource.SELF_SERVICE),
+    )
+    html = helpdesk_client.get(detail_url(megan)).content.decode()
+    # The methods table, the password reset contacts and the history: one way of writing it.
+    assert html.count("+1 XXXXXXXX88") >= 3
+    for unmasked in ("+14255550188", "425-555-0188", "(425) 555-0188", "4255550188"):
+        assert unmasked not in html
 
 
 def test_manage_user_settings_from_the_detail_page(helpdesk_client: Client, megan) -> None:

@@ -59,3 +59,16 @@ def test_portal_role_mapping() -> None:
         == roles.PortalRole.HELPDESK
     )
     assert roles.portal_role_for(set()) == roles.PortalRole.USER
+
+
+@pytest.mark.django_db
+def test_an_htmx_poll_that_outlived_its_session_sends_the_page_to_sign_in(client: Client) -> None:
+    """Not a 302 that htmx would follow, swapping the sign-in page into the poll's form."""
+    response = client.post(
+        "/mfa/setup/verify/",
+        {"action": "check"},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/mfa/setup/verify/"},
+    )
+    assert response.status_code == 200 and "Location" not in response
+    assert response["HX-Redirect"] == "/signin/?next=/mfa/setup/verify/"
+    assert client.get("/mfa/setup/")["Location"] == "/signin/?next=/mfa/setup/"

@@ -40,6 +40,7 @@ MFA_MODELS = {
     "ThrottleBucket",
     "AuthenticationEmail",
     "OutboxEmail",
+    "SecretShownOnce",
 }
 WRITES = {"create", "update", "delete", "bulk_create", "bulk_update", "get_or_create"}
 WRITES |= {"update_or_create", "save"}

@@ -17,7 +17,7 @@ def test_a_request_with_a_rotated_away_session_leaves_the_new_cookie_alone(
     client: Client,
 ) -> None:
     stale = SessionStore()
-    stale["mfa_signin"] = {"stage": "challenge"}
+    stale["flow:sign_in"] = "4f0c0b5e-3a52-4a36-9d0e-5b2f8f7c1a11"  # a sign-in under way
     stale.save()
     stale_key = str(stale.session_key)
     stale.delete()  # what login()'s key rotation did in the meantime

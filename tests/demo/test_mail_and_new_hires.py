@@ -13,7 +13,7 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import AuthenticationEmail, MfaState, ServiceSettings, UserMfa
 from mfaportal.mfa.recovery import recovery_contacts
 from tests.factories import make_user
-from tests.selfservice.helpers import password_step, service_set
+from tests.selfservice.helpers import last_code, password_step, service_set
 
 pytestmark = pytest.mark.django_db
 HOME = "adele.home@example.net"
@@ -74,4 +74,21 @@ def test_a_new_hire_signs_in_with_the_printed_password_and_must_change_it(client
     seed("--users", "20", "--password", "Printed-Pass-9")
     new_hire = DirectoryUser.objects.get(password_must_change=True)
     response = password_step(client, new_hire.user_principal_name, "Printed-Pass-9")
+    # Enabled with nothing registered: registration first, then the new password (seed 003).
+    assert response["Location"] == "/signin/more-information/"
+    client.post(
+        "/signin/register/",
+        {
+            "contact": "authentication_phone",
+            "auth-country": "US",
+            "auth-phone": "425 555 0190",
+            "auth-how": "text",
+        },
+    )
+    response = client.post(
+        "/signin/register/verify/", {"action": "code", "code": last_code("+14255550190")}
+    )
+    assert response["Location"] == "/signin/register/app-passwords/"  # the demo allows them
+    response = client.post(response["Location"], {"action": "decline"})
     assert response["Location"] == "/signin/update-password/"
+    assert client.get("/mfa/setup/")["Location"] == "/signin/update-password/"

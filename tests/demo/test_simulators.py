@@ -87,7 +87,7 @@ def test_deny_then_report_fraud_from_the_authenticator(client: Client) -> None:
     assert "Report fraud" in client.get("/demo/authenticator/").content.decode()
     client.post(f"/demo/authenticator/requests/{challenge.pk}/", {"action": "fraud"})
     assert AuditEvent.objects.get(action="mfa.fraud_reported").after == "no action taken"
-    page = client.post("/signin/verify/", {"action": "check"}).content.decode()
+    page = client.post("/signin/verify/", {"action": "check"}, follow=True).content.decode()
     assert "reported as fraud" in page and not is_signed_in(client)
 
 

@@ -143,7 +143,7 @@ def test_keyboard_only_registration_wizard_first_step(page: Page) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
-    tab_to(page, page.get_by_role("link", name="Next"))
+    tab_to(page, page.get_by_role("link", name="Set it up now"))
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name="Step 1: How should we contact you?")).to_be_visible()

@@ -474,7 +474,7 @@ def test_registration_wizard_to_the_end_by_keyboard(page: Page) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
-    press_enter_on(page, page.get_by_role("link", name="Next"))
+    press_enter_on(page, page.get_by_role("link", name="Set it up now"))
 
     # Step 1: the mobile app, in code mode.
     expect(page.get_by_role("heading", name="Step 1: How should we contact you?")).to_be_visible()
@@ -492,7 +492,11 @@ def test_registration_wizard_to_the_end_by_keyboard(page: Page) -> None:
     press_enter_on(page, page.get_by_role("button", name="Set up"))
     expect(page.get_by_role("heading", name="Configure mobile app")).to_be_visible()
     secret = totp.secret_normalise(page.locator("#secret-key").inner_text())
-    press_enter_on(page, page.get_by_role("button", name="Next"))
+    press_enter_on(page, page.get_by_role("button", name="Finished"))
+    expect(
+        page.get_by_text("Mobile app has been configured for notifications and verification codes.")
+    ).to_be_visible()
+    press_enter_on(page, page.get_by_role("button", name="Contact me"))
 
     # Step 2: the code from the app; the field has the focus.
     expect(
@@ -521,12 +525,14 @@ def test_registration_wizard_to_the_end_by_keyboard(page: Page) -> None:
     page.keyboard.type(code_from_phone(page, "+14255550177"))
     page.keyboard.press("Enter")
 
-    # Done: the first app password, then the security info page.
+    # Step 4: the first app password, then the security info page.
     expect(
         page.get_by_role("heading", name="Step 4: Keep using your existing applications")
     ).to_be_visible()
+    press_enter_on(page, page.get_by_role("button", name="Create app password"))
+    expect(page.locator("#app-password")).to_be_visible()
     assert re.fullmatch(r"[a-z]{16}", page.locator("#app-password").inner_text())
-    press_enter_on(page, page.get_by_role("link", name="Done"))
+    press_enter_on(page, page.get_by_role("button", name="Done"))
     expect(page.get_by_role("heading", name="Additional security verification")).to_be_visible()
     expect(page.locator(".state")).to_have_text("Enforced")
     assert state_of("adele@contoso.test") == MfaState.ENFORCED

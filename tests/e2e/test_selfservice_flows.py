@@ -69,13 +69,13 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
     )
     password(page, "adele@contoso.test")
     expect(page.get_by_role("heading", name="More information required")).to_be_visible()
-    look(page, "selfservice-more-information-required")
-    page.get_by_role("link", name="Next").click()
+    assert_accessible(page)  # its picture: test_walkthroughs.py
+    page.get_by_role("link", name="Set it up now").click()
 
     expect(page.get_by_role("heading", name="Step 1: How should we contact you?")).to_be_visible()
     page.get_by_label("Contact method").select_option("mobile_app")
     page.get_by_label("Use verification code").check()
-    look(page, "selfservice-register-step1")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
     page.get_by_role("button", name="Set up").click()
 
     expect(page.get_by_role("heading", name="Configure mobile app")).to_be_visible()
@@ -84,8 +84,12 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
     expect(page.locator("#account-name")).to_have_text(
         "MFA Portal (contoso.test):adele@contoso.test"
     )
-    look(page, "selfservice-configure-mobile-app")
-    page.get_by_role("button", name="Next").click()
+    assert_accessible(page)  # its picture: test_walkthroughs.py
+    page.get_by_role("button", name="Finished").click()
+    expect(
+        page.get_by_text("Mobile app has been configured for notifications and verification codes.")
+    ).to_be_visible()
+    page.get_by_role("button", name="Contact me").click()
 
     expect(
         page.get_by_role("heading", name="Step 2: Enter the verification code from the mobile app")
@@ -97,20 +101,22 @@ def test_adele_registers_the_mobile_app_in_code_mode_at_her_first_sign_in(page: 
         page.get_by_role("heading", name="Step 3: In case you lose access to the mobile app")
     ).to_be_visible()
     page.get_by_label("Phone number").fill("425 555 0177")
-    look(page, "selfservice-register-backup-phone")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
     page.get_by_role("button", name="Next").click()
     page.get_by_label("Verification code").fill(code_from_phone(page, "+14255550177"))
-    look(page, "selfservice-register-verify-text")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
     page.get_by_role("button", name="Verify").click()
 
     expect(
         page.get_by_role("heading", name="Step 4: Keep using your existing applications")
     ).to_be_visible()
+    assert_accessible(page)  # its picture: test_walkthroughs.py
+    page.get_by_role("button", name="Create app password").click()
     app_password = page.locator("#app-password").inner_text()
     assert re.fullmatch(r"[a-z]{16}", app_password)
     expect(page.get_by_role("button", name="Copy password to clipboard")).to_be_visible()
-    look(page, "selfservice-register-app-password")
-    page.get_by_role("link", name="Done").click()
+    assert_accessible(page)  # its picture: test_walkthroughs.py
+    page.get_by_role("button", name="Done").click()
 
     expect(page.get_by_role("heading", name="Additional security verification")).to_be_visible()
     expect(page.locator(".state")).to_have_text("Enforced")
@@ -136,7 +142,7 @@ def test_registration_by_text_message_with_the_code_from_the_phone_simulator(pag
     allow(app_passwords_allowed=False)
     make_user("megan@contoso.test", display_name="Megan Bowen", state=MfaState.ENABLED)
     password(page, "megan@contoso.test")
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
     page.get_by_label("Contact method").select_option("authentication_phone")
     page.get_by_label("Country or region").first.select_option("US")
     page.get_by_label("Phone number").first.fill("(425) 555-0100")
@@ -156,26 +162,29 @@ def test_a_user_creates_and_deletes_an_app_password(page: Page) -> None:
     make_user("adele@contoso.test", display_name="Adele Vance", state=MfaState.ENABLED)
     # Enabled with nothing registered: she registers by text first.
     password(page, "adele@contoso.test")
-    page.get_by_role("link", name="Next").click()
+    page.get_by_role("link", name="Set it up now").click()
     page.get_by_label("Phone number").first.fill("425 555 0100")
     page.get_by_role("button", name="Contact me").click()
     page.get_by_label("Verification code").fill(code_from_phone(page, "+14255550100"))
     page.get_by_role("button", name="Verify").click()
-    page.get_by_role("link", name="Done").click()
+    page.get_by_role("button", name="These apps won't be used with my account").click()
 
     page.get_by_role("link", name="app passwords").click()
-    expect(page.get_by_role("columnheader", name="NAME")).to_be_visible()
+    expect(
+        page.get_by_text("You said that no app like these would use your account")
+    ).to_be_visible()
     page.get_by_label("Name").fill("Outlook on laptop")
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("heading", name="Your app password")).to_be_visible()
     value = page.locator("#app-password").inner_text()
     assert re.fullmatch(r"[a-z]{16}", value)
-    look(page, "selfservice-app-password-created")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
     page.get_by_role("link", name="close").click()
+    expect(page.get_by_role("columnheader", name="NAME")).to_be_visible()
     row = page.get_by_role("row", name=re.compile("Outlook on laptop"))
     expect(row).to_be_visible()
     expect(page.get_by_text(value)).to_have_count(0)
-    look(page, "selfservice-app-passwords")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
     row.get_by_role("link", name=re.compile("Delete")).click()
     expect(page.get_by_role("heading", name="Delete app password")).to_be_visible()
     page.get_by_role("button", name="yes").click()
@@ -192,13 +201,13 @@ def test_a_registered_user_signs_in_again_with_the_challenge(page: Page) -> None
     password(page, "adele@contoso.test")
     expect(page.get_by_role("heading", name="Approve sign in request")).to_be_visible()
     number = page.locator(".match-number").inner_text()
-    look(page, "selfservice-challenge-approve")
+    assert_accessible(page)  # its picture: test_walkthroughs.py
 
     # The authenticator simulator in another tab of the same browser.
     app = page.context.new_page()
     app.goto("/demo/authenticator/")
     expect(app.get_by_role("heading", name="Approve sign in request?")).to_be_visible()
-    look(app, "selfservice-authenticator-simulator")
+    assert_accessible(app)  # its picture: test_walkthroughs.py
     app.get_by_label("Enter the number shown to sign in.").fill(number)
     app.get_by_role("button", name="Approve").click()
     # Close the tab only once the approval's answer has loaded: closing it mid-navigation
@@ -211,8 +220,8 @@ def test_a_registered_user_signs_in_again_with_the_challenge(page: Page) -> None
 
     # Sign in another way: a code from the app, and don't ask again on this browser.
     password(page, "adele@contoso.test")
-    page.get_by_role("link", name="Having trouble? Sign in another way").click()
-    look(page, "selfservice-sign-in-another-way")
+    page.get_by_role("link", name="Other verification options").click()
+    assert_accessible(page)  # its picture: test_walkthroughs.py (other verification options)
     page.get_by_role("button", name="Use a verification code from Test phone").click()
     expect(page.get_by_role("heading", name="Enter code")).to_be_visible()
     page.get_by_label("Code").fill(current_code(secret))

@@ -41,8 +41,17 @@ def test_get_user_prints_the_documented_json_shape() -> None:
             {"methodType": "OneWaySMS", "isDefault": True},
             {"methodType": "TwoWayVoiceMobile", "isDefault": False},
         ],
+        "strongAuthenticationRequirements": [
+            {"relyingParty": "*", "state": "Enforced", "rememberDevicesNotIssuedBefore": None}
+        ],
         "appPasswords": 1,
     }
+
+
+def test_get_user_lists_no_requirement_for_a_disabled_user() -> None:
+    make_user("off@contoso.test")
+    data = json.loads(run("get-user", "off@contoso.test", "--json"))
+    assert data["mfaState"] == "Disabled" and data["strongAuthenticationRequirements"] == []
 
 
 def test_get_user_for_an_unknown_user_is_a_clear_error() -> None:

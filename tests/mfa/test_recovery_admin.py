@@ -54,7 +54,9 @@ def test_an_admin_resets_a_password_and_sees_the_temporary_one_once(client: Clie
     assert not adele.password_must_change  # a GET changes nothing
 
     response = client.post(reset_url(adele))
-    assert response.status_code == 200
+    assert response.status_code == 302  # POST/redirect/GET
+    shown_at = response["Location"]
+    response = client.get(shown_at)
     assert "no-store" in response["Cache-Control"]
     found = re.search(r'id="temporary-password"[^>]*>([^<]+)<', response.content.decode())
     assert found is not None
@@ -71,6 +73,13 @@ def test_an_admin_resets_a_password_and_sees_the_temporary_one_once(client: Clie
     page = text(client.get(detail_url(adele)))
     assert "Temporary: must be changed at next sign-in" in page and temporary not in page
 
+    # A reload shows it no more and issues no other: the one read out still works.
+    again = text(client.get(shown_at))
+    assert temporary not in again and "was shown once and is no longer shown" in again
+    adele.refresh_from_db()
+    assert adele.check_password(temporary)
+    assert AuditEvent.objects.filter(target=adele, action="directory.password_reset").count() == 1
+
     # The user can sign in with it, and must change it.
     other = Client()
     assert password_step(other, "adele@contoso.test", temporary)["Location"] == (
@@ -81,7 +90,7 @@ def test_an_admin_resets_a_password_and_sees_the_temporary_one_once(client: Clie
 def test_helpdesk_resets_ordinary_users_but_not_admins(client: Client, helpdesk, admin) -> None:
     adele = make_user("adele@contoso.test")
     client.force_login(helpdesk)
-    assert client.post(reset_url(adele)).status_code == 200
+    assert client.post(reset_url(adele)).status_code == 302
     assert client.get(reset_url(admin)).status_code == 403
     assert client.post(reset_url(admin)).status_code == 403
     admin.refresh_from_db()

@@ -33,7 +33,7 @@ def adele(client: Client):
 
 
 def create(client: Client, name: str = "Laptop") -> str:
-    page = client.post(PAGE, {"name": name}).content.decode()
+    page = client.post(PAGE, {"name": name}, follow=True).content.decode()
     match = re.search(r'id="app-password" class="app-password">([a-z]+)<', page)
     assert match is not None, page
     return match.group(1)
@@ -106,8 +106,10 @@ def test_creating_asks_for_the_password_after_ten_minutes(client: Client, adele)
     response = client.post(PAGE, {"name": "Tablet"})
     assert response["Location"] == "/mfa/reauthenticate/"
     assert not AppPassword.objects.exists()
-    page = client.post("/mfa/reauthenticate/", {"password": "Correct-Horse-9"}).content.decode()
-    assert "Your app password" in page
+    page = client.post(
+        "/mfa/reauthenticate/", {"password": "Correct-Horse-9"}, follow=True
+    ).content.decode()
+    assert "Your app password" in page and re.search(r'id="app-password"[^>]*>[a-z]{16}<', page)
     assert AppPassword.objects.get().name == "Tablet"
 
 
@@ -118,3 +120,28 @@ def test_a_user_cannot_see_or_delete_another_users_app_password(client: Client, 
     assert client.get(f"{PAGE}{theirs.pk}/delete/").status_code == 404
     assert client.post(f"{PAGE}{theirs.pk}/delete/").status_code == 404
     assert AppPassword.objects.filter(pk=theirs.pk).exists()
+
+
+def test_creating_answers_with_a_redirect_and_a_reload_shows_it_no_more(
+    client: Client, adele
+) -> None:
+    response = client.post(PAGE, {"name": "Laptop"})
+    assert response.status_code == 302
+    shown_at = response["Location"]
+    assert shown_at.startswith("/mfa/app-passwords/created/")
+    first = client.get(shown_at).content.decode()
+    value = re.search(r'id="app-password" class="app-password">([a-z]{16})<', first)
+    assert value is not None
+    # A reload (or Back) reads nothing: the password is not shown again, nothing is created.
+    again = client.get(shown_at).content.decode()
+    assert value.group(1) not in again
+    assert "This app password was shown once and is no longer shown." in again
+    assert AppPassword.objects.filter(user=adele).count() == 1
+
+
+def test_another_user_cannot_read_a_new_app_password_by_its_address(client: Client, adele) -> None:
+    shown_at = client.post(PAGE, {"name": "Laptop"})["Location"]
+    client.force_login(make_user("megan@contoso.test", state=MfaState.ENFORCED))
+    assert "no longer shown" in client.get(shown_at).content.decode()
+    client.force_login(adele)
+    assert re.search(r'class="app-password">[a-z]{16}<', client.get(shown_at).content.decode())

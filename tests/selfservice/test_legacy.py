@@ -166,3 +166,39 @@ def test_one_address_trying_many_users_is_limited(client: Client) -> None:
         legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR="198.51.100.67").status_code
         == 200
     )
+
+
+# --- trusted IPs (Microsoft's MFA service settings, "Trusted IPs"): inside the corporate
+# network, app passwords aren't required "if the user hasn't created an app password. After
+# an app password is in use, the password is required." Outside, they are required. --------
+
+INSIDE = "203.0.113.40"
+OUTSIDE = "198.51.100.40"
+
+
+def test_from_a_trusted_range_an_enforced_user_without_app_passwords_uses_the_password(
+    client: Client,
+) -> None:
+    service_set(app_passwords_allowed=True, trusted_ip_ranges="203.0.113.0/24")
+    make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    assert legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR=INSIDE).status_code == 200
+    assert legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR=OUTSIDE).status_code == 401
+    assert legacy(client, "adele@contoso.test", "wrong", REMOTE_ADDR=INSIDE).status_code == 401
+
+
+def test_from_a_trusted_range_a_user_who_created_app_passwords_must_use_them(
+    client: Client,
+) -> None:
+    service_set(trusted_ip_ranges="203.0.113.0/24")
+    app_password = user_with_app_password(MfaState.ENFORCED, registered=True)
+    assert legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR=INSIDE).status_code == 401
+    assert legacy(client, "adele@contoso.test", app_password, REMOTE_ADDR=INSIDE).status_code == 200
+    assert (
+        legacy(client, "adele@contoso.test", app_password, REMOTE_ADDR=OUTSIDE).status_code == 200
+    )
+
+
+def test_without_trusted_ranges_the_password_is_refused_everywhere(client: Client) -> None:
+    service_set(app_passwords_allowed=True, trusted_ip_ranges="")
+    make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    assert legacy(client, "adele@contoso.test", PASSWORD, REMOTE_ADDR=INSIDE).status_code == 401

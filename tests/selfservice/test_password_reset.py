@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -23,6 +24,7 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.remembered import remembered_device_issue, remembered_device_valid
+from mfaportal.selfservice.models import Flow
 from mfaportal.selfservice.views import reset as reset_views
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
@@ -157,6 +159,19 @@ def test_a_call_answered_with_pound_proves_the_phone(client: Client, quick) -> N
     choose(client)
     adele.refresh_from_db()
     assert adele.check_password(NEW)
+
+
+def test_the_call_poll_of_an_expired_reset_sends_the_page_back_to_the_start(
+    client: Client, quick
+) -> None:
+    """Not a 302 that htmx would follow, swapping the first page into the waiting one."""
+    sspr(required=1)
+    registered_adele()
+    username(client)
+    by_text(client, method="call")
+    Flow.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.post(CODE, {"action": "check"}, HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == "/signin/forgot-password/" and "Location" not in response
 
 
 def test_users_who_hold_an_admin_role_always_prove_two_methods(client: Client, quick) -> None:

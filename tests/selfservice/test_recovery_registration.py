@@ -26,6 +26,7 @@ from tests.selfservice.helpers import (
 
 pytestmark = pytest.mark.django_db
 RECOVERY = "/mfa/recovery/"
+APP_PASSWORDS_STEP = "/signin/register/app-passwords/"
 RECOVERY_EMAIL = "/mfa/recovery/email/"
 RECOVERY_PHONE = "/mfa/recovery/phone/"
 HOME = "adele.home@example.net"
@@ -78,7 +79,8 @@ def test_mfa_registration_continues_with_dont_lose_access(client: Client) -> Non
     assert AuditEvent.objects.filter(target=adele, action="sspr.authentication_email_set").exists()
 
 
-def test_with_app_passwords_allowed_the_first_app_password_comes_after(client: Client) -> None:
+def test_with_app_passwords_allowed_the_app_password_step_comes_first(client: Client) -> None:
+    """Seed 003's order: registration, the app password, then *Don't lose access*."""
     sspr(required=1, app_passwords_allowed=True)
     make_user("adele@contoso.test", state=MfaState.ENABLED)
     password_step(client, "adele@contoso.test")
@@ -86,8 +88,13 @@ def test_with_app_passwords_allowed_the_first_app_password_comes_after(client: C
     response = client.post(
         "/signin/register/verify/", {"action": "code", "code": last_code("+14255550100")}
     )
-    # One method is enough and the phone is registered: straight to the app password.
-    assert response["Location"] == "/signin/register/done/"
+    assert response["Location"] == APP_PASSWORDS_STEP
+    response = client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook"})
+    assert response["Location"] == APP_PASSWORDS_STEP
+    client.get(APP_PASSWORDS_STEP)
+    response = client.post(APP_PASSWORDS_STEP, {"action": "done"})
+    # One method is enough and the phone is registered: signed in, nothing more to set up.
+    assert response["Location"] == "/"
 
     sspr(required=2, app_passwords_allowed=True)
     other = Client()
@@ -97,12 +104,14 @@ def test_with_app_passwords_allowed_the_first_app_password_comes_after(client: C
     response = other.post(
         "/signin/register/verify/", {"action": "code", "code": last_code("+14255550100")}
     )
+    assert response["Location"] == APP_PASSWORDS_STEP
+    assert "Keep using your existing applications" in text(other.get(APP_PASSWORDS_STEP))
+    response = other.post(APP_PASSWORDS_STEP, {"action": "decline"})
     assert response["Location"] == RECOVERY
     other.post(RECOVERY_EMAIL, {"action": "send", "email": "megan@example.net"})
     other.post(RECOVERY_EMAIL, {"action": "verify", "code": last_mail_code("megan@example.net")})
     response = other.post(RECOVERY)
-    assert response["Location"] == "/signin/register/done/"
-    assert "Keep using your existing applications" in text(other.get(response["Location"]))
+    assert response["Location"] == "/"
 
 
 def test_without_password_reset_registration_ends_as_before(client: Client) -> None:
@@ -206,3 +215,20 @@ def test_changing_a_contact_asks_for_the_password_after_ten_minutes(client: Clie
     response = client.post("/mfa/reauthenticate/", {"password": PASSWORD})
     assert response["Location"] == RECOVERY_EMAIL
     assert mails_to(HOME) == 1
+
+
+def test_the_authentication_phone_is_verified_again_by_text_me(client: Client, adele) -> None:
+    """Seed 003: *Authentication phone* → Verify → the number already there → text me →
+    the code → Verify. Nothing changes but the proof."""
+    sspr()
+    page = text(client.get(RECOVERY_PHONE))
+    assert "text me" in page and "call me" in page
+    assert 'value="(425) 555-0123"' in page  # the number registered, ready to verify
+    response = client.post(
+        RECOVERY_PHONE, {"auth-country": "US", "auth-phone": "425 555 0123", "auth-how": "text"}
+    )
+    assert response["Location"] == "/mfa/setup/verify/"
+    response = client.post("/mfa/setup/verify/", {"code": last_code("+14255550123")}, follow=True)
+    assert "Your phone number has been verified." in text(response)
+    assert VerificationMethod.objects.get(user=adele).phone_number == "+14255550123"
+    assert not AuditEvent.objects.filter(target=adele, action="mfa.method_changed").exists()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.mfa import totp
@@ -19,6 +21,7 @@ from mfaportal.mfa.models import (
 )
 from mfaportal.mfa.selectors import user_summary
 from mfaportal.mfa.services.app_passwords import app_password_digest
+from mfaportal.selfservice.models import Flow
 from tests.factories import make_user
 from tests.selfservice.helpers import (
     code_now,
@@ -28,6 +31,7 @@ from tests.selfservice.helpers import (
     password_step,
     secret_from_page,
     service_set,
+    text,
 )
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +44,9 @@ def _match(pattern: str, text: str) -> str:
 
 
 REGISTER = "/signin/register/"
+APP = "/signin/register/mobile-app/"
 VERIFY = "/signin/register/verify/"
+APP_PASSWORDS_STEP = "/signin/register/app-passwords/"
 
 
 def start(client: Client, state: MfaState = MfaState.ENABLED, upn: str = "adele@contoso.test"):
@@ -186,12 +192,22 @@ def test_office_phone_with_an_extension_is_called(client: Client) -> None:
 
 
 def _app_and_backup(client: Client, mode: str) -> str:
-    response = client.post(REGISTER, {"contact": "mobile_app", "app-mode": mode})
+    response = client.post(REGISTER, {"contact": "mobile_app", "app-mode": mode, "action": "setup"})
     assert response["Location"] == "/signin/register/mobile-app/"
     page = client.get(response["Location"]).content.decode()
     assert "Configure mobile app" in page and "<svg" in page
     assert "MFA Portal (contoso.test):adele@contoso.test" in page
     return secret_from_page(page)
+
+
+def _finished_then_contact_me(client: Client, mode: str) -> None:
+    """*Finished* on Configure mobile app goes back to step 1, where *Contact me* starts
+    the verification (seed 000)."""
+    assert client.post(APP)["Location"] == REGISTER
+    page = client.get(REGISTER).content.decode()
+    assert "Mobile app has been configured for notifications and verification codes." in page
+    response = client.post(REGISTER, {"contact": "mobile_app", "app-mode": mode})
+    assert response["Location"] == VERIFY
 
 
 def _backup_phone(client: Client) -> None:
@@ -207,7 +223,7 @@ def _backup_phone(client: Client) -> None:
 def test_mobile_app_in_code_mode_with_a_backup_phone(client: Client) -> None:
     user = start(client)
     secret = _app_and_backup(client, "code")
-    client.post("/signin/register/mobile-app/")
+    _finished_then_contact_me(client, "code")
     assert (
         "Step 2: Enter the verification code from the mobile app"
         in client.get(VERIFY).content.decode()
@@ -215,7 +231,9 @@ def test_mobile_app_in_code_mode_with_a_backup_phone(client: Client) -> None:
     wrong = client.post(
         VERIFY, {"action": "code", "code": "000000" if code_now(secret) != "000000" else "111111"}
     )
-    assert "That code isn&#x27;t right" in wrong.content.decode()
+    assert wrong["Location"] == VERIFY  # POST/redirect/GET
+    assert "That code isn&#x27;t right" in client.get(VERIFY).content.decode()
+    assert "That code isn&#x27;t right" not in client.get(VERIFY).content.decode()  # said once
     response = client.post(VERIFY, {"action": "code", "code": code_now(secret)})
     assert response["Location"] == "/signin/register/backup-phone/"
     assert not is_signed_in(client)
@@ -241,14 +259,14 @@ def test_the_code_used_to_register_the_app_cannot_be_replayed_at_the_next_sign_i
 ) -> None:
     user = start(client)
     secret = _app_and_backup(client, "code")
-    client.post("/signin/register/mobile-app/")
+    _finished_then_contact_me(client, "code")
     code = code_now(secret)
     client.post(VERIFY, {"action": "code", "code": code})
     _backup_phone(client)
     client.post(reverse("signout"))
     password_step(client, "adele@contoso.test")
     page = client.post(
-        reverse("signin_flow:verify"), {"action": "code", "code": code}
+        reverse("signin_flow:verify"), {"action": "code", "code": code}, follow=True
     ).content.decode()
     assert "already been used" in page
     assert not is_signed_in(client)
@@ -258,7 +276,7 @@ def test_the_code_used_to_register_the_app_cannot_be_replayed_at_the_next_sign_i
 def test_mobile_app_in_notification_mode_is_verified_by_a_first_approval(client: Client) -> None:
     user = start(client)
     _app_and_backup(client, "notification")
-    client.post("/signin/register/mobile-app/")
+    _finished_then_contact_me(client, "notification")
     page = client.get(VERIFY).content.decode()
     assert "Approve the request in your app" in page
     challenge = user.challenges.get(channel="app_notification", status="pending")
@@ -283,27 +301,93 @@ def test_mobile_app_without_phone_methods_allowed_skips_the_backup_phone(client:
     page = client.get(REGISTER).content.decode()
     assert 'value="authentication_phone" disabled' in page
     secret = _app_and_backup(client, "code")
-    client.post("/signin/register/mobile-app/")
+    _finished_then_contact_me(client, "code")
     response = client.post(VERIFY, {"action": "code", "code": code_now(secret)})
     assert response["Location"] == "/" and is_signed_in(client)
     assert methods(user) == [("authenticator_app", "", "")]
 
 
-def test_the_first_app_password_is_shown_once_when_app_passwords_are_allowed(
+def test_a_phone_only_enrolment_keeps_using_existing_applications_at_step_3(
     client: Client,
 ) -> None:
     service_set(app_passwords_allowed=True)
     user = start(client)
     contact_phone(client)
     response = client.post(VERIFY, {"action": "code", "code": last_code("+14255550100")})
-    assert response["Location"] == "/signin/register/done/"
-    page = client.get(response["Location"]).content.decode()
-    assert "Step 4: Keep using your existing applications" in page
+    assert response["Location"] == APP_PASSWORDS_STEP
+    page = text(client.get(APP_PASSWORDS_STEP))
+    # Numbered as the steps shown: contact, verify, this. No "Step 4".
+    assert "Step 3: Keep using your existing applications" in page and "Step 4" not in page
+    assert "your password works only in a web browser" in page
+    assert not AppPassword.objects.filter(user=user).exists()  # nothing until chosen
+    assert not is_signed_in(client)
 
+
+def test_the_app_password_created_at_registration_is_shown_once(client: Client) -> None:
+    service_set(app_passwords_allowed=True)
+    user = start(client)
+    contact_phone(client)
+    client.post(VERIFY, {"action": "code", "code": last_code("+14255550100")})
+    response = client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook"})
+    assert response["Location"] == APP_PASSWORDS_STEP  # POST/redirect/GET
+    page = client.get(APP_PASSWORDS_STEP).content.decode()
     value = _match(r'id="app-password" class="app-password">([a-z]{16})<', page)
     assert AppPassword.objects.get(user=user).digest == app_password_digest(value)
     assert value not in str(dict(client.session))
-    assert client.get("/signin/register/done/")["Location"] == "/"  # shown only once
+    # A reload, or Back and Create again, shows it no more and creates nothing.
+    again = text(client.get(APP_PASSWORDS_STEP))
+    assert value not in again and "was shown once and is no longer shown" in again
+    client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook"})
+    assert AppPassword.objects.filter(user=user).count() == 1
+    response = client.post(APP_PASSWORDS_STEP, {"action": "done"})
+    assert response["Location"] == "/" and is_signed_in(client)
+
+
+def test_saying_no_app_will_be_used_creates_nothing_and_is_remembered(client: Client) -> None:
+    service_set(app_passwords_allowed=True)
+    user = start(client)
+    contact_phone(client)
+    client.post(VERIFY, {"action": "code", "code": last_code("+14255550100")})
+    response = client.post(APP_PASSWORDS_STEP, {"action": "decline"})
+    assert response["Location"] == "/" and is_signed_in(client)
+    assert not AppPassword.objects.filter(user=user).exists()
+    assert UserMfa.objects.get(user=user).app_passwords_declined_at is not None
+    assert AuditEvent.objects.filter(target=user, action="mfa.app_passwords_declined").exists()
+    # The app passwords tab remembers the choice, and creating one there changes it.
+    page = text(client.get("/mfa/app-passwords/"))
+    assert "You said that no app like these would use your account" in page
+    client.post("/mfa/app-passwords/", {"name": "Outlook after all"})
+    assert UserMfa.objects.get(user=user).app_passwords_declined_at is None
+    assert "You said that no app like these" not in text(client.get("/mfa/app-passwords/"))
+
+
+def test_an_app_user_keeps_using_existing_applications_at_step_4(client: Client) -> None:
+    service_set(app_passwords_allowed=True)
+    start(client)
+    secret = _app_and_backup(client, "code")
+    _finished_then_contact_me(client, "code")
+    client.post(VERIFY, {"action": "code", "code": code_now(secret)})
+    _backup_phone(client)
+    assert "Step 4: Keep using your existing applications" in text(client.get(APP_PASSWORDS_STEP))
+
+
+def test_back_to_a_step_already_done_goes_where_the_registration_stands(client: Client) -> None:
+    service_set(app_passwords_allowed=True)
+    user = start(client)
+    contact_phone(client)
+    code = last_code("+14255550100")
+    client.post(VERIFY, {"action": "code", "code": code})
+    # Back to step 2 and Verify again: nothing happens twice.
+    assert client.get(VERIFY)["Location"] == APP_PASSWORDS_STEP
+    assert client.post(VERIFY, {"action": "code", "code": code})["Location"] == APP_PASSWORDS_STEP
+    assert client.post(REGISTER, {"contact": "authentication_phone"})["Location"] == (
+        APP_PASSWORDS_STEP
+    )
+    client.post(APP_PASSWORDS_STEP, {"action": "decline"})
+    # Signed in: Back into the wizard goes home, with no "took too long" message.
+    response = client.get(VERIFY)
+    assert response["Location"] == "/" and is_signed_in(client)
+    assert AuditEvent.objects.filter(target=user, action="mfa.registration_completed").count() == 1
 
 
 def test_no_app_password_step_when_the_admin_disallows_them(client: Client) -> None:
@@ -327,7 +411,7 @@ def test_registering_while_enforced_keeps_enforced_and_clears_must_register(clie
 def test_nothing_is_saved_when_registration_is_abandoned(client: Client) -> None:
     user = start(client)
     secret = _app_and_backup(client, "code")
-    client.post("/signin/register/mobile-app/")
+    _finished_then_contact_me(client, "code")
     client.post(VERIFY, {"action": "code", "code": code_now(secret)})
     # Walks away at the backup phone step.
     assert not VerificationMethod.objects.filter(user=user).exists()
@@ -338,16 +422,14 @@ def test_a_registration_code_expires_with_the_sign_in(client: Client) -> None:
     start(client)
     contact_phone(client)
     code = last_code("+14255550100")
-    session = client.session
-    session["mfa_signin"]["started"] -= 3600
-    session.save()
+    Flow.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = client.post(VERIFY, {"action": "code", "code": code})
     assert response["Location"] == reverse("signin") and not is_signed_in(client)
 
 
 def test_pages_showing_a_key_or_code_are_never_cached(client: Client) -> None:
     start(client)
-    client.post(REGISTER, {"contact": "mobile_app", "app-mode": "code"})
+    client.post(REGISTER, {"contact": "mobile_app", "app-mode": "code", "action": "setup"})
     response = client.get("/signin/register/mobile-app/")
     assert "no-store" in response["Cache-Control"]
 
@@ -358,7 +440,7 @@ def test_the_qr_code_on_the_page_matches_the_manual_key_on_the_page(client: Clie
     from tests.mfa.test_totp import matrix_modules, svg_modules
 
     start(client)
-    client.post(REGISTER, {"contact": "mobile_app", "app-mode": "code"})
+    client.post(REGISTER, {"contact": "mobile_app", "app-mode": "code", "action": "setup"})
     page = client.get("/signin/register/mobile-app/").content.decode()
     secret = secret_from_page(page)
     svg = page[page.index("<svg") : page.index("</svg>") + 6]

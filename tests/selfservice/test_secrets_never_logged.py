@@ -71,10 +71,13 @@ def test_secrets_never_reach_the_logs(client: Client, captured: Capture) -> None
     password_step(client, "adele@contoso.test")
     password_step(client, "adele@contoso.test", password="Wrong-Password-1")
     password_step(client, "adele@contoso.test")
-    client.post("/signin/register/", {"contact": "mobile_app", "app-mode": "code"})
+    client.post(
+        "/signin/register/", {"contact": "mobile_app", "app-mode": "code", "action": "setup"}
+    )
     secret = secret_from_page(client.get("/signin/register/mobile-app/").content.decode())
     secrets_seen += [secret, totp.secret_display(secret)]
     client.post("/signin/register/mobile-app/")
+    client.post("/signin/register/", {"contact": "mobile_app", "app-mode": "code"})
     client.post("/signin/register/verify/", {"action": "code", "code": "123456"})
     registration_code = code_now(secret)
     secrets_seen.append(registration_code)
@@ -86,9 +89,11 @@ def test_secrets_never_reach_the_logs(client: Client, captured: Capture) -> None
     text_code = last_code("+14255550177")
     secrets_seen.append(text_code)
     client.post("/signin/register/verify/", {"action": "code", "code": text_code})
-    done = client.get("/signin/register/done/").content.decode()
+    client.post("/signin/register/app-passwords/", {"action": "create"})
+    done = client.get("/signin/register/app-passwords/").content.decode()
     first_app_password = _match(r'class="app-password">([a-z]{16})<', done)
     secrets_seen.append(first_app_password)
+    client.post("/signin/register/app-passwords/", {"action": "done"})
 
     # Sign in again with a TOTP code (one wrong), remembering the device.
     client.post("/signout/")
@@ -105,7 +110,7 @@ def test_secrets_never_reach_the_logs(client: Client, captured: Capture) -> None
     assert RememberedDevice.objects.exists()
 
     # An app password by the page, then on the legacy endpoint (and a wrong one).
-    created = client.post("/mfa/app-passwords/", {"name": "Outlook"}).content.decode()
+    created = client.post("/mfa/app-passwords/", {"name": "Outlook"}, follow=True).content.decode()
     app_password = _match(r'class="app-password">([a-z]{16})<', created)
     secrets_seen.append(app_password)
     for value in (app_password, "wrong-password", PASSWORD):
@@ -134,19 +139,16 @@ def test_temporary_passwords_and_email_codes_never_reach_the_logs(
     # An admin sets a temporary password; it is shown once on the page.
     staff = Client()
     staff.force_login(admin)
-    page = staff.post(f"/admin/users/{adele.object_id}/reset-password/").content.decode()
+    page = staff.post(
+        f"/admin/users/{adele.object_id}/reset-password/", follow=True
+    ).content.decode()
     temporary = _match(r'id="temporary-password"[^>]*>([^<]+)<', page)
     secrets_seen.append(temporary)
 
-    # Adele signs in with it, mistypes it once, and chooses her own.
+    # Adele signs in with it, registers by text, then mistypes it once and chooses her own.
     chosen = "Her-Own-Passphrase-31"
     secrets_seen += [chosen, "Mistyped-Temporary-1"]
     password_step(client, "adele@contoso.test", temporary)
-    for current in ("Mistyped-Temporary-1", temporary):
-        client.post(
-            "/signin/update-password/",
-            {"current_password": current, "new_password": chosen, "confirm_password": chosen},
-        )
     client.post(
         "/signin/register/",
         {
@@ -159,6 +161,11 @@ def test_temporary_passwords_and_email_codes_never_reach_the_logs(
     text_code = last_code("+14255550166")
     secrets_seen.append(text_code)
     client.post("/signin/register/verify/", {"action": "code", "code": text_code})
+    for current in ("Mistyped-Temporary-1", temporary):
+        client.post(
+            "/signin/update-password/",
+            {"current_password": current, "new_password": chosen, "confirm_password": chosen},
+        )
 
     # Don't lose access: the authentication email, a wrong code first.
     client.post("/mfa/recovery/email/", {"action": "send", "email": "adele.home@example.net"})

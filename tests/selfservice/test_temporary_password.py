@@ -10,13 +10,14 @@ from django.test import Client
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.models import MfaState, UserMfa
 from mfaportal.mfa.recovery import password_reset_temporary
 from tests.factories import make_user
 from tests.selfservice.helpers import (
     add_app,
     code_now,
     is_signed_in,
+    last_code,
     password_step,
     service_set,
     text,
@@ -151,14 +152,37 @@ def test_a_user_without_mfa_is_signed_in_with_the_new_password(client: Client) -
     assert client.get("/mfa/setup/").status_code == 200
 
 
-def test_a_new_hire_updates_the_password_then_registers(client: Client) -> None:
+def test_a_new_hire_registers_then_updates_the_password(client: Client) -> None:
+    """Seed 003's order: MFA registration, the app password step, *Update your password*."""
+    service_set(app_passwords_allowed=True)
     adele = make_user("adele@contoso.test", state=MfaState.ENABLED)
     temporary = temporary_for(adele)
-    password_step(client, "adele@contoso.test", temporary)
-    response = update(client, temporary)
+    response = password_step(client, "adele@contoso.test", temporary)
     assert response["Location"] == "/signin/more-information/"
-    assert "More information required" in text(client.get("/signin/more-information/"))
-    assert not is_signed_in(client)
+    # Nothing else opens meanwhile, the new password page included.
+    assert client.get(UPDATE)["Location"] == "/signin/register/"
+    assert client.get("/mfa/setup/")["Location"].startswith("/signin/")
+    client.post(
+        "/signin/register/",
+        {
+            "contact": "authentication_phone",
+            "auth-country": "US",
+            "auth-phone": "425 555 0100",
+            "auth-how": "text",
+        },
+    )
+    response = client.post(
+        "/signin/register/verify/", {"action": "code", "code": last_code("+14255550100")}
+    )
+    assert response["Location"] == "/signin/register/app-passwords/"
+    response = client.post(response["Location"], {"action": "decline"})
+    assert response["Location"] == UPDATE and not is_signed_in(client)
+    page = text(client.get(UPDATE))
+    assert "Update your password" in page and "Update password and sign in" in page
+    response = update(client, temporary)
+    assert response["Location"] == "/" and is_signed_in(client)
+    # The second factor was proved at registration: not asked again.
+    assert UserMfa.objects.get(user=adele).state == MfaState.ENFORCED
 
 
 def test_a_registered_user_answers_the_second_factor_before_choosing_a_new_password(
@@ -169,9 +193,10 @@ def test_a_registered_user_answers_the_second_factor_before_choosing_a_new_passw
     temporary = temporary_for(adele)
     response = password_step(client, "adele@contoso.test", temporary)
     assert response["Location"] == "/signin/verify/"
-    # The temporary password alone can't choose the next one.
-    assert update(client, temporary)["Location"] == "/signin/"
-    password_step(client, "adele@contoso.test", temporary)
+    # The temporary password alone can't choose the next one: back to the challenge.
+    assert update(client, temporary)["Location"] == "/signin/verify/"
+    adele.refresh_from_db()
+    assert adele.check_password(temporary) and adele.password_must_change
     response = client.post(
         "/signin/verify/", {"action": "code", "code": code_now(secret), "remember": "on"}
     )

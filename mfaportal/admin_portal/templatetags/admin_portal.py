@@ -12,11 +12,19 @@ from django.utils.translation import gettext as _
 
 from mfaportal.admin_portal import history
 from mfaportal.core.models import AuditEvent
+from mfaportal.mfa.phones import phone_mask
 
 if TYPE_CHECKING:
     from mfaportal.admin_portal.views.users import RowView
 
 register = template.Library()
+
+
+@register.filter
+def phone_masked(e164: str) -> str:
+    """A phone number as the whole detail page shows it (+1 XXXXXXXX23): the methods table,
+    the password reset contacts and the history agree (mfa.phones.phone_mask)."""
+    return phone_mask(e164) if e164 else ""
 
 
 @register.simple_tag

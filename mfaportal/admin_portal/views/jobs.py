@@ -55,12 +55,22 @@ def job_context(job: BulkJob) -> dict[str, Any]:
         if key not in groups:
             groups[key] = ProblemGroup(str(row.get_outcome_display()), row.reason)
         groups[key].rows.append(row)
+    # Updated with a word on what became of it: only Enable on a user already registered,
+    # which made them Enforced (mfa.services.state), says something.
+    enforced = job.rows.filter(outcome=BulkJobRow.Outcome.CHANGED).exclude(reason="")
+    became_enforced = list(enforced.order_by("line", "id")[:PROBLEMS_SHOWN]) if job.finished else []
     return {
         "job": job,
         "notes": job_kind(job).notes(job) if job.finished else [],
         "problems": problems,
         "problem_groups": list(groups.values()),
         "more_problems": max(0, job.problems + _invalid(job) - len(problems)),
+        "became_enforced": became_enforced,
+        "more_became_enforced": (
+            max(0, enforced.count() - len(became_enforced))
+            if len(became_enforced) == PROBLEMS_SHOWN
+            else 0
+        ),
         "stalled": job_is_stalled(job),
     }
 

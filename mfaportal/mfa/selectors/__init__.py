@@ -49,5 +49,21 @@ def user_summary(user: DirectoryUser) -> dict[str, Any]:
         "roles": sorted(user.roles.values_list("display_name", flat=True)),
         "mfaState": MfaState(mfa.state).name.capitalize(),
         "strongAuthenticationMethods": strong_authentication_methods(methods, mfa.default_method),
+        "strongAuthenticationRequirements": strong_authentication_requirements(mfa),
         "appPasswords": user.app_passwords.count(),
     }
+
+
+def strong_authentication_requirements(mfa: UserMfa) -> list[dict[str, str | None]]:
+    """MSOnline's StrongAuthenticationRequirements: one requirement (RelyingParty "*") while
+    multi-factor auth is Enabled or Enforced, none while it is Disabled (``@()``)."""
+    if mfa.state == MfaState.DISABLED:
+        return []
+    not_before = mfa.remember_devices_not_issued_before
+    return [
+        {
+            "relyingParty": "*",
+            "state": MfaState(mfa.state).name.capitalize(),
+            "rememberDevicesNotIssuedBefore": not_before.isoformat() if not_before else None,
+        }
+    ]

@@ -135,7 +135,7 @@ def authenticator_app_add(
             AuditEntry.about(
                 user,
                 "mfa.method_registered",
-                after=method.get_kind_display(),
+                after=method.kind,
                 detail={"mode": app.mode},
             ),
         )
@@ -159,7 +159,7 @@ def verification_method_delete(
             raise MethodChangeRefused(
                 _("This is your only verification method. Add another before deleting it.")
             )
-        label = method.get_kind_display()
+        label = method.kind
         method.delete()
         default_save(user, default_after_change(user))
         audit_record(

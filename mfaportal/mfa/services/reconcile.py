@@ -143,8 +143,8 @@ def states_observed(answers: list[ObservedState], *, context: ChangeContext) -> 
                     "mfa.state",
                     answer.user_id,
                     answer.upn,
-                    before=str(MfaState(before).label),
-                    after=str(answer.state.label),
+                    before=MfaState(before).code,
+                    after=answer.state.code,
                     detail={"reason": "read from Microsoft Graph"},
                 )
             )
@@ -256,8 +256,8 @@ def state_changes_answered(answers: list[StateChangeAnswer], *, context: ChangeC
                     "mfa.state",
                     answer.user_id,
                     answer.upn,
-                    before=str(answer.sent.label),
-                    after=str(state.label),
+                    before=answer.sent.code,
+                    after=state.code,
                     detail={
                         "reason": "Graph's answer to the change",
                         "outbox_id": answer.change_id,

@@ -53,8 +53,8 @@ def mfa_registration_complete(
                 AuditEntry.about(
                     user,
                     "mfa.state",
-                    before=str(before.label),
-                    after=str(after.label),
+                    before=before.code,
+                    after=after.code,
                     detail={"reason": "registration completed"},
                 )
             )
@@ -81,7 +81,7 @@ def registration_save(
         audit_record_many(
             context,
             [
-                AuditEntry.about(user, "mfa.method_registered", after=method.get_kind_display())
+                AuditEntry.about(user, "mfa.method_registered", after=method.kind)
                 for method in saved
             ],
         )

@@ -34,9 +34,7 @@ def user_settings_manage(
                 mfa_reregistration_require(users=users, context=context, directory=directory)
             )
         if delete_app_passwords:
-            outcomes.append(
-                app_passwords_delete_all(users=users, context=context, directory=directory)
-            )
+            outcomes.append(app_passwords_delete_all(users=users, context=context))
         if restore_remembered_devices:
             outcomes.append(
                 remembered_devices_restore(users=users, context=context, directory=directory)

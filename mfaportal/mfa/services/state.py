@@ -69,8 +69,8 @@ def mfa_state_set(
                         action="mfa.state",
                         target_id=row.id,
                         target_label=row.upn,
-                        before=str(row.state.label),
-                        after=str(target.label),
+                        before=row.state.code,
+                        after=target.code,
                     )
                 )
                 reason = (

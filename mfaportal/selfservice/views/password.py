@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -26,7 +27,7 @@ from mfaportal.mfa import throttle
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.recovery import RecoveryRefused, password_change_forced
 from mfaportal.mfa.signin import Next, signin_next_step
-from mfaportal.selfservice import flow
+from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.forms import UpdatePasswordForm
 from mfaportal.selfservice.views.signin import FRAUD_BLOCKED
 
@@ -37,25 +38,26 @@ CURRENT_PASSWORD_LIMIT = throttle.Limit(
 )
 
 
-def _who(request: HttpRequest) -> tuple[DirectoryUser | None, bool]:
-    """The user replacing a temporary password, and whether they are signed in already (a
-    signed-in user flagged by other means, kept by the middleware on this page)."""
+def _who(request: HttpRequest) -> tuple[DirectoryUser | None, flow.Pending | None, bool]:
+    """The user replacing a temporary password, the sign-in under way, and whether they
+    are signed in already (a signed-in user flagged by other means, kept by the middleware
+    on this page)."""
     user = request.user
     if user.is_authenticated and isinstance(user, DirectoryUser):
-        return (user, True) if user.password_must_change else (None, True)
-    return flow.pending_user(request, stage=flow.PASSWORD_CHANGE), False
+        return (user, None, True) if user.password_must_change else (None, None, True)
+    found = flow.pending(request, stage=flow.PASSWORD_CHANGE)
+    return (found.user if found else None), found, False
 
 
 @sensitive_post_parameters("current_password", "new_password", "confirm_password")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def update_password(request: HttpRequest) -> HttpResponse:
-    user, signed_in = _who(request)
+    user, found, signed_in = _who(request)
     if user is None:
         if signed_in:
             return redirect("home")
-        messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
-        return redirect("signin")
+        return flow.where_it_stands(request)
     form = UpdatePasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         key = f"password-change:user:{user.pk}"
@@ -66,16 +68,21 @@ def update_password(request: HttpRequest) -> HttpResponse:
             form.add_error("current_password", _("Your current password is incorrect."))
         else:
             try:
-                password_change_forced(
-                    user=user,
-                    new_password=form.cleaned_data["new_password"],
-                    context=flow.self_service_context(request, user),
-                )
+                # The new password and the sign-in it finishes, together.
+                with transaction.atomic():
+                    password_change_forced(
+                        user=user,
+                        new_password=form.cleaned_data["new_password"],
+                        context=flow.self_service_context(request, user),
+                    )
+                    response = _continue(request, user, found)
             except RecoveryRefused as refused:
                 form.add_error("new_password", refused.message)
+            except flows.FlowMoved:
+                return flow.where_it_stands(request)
             else:
                 throttle.bucket_clear(key)
-                return _continue(request, user, signed_in)
+                return response
     return render(
         request,
         "selfservice/update_password.html",
@@ -95,17 +102,18 @@ def _wait_message(seconds: int) -> str:
     ) % {"minutes": minutes}
 
 
-def _continue(request: HttpRequest, user: DirectoryUser, signed_in: bool) -> HttpResponse:
+def _continue(
+    request: HttpRequest, user: DirectoryUser, found: flow.Pending | None
+) -> HttpResponse:
     """The password is new: go on with the sign-in where it stood."""
-    if signed_in:
+    if found is None:
         update_session_auth_hash(request, user)
         messages.success(request, _("Your password has been updated."))
         return redirect("home")
-    state = flow.pending_state(request) or {}
     # The password hash changed, and the half-finished sign-in is bound to it.
-    flow.pending_update(request, auth_hash=user.get_session_auth_hash())
-    if state.get("second_factor_done"):
-        return flow.signin_finish(request, user, remember=bool(state.get("remember")))
+    moved = flows.flow_move(found.flow, auth_hash=user.get_session_auth_hash())
+    if moved.get("second_factor_done"):
+        return flow.signin_finish(request, user, moved, remember=bool(moved.get("remember")))
     step = signin_next_step(
         user=user,
         ip_address=flow.client_ip(request),
@@ -114,12 +122,12 @@ def _continue(request: HttpRequest, user: DirectoryUser, signed_in: bool) -> Htt
     )
     logger.info("temporary password replaced for user %s; next: %s", user.pk, step)
     if step == Next.SIGNED_IN:
-        return flow.signin_finish(request, user)
+        return flow.signin_finish(request, user, moved)
     if step == Next.REGISTER:
-        flow.pending_update(request, stage=flow.REGISTER)
+        flows.flow_move(moved, stage=flow.REGISTER)
         return redirect("signin_flow:more_information")
     if step == Next.CHALLENGE:
-        flow.pending_update(request, stage=flow.CHALLENGE)
+        flows.flow_move(moved, stage=flow.CHALLENGE)
         return redirect("signin_flow:verify")
     flow.pending_clear(request)
     messages.error(request, FRAUD_BLOCKED)

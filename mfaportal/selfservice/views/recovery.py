@@ -33,25 +33,27 @@ from mfaportal.mfa.recovery import (
     recovery_contacts,
 )
 from mfaportal.mfa.services.methods import NewPhone
-from mfaportal.selfservice import flow
+from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.forms import AuthenticationEmailForm, AuthenticationPhoneForm
 from mfaportal.selfservice.views.elsewhere import kept_by_the_directory
 
-# setup_views is imported inside the views that use it: it imports register_views, which
-# imports this module to continue a registration here.
-NEXT_KEY = "recovery_next"
-EMAIL_KEY = "recovery_email"
+# setup_views is imported inside the views that use it: it imports register_views.
 
 
-def _after(request: HttpRequest) -> str:
-    """Where *finish* and *cancel* go: back into the registration, or /mfa/setup/."""
-    return flow.safe_next(request, request.session.get(NEXT_KEY) or reverse("selfservice:setup"))
+def _flow(request: HttpRequest) -> flows.FlowState | None:
+    """The recovery flow of the person signed in: where to go after, and the email code
+    waiting to be typed (started after a registration, or by the first email sent)."""
+    found = flows.flow_current(request, flows.Kind.RECOVERY)
+    if found is None or found.user_id != signed_in_user(request).pk:
+        return None
+    return found
 
 
-def recovery_registration_start(request: HttpRequest, *, then: str) -> HttpResponse:
-    """Continue a finished MFA registration with *Don't lose access to your account!*."""
-    request.session[NEXT_KEY] = then
-    return redirect("selfservice:recovery")
+def _after(request: HttpRequest, found: flows.FlowState | None = None) -> str:
+    """Where *finish* and *cancel* go: where the sign-in was heading, or /mfa/setup/."""
+    found = found or _flow(request)
+    then = found.get("then") if found is not None else ""
+    return flow.safe_next(request, then or reverse("selfservice:setup"))
 
 
 @signed_in_required
@@ -66,9 +68,9 @@ def recovery(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         if contacts.registered:
-            target = _after(request)
-            request.session.pop(NEXT_KEY, None)
-            request.session.pop(EMAIL_KEY, None)
+            found = _flow(request)
+            target = _after(request, found)
+            flows.flow_end(request, found, kind=flows.Kind.RECOVERY)
             messages.success(request, _("You're set up to reset your own password."))
             return redirect(target)
         error = _(
@@ -101,7 +103,8 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if not password_reset_available():
         return redirect("selfservice:setup")
-    pending = request.session.get(EMAIL_KEY)
+    found = _flow(request)
+    pending = found.get("email") if found is not None else None
     pending = pending if isinstance(pending, dict) else None
     action = request.POST.get("action", "") if request.method == "POST" else ""
     form = AuthenticationEmailForm(request.POST if action == "send" else None)
@@ -119,7 +122,8 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
             code=request.POST.get("code", "")[:12],
         )
         if outcome.ok:
-            request.session.pop(EMAIL_KEY, None)
+            if found is not None:
+                flows.flow_advance(found, drop=("email",))
             try:
                 authentication_email_set(
                     user=user,
@@ -133,7 +137,8 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
             return redirect("selfservice:recovery")
         error = outcome.message
     if action == "change":
-        request.session.pop(EMAIL_KEY, None)
+        if found is not None:
+            flows.flow_advance(found, drop=("email",))
         pending = None
     if pending is None and not form.is_bound:
         current = recovery_contacts(user).email
@@ -164,7 +169,16 @@ def email_code_send(request: HttpRequest, address: str) -> HttpResponse:
             {"form": form, "pending": None, "error": refused.message},
             status=400,
         )
-    request.session[EMAIL_KEY] = {"address": address, "challenge_id": str(challenge.id)}
+    email = {"address": address, "challenge_id": str(challenge.id)}
+    found = _flow(request)
+    if found is None or flows.flow_advance(found, email=email) is None:
+        flows.flow_start(
+            request,
+            kind=flows.Kind.RECOVERY,
+            user=user,
+            ttl=flow.RECOVERY_TTL,
+            data={"then": _after(request, found), "email": email},
+        )
     return redirect("selfservice:recovery_email")
 
 

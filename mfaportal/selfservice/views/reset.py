@@ -24,11 +24,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.client_ip import client_ip
-from mfaportal.core.htmx import is_htmx
+from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges, throttle
@@ -44,14 +43,15 @@ from mfaportal.mfa.recovery import (
     password_reset_self_service,
     recovery_contacts,
 )
+from mfaportal.selfservice import flows
 from mfaportal.selfservice.forms import ForgotUserForm, NewPasswordForm, ResetContactForm
 
 logger = logging.getLogger(__name__)
 Channel = VerificationChallenge.Channel
 
-RESET_KEY = "password_reset"
+RESET = flows.Kind.PASSWORD_RESET
 DONE_KEY = "password_reset_done"
-RESET_TTL_SECONDS = 15 * 60
+RESET_TTL = timedelta(minutes=15)
 # Every answer before a method is proved takes at least this long, whatever happened.
 EVEN_RESPONSE_SECONDS = 0.35
 _WINDOW = timedelta(minutes=15)
@@ -81,18 +81,18 @@ def _address_key(request: HttpRequest) -> str:
     return f"sspr:address:{client_ip(request) or 'unknown'}"
 
 
-def _state(request: HttpRequest) -> dict[str, Any] | None:
-    state = request.session.get(RESET_KEY)
-    if not isinstance(state, dict):
+def _state(request: HttpRequest) -> tuple[flows.FlowState, dict[str, Any]] | None:
+    """The reset under way in this browser (its row, as read) and a copy of its state to
+    change and ``_save``."""
+    found = flows.flow_current(request, RESET)
+    if found is None:
         return None
-    if time.time() - float(state.get("started", 0)) > RESET_TTL_SECONDS:
-        request.session.pop(RESET_KEY, None)
-        return None
-    return state
+    return found, dict(found.data)
 
 
-def _save(request: HttpRequest, state: dict[str, Any]) -> None:
-    request.session[RESET_KEY] = state
+def _save(found: flows.FlowState, state: dict[str, Any]) -> bool:
+    """Store the changed state, unless another request moved the reset meanwhile."""
+    return flows.flow_advance(found, **state) is not None
 
 
 def _user(state: dict[str, Any]) -> DirectoryUser | None:
@@ -120,8 +120,8 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 
 def _start_over(request: HttpRequest) -> HttpResponse:
-    request.session.pop(RESET_KEY, None)
-    return redirect("signin_flow:forgot_password")
+    flows.flow_forget(request, RESET)
+    return redirect_for(request, reverse("signin_flow:forgot_password"))
 
 
 @never_cache
@@ -141,12 +141,14 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
             user = DirectoryUser.objects.by_upn(upn).first()
             eligible = user is not None and user.account_enabled and user.has_usable_password()
             request.session.cycle_key()
-            _save(
+            flows.flow_start(
                 request,
-                {
+                kind=RESET,
+                user=user if user is not None and eligible else None,
+                ttl=RESET_TTL,
+                data={
                     "upn": upn,
                     "user_id": user.pk if user is not None and eligible else None,
-                    "started": time.time(),
                     "proved": [],
                     "challenge_id": "",
                     "channel": "",
@@ -209,9 +211,10 @@ def verify(request: HttpRequest) -> HttpResponse:
     """verification step N: choose a contact method and type it in full."""
     if not password_reset_available():
         return _unavailable(request)
-    state = _state(request)
-    if state is None:
+    read = _state(request)
+    if read is None:
         return _start_over(request)
+    found, state = read
     service = ServiceSettings.load()
     user = _user(state)
     required = _required(state, user, service)
@@ -240,7 +243,7 @@ def verify(request: HttpRequest) -> HttpResponse:
                 sent_at=time.time(),
                 attempts=0,
             )
-            _save(request, state)
+            _save(found, state)
             _even_out(started)
             return redirect("signin_flow:forgot_code")
         _even_out(started)
@@ -283,15 +286,18 @@ def _call_outcome(state: dict[str, Any], user: DirectoryUser | None) -> challeng
 @never_cache
 @require_http_methods(["GET", "POST"])
 def code(request: HttpRequest) -> HttpResponse:
-    """Enter the code (email or text), or answer the call."""
+    """Enter the code (email or text), or answer the call (the page polls)."""
     if not password_reset_available():
+        if is_htmx(request):
+            return redirect_for(request, reverse("signin_flow:forgot_password"))
         return _unavailable(request)
-    state = _state(request)
-    if state is None:
+    read = _state(request)
+    if read is None:
         return _start_over(request)
+    found, state = read
     channel = str(state.get("channel") or "")
     if channel not in ("email", "text", "call"):
-        return redirect("signin_flow:forgot_verify")
+        return redirect_for(request, reverse("signin_flow:forgot_verify"))
     user = _user(state)
     error = ""
     if request.method == "POST":
@@ -311,7 +317,7 @@ def code(request: HttpRequest) -> HttpResponse:
             else:
                 outcome = _invented_check(state)
             if outcome.ok and user is not None:
-                return _proved(request, state, user, PHONE if channel != "email" else EMAIL)
+                return _proved(request, found, state, user, PHONE if channel != "email" else EMAIL)
             if outcome.status == "pending":
                 _even_out(started)
                 if is_htmx(request):
@@ -322,7 +328,7 @@ def code(request: HttpRequest) -> HttpResponse:
                     throttle.bucket_hit(keys[0], CHECK_PER_USER)
                     throttle.bucket_hit(keys[1], CHECK_PER_ADDRESS)
                 error = outcome.message
-                _save(request, state)
+                _save(found, state)
         _even_out(started)
     return render(
         request,
@@ -337,13 +343,19 @@ def code(request: HttpRequest) -> HttpResponse:
 
 
 def _proved(
-    request: HttpRequest, state: dict[str, Any], user: DirectoryUser, method: str
+    request: HttpRequest,
+    found: flows.FlowState,
+    state: dict[str, Any],
+    user: DirectoryUser,
+    method: str,
 ) -> HttpResponse:
     proved = list(state.get("proved") or [])
     if method not in proved:
         proved.append(method)
     state.update(proved=proved, challenge_id="", channel="", sent_to="", attempts=0)
-    _save(request, state)
+    if not _save(found, state):
+        # Proved by a request racing this one (the poll and a click): it moved the reset.
+        return redirect_for(request, reverse("signin_flow:forgot_verify"))
     audit_record(
         _context(request, user), AuditEntry.about(user, "sspr.method_proved", after=method)
     )
@@ -352,9 +364,7 @@ def _proved(
         if len(proved) >= methods_required(user, ServiceSettings.load())
         else "signin_flow:forgot_verify"
     )
-    if is_htmx(request):
-        return HttpResponseClientRedirect(reverse(target))
-    return redirect(target)
+    return redirect_for(request, reverse(target))
 
 
 @sensitive_post_parameters("new_password", "confirm_password")
@@ -364,9 +374,10 @@ def new_password(request: HttpRequest) -> HttpResponse:
     """choose a new password: only once the required methods are proved."""
     if not password_reset_available():
         return _unavailable(request)
-    state = _state(request)
-    if state is None:
+    read = _state(request)
+    if read is None:
         return _start_over(request)
+    found, state = read
     user = _user(state)
     proved = list(state.get("proved") or [])
     service = ServiceSettings.load()
@@ -384,7 +395,7 @@ def new_password(request: HttpRequest) -> HttpResponse:
         except RecoveryRefused as refused:
             form.add_error("new_password", refused.message)
         else:
-            request.session.pop(RESET_KEY, None)
+            flows.flow_end(request, found)
             request.session.cycle_key()
             request.session[DONE_KEY] = True
             return redirect("signin_flow:forgot_done")

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mfaportal.core.htmx import is_htmx
+from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.selectors import signed_in_user
@@ -53,7 +54,8 @@ from mfaportal.mfa.services.methods import (
     phone_method_set,
     verification_method_delete,
 )
-from mfaportal.selfservice import flow
+from mfaportal.mfa.shown_once import APP_PASSWORD, secret_hold, secret_take
+from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.forms import (
     AppPasswordForm,
     MobileAppForm,
@@ -67,6 +69,8 @@ from mfaportal.selfservice.views.register import app_setup_context
 Kind = VerificationMethod.Kind
 Channel = VerificationChallenge.Channel
 REAUTH_AFTER = timedelta(minutes=10)
+STEP_UP_TTL = timedelta(minutes=10)
+CHANGE_TTL = timedelta(minutes=15)
 REAUTH_LIMIT = throttle.Limit(count=5, window=timedelta(minutes=15), block=timedelta(minutes=15))
 SETUP_CODE_LIMIT = throttle.Limit(count=5, window=timedelta(hours=1), block=timedelta(minutes=15))
 
@@ -87,12 +91,27 @@ def needs_reauthentication(user: DirectoryUser) -> bool:
 def reauthentication_ask(
     request: HttpRequest, action: str, data: QueryDict | dict[str, list[str]]
 ) -> HttpResponse:
+    """Ask for the password again; the change waits in a step-up flow until it is given."""
     items = data.lists() if isinstance(data, QueryDict) else data.items()
-    request.session["reauth_pending"] = {
-        "action": action,
-        "data": {key: values for key, values in items if key != "csrfmiddlewaretoken"},
-    }
+    flows.flow_start(
+        request,
+        kind=flows.Kind.STEP_UP,
+        user=signed_in_user(request),
+        ttl=STEP_UP_TTL,
+        data={
+            "action": action,
+            "data": {key: values for key, values in items if key != "csrfmiddlewaretoken"},
+        },
+    )
     return redirect("selfservice:reauthenticate")
+
+
+def own_flow(request: HttpRequest, kind: str) -> flows.FlowState | None:
+    """This browser's flow of the kind, if it belongs to the person signed in."""
+    found = flows.flow_current(request, kind)
+    if found is None or found.user_id != signed_in_user(request).pk:
+        return None
+    return found
 
 
 def _context(request: HttpRequest) -> Any:
@@ -271,15 +290,21 @@ def phone_change_verify_start(
         )
     except challenges.ChallengeRefused as refused:
         return _render_setup(request, error=refused.message, status=400)
-    request.session["setup_change"] = {
-        "kind": phone.kind,
-        "phone": phone.phone_number,
-        "ext": phone.extension,
-        "challenge_id": str(challenge.id),
-        "text": bool(text),
-        "preferred": preferred,
-        "return_to": return_to,
-    }
+    flows.flow_start(
+        request,
+        kind=flows.Kind.PHONE_CHANGE,
+        user=user,
+        ttl=CHANGE_TTL,
+        data={
+            "kind": phone.kind,
+            "phone": phone.phone_number,
+            "ext": phone.extension,
+            "challenge_id": str(challenge.id),
+            "text": bool(text),
+            "preferred": preferred,
+            "return_to": return_to,
+        },
+    )
     return redirect("selfservice:verify_change")
 
 
@@ -289,44 +314,24 @@ def phone_change_verify_start(
 def verify_change(request: HttpRequest) -> HttpResponse:
     """A new phone number is saved only after it answered."""
     user = signed_in_user(request)
-    change = request.session.get("setup_change")
-    if not isinstance(change, dict):
-        return redirect("selfservice:setup")
+    change_flow = own_flow(request, flows.Kind.PHONE_CHANGE)
+    if change_flow is None:
+        return redirect_for(request, reverse("selfservice:setup"))
+    change = change_flow.data
     error = ""
     if request.method == "POST":
-        if change["text"]:
-            outcome = challenges.text_code_check(
-                challenge_id=change["challenge_id"], user=user, code=request.POST.get("code", "")
-            )
-        else:
-            outcome = challenges.answer_take(challenge_id=change["challenge_id"], user=user)
-            if outcome.status == "pending" and is_htmx(request):
-                return HttpResponse(status=204)
-        if outcome.ok:
-            del request.session["setup_change"]
-            context = _context(request)
-            phone_method_set(
-                user=user,
-                phone=NewPhone(
-                    kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
-                ),
-                context=context,
-            )
-            if change.get("preferred"):
-                with contextlib.suppress(MethodChangeRefused):
-                    default_method_set(user=user, method_type=change["preferred"], context=context)
-            messages.success(request, _("Your phone number has been verified and saved."))
-            back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
-            if is_htmx(request):
-                return HttpResponseClientRedirect(back)
-            return redirect(back)
-        error = (
-            outcome.message
-            if outcome.status != "pending"
-            else _("We're still waiting for your answer.")
-        )
+        # The check and the save it allows commit together.
+        try:
+            with transaction.atomic():
+                answered = _change_answer(request, user, change_flow)
+        except flows.FlowMoved:
+            # Saved by a request racing this one (the poll and a click).
+            return redirect_for(request, reverse("selfservice:setup"))
+        if isinstance(answered, HttpResponse):
+            return answered
+        error = answered
         if is_htmx(request):
-            return HttpResponseClientRedirect(request.path)
+            return redirect_for(request, request.path)
     challenge = VerificationChallenge.objects.filter(pk=change["challenge_id"], user=user).first()
     return render(
         request,
@@ -339,6 +344,53 @@ def verify_change(request: HttpRequest) -> HttpResponse:
             "cancel_url": change.get("return_to") or reverse("selfservice:setup"),
         },
     )
+
+
+def _change_answer(
+    request: HttpRequest, user: DirectoryUser, change_flow: flows.FlowState
+) -> HttpResponse | str:
+    """The code, or whether the call was answered: the response once the number is saved
+    (or the poll's "still waiting"), else what went wrong."""
+    change = change_flow.data
+    if change["text"]:
+        outcome = challenges.text_code_check(
+            challenge_id=change["challenge_id"], user=user, code=request.POST.get("code", "")
+        )
+    else:
+        outcome = challenges.answer_take(challenge_id=change["challenge_id"], user=user)
+        if outcome.status == "pending" and is_htmx(request):
+            return HttpResponse(status=204)
+    if outcome.ok:
+        flows.flow_close(request, change_flow)
+        context = _context(request)
+        unchanged = user.methods.filter(
+            kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
+        ).exists()
+        if not unchanged:
+            phone_method_set(
+                user=user,
+                phone=NewPhone(
+                    kind=change["kind"], phone_number=change["phone"], extension=change["ext"]
+                ),
+                context=context,
+            )
+        if change.get("preferred"):
+            with contextlib.suppress(MethodChangeRefused):
+                default_method_set(user=user, method_type=change["preferred"], context=context)
+        messages.success(
+            request,
+            _("Your phone number has been verified.")
+            if unchanged
+            else _("Your phone number has been verified and saved."),
+        )
+        back = flow.safe_next(request, change.get("return_to") or reverse("selfservice:setup"))
+        return redirect_for(request, back)
+    if outcome.status == "used":
+        # Verified by a request racing this one (the poll and a click), which saved it.
+        return redirect_for(request, reverse("selfservice:setup"))
+    if outcome.status == "pending":
+        return _("We're still waiting for your answer.")
+    return outcome.message
 
 
 @signed_in_required
@@ -407,12 +459,18 @@ def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
     user = signed_in_user(request)
     secret = totp.secret_generate()
     ciphertext, key_id = totp.secret_seal(secret, object_id=str(user.object_id))
-    request.session["setup_app"] = {
-        "mode": mode,
-        "ct": base64.b64encode(ciphertext).decode(),
-        "kid": key_id,
-        "challenge_id": "",
-    }
+    flows.flow_start(
+        request,
+        kind=flows.Kind.APP_SETUP,
+        user=user,
+        ttl=CHANGE_TTL,
+        data={
+            "mode": mode,
+            "ct": base64.b64encode(ciphertext).decode(),
+            "kid": key_id,
+            "challenge_id": "",
+        },
+    )
     return redirect("selfservice:app_configure")
 
 
@@ -421,9 +479,10 @@ def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
 @kept_by_the_directory
 def app_configure(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    pending = request.session.get("setup_app")
-    if not isinstance(pending, dict):
-        return redirect("selfservice:setup")
+    app_flow = own_flow(request, flows.Kind.APP_SETUP)
+    if app_flow is None:
+        return redirect_for(request, reverse("selfservice:setup"))
+    pending = app_flow.data
     secret = totp.secret_open(
         base64.b64decode(pending["ct"]), key_id=pending["kid"], object_id=str(user.object_id)
     )
@@ -437,7 +496,11 @@ def app_configure(request: HttpRequest) -> HttpResponse:
             else:
                 step = totp.matching_step(secret, request.POST.get("code", ""))
                 if step is not None:
-                    return _app_saved(request, user, pending, secret, step)
+                    try:
+                        with transaction.atomic():
+                            return _app_saved(request, user, app_flow, secret, step)
+                    except flows.FlowMoved:
+                        return redirect_for(request, reverse("selfservice:setup"))
                 throttle.bucket_hit(key, SETUP_CODE_LIMIT)
                 error = _("That code isn't right. Check the time on your phone and try again.")
         elif pending["mode"] == "notification" and action == "send":
@@ -450,30 +513,30 @@ def app_configure(request: HttpRequest) -> HttpResponse:
             except challenges.ChallengeRefused as refused:
                 error = refused.message
             else:
-                pending["challenge_id"] = str(started.id)
-                request.session["setup_app"] = pending
+                flows.flow_advance(app_flow, challenge_id=str(started.id))
                 return redirect("selfservice:app_configure")
         elif pending["mode"] == "notification" and action == "check":
-            outcome = challenges.answer_take(
-                challenge_id=pending.get("challenge_id", ""), user=user
-            )
-            if outcome.ok:
-                response = _app_saved(request, user, pending, secret, None)
-                return (
-                    HttpResponseClientRedirect(response["Location"])
-                    if is_htmx(request)
-                    else response
-                )
+            try:
+                with transaction.atomic():  # the approval taken and the app saved, together
+                    outcome = challenges.answer_take(
+                        challenge_id=pending.get("challenge_id", ""), user=user
+                    )
+                    if outcome.ok:
+                        return _app_saved(request, user, app_flow, secret, None)
+            except flows.FlowMoved:
+                return redirect_for(request, reverse("selfservice:setup"))
             if outcome.status == "pending":
                 if is_htmx(request):
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
+            elif outcome.status == "used":
+                # Approved and saved by a request racing this one (the poll and a click).
+                return redirect_for(request, reverse("selfservice:setup"))
             else:
-                pending["challenge_id"] = ""
-                request.session["setup_app"] = pending
+                flows.flow_advance(app_flow, challenge_id="")
                 error = outcome.message
                 if is_htmx(request):
-                    return HttpResponseClientRedirect(request.path)
+                    return redirect_for(request, request.path)
     challenge = None
     if pending.get("challenge_id"):
         challenge = VerificationChallenge.objects.filter(
@@ -495,15 +558,15 @@ def app_configure(request: HttpRequest) -> HttpResponse:
 def _app_saved(
     request: HttpRequest,
     user: DirectoryUser,
-    pending: dict[str, Any],
+    app_flow: flows.FlowState,
     secret: str,
     step: int | None,
 ) -> HttpResponse:
-    request.session.pop("setup_app", None)
+    flows.flow_close(request, app_flow)  # FlowMoved: saved by a request racing this one
     authenticator_app_add(
         user=user,
         app=NewApp(
-            mode=pending["mode"],
+            mode=app_flow.data["mode"],
             secret=secret,
             last_used_step=step,
             device_name=_("Authenticator app"),
@@ -511,7 +574,7 @@ def _app_saved(
         context=_context(request),
     )
     messages.success(request, _("Your authenticator app is set up."))
-    return redirect("selfservice:setup")
+    return redirect_for(request, reverse("selfservice:setup"))
 
 
 # --- reauthentication --------------------------------------------------------------------
@@ -522,8 +585,8 @@ def _app_saved(
 @kept_by_the_directory
 def reauthenticate(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    pending = request.session.get("reauth_pending")
-    if not isinstance(pending, dict):
+    step_up = own_flow(request, flows.Kind.STEP_UP)
+    if step_up is None:
         return redirect("selfservice:setup")
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -533,8 +596,10 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         elif user.check_password(form.cleaned_data["password"]):
             DirectoryUser.objects.filter(pk=user.pk).update(password_verified_at=timezone.now())
             user.refresh_from_db(fields=["password_verified_at"])
-            del request.session["reauth_pending"]
-            return _replay(request, pending)
+            if not flows.flow_end(request, step_up):
+                # The same change was replayed by a request racing this one.
+                return redirect("selfservice:setup")
+            return _replay(request, dict(step_up.data))
         else:
             throttle.bucket_hit(key, REAUTH_LIMIT)
             form.add_error(None, _("Your password is incorrect."))
@@ -594,6 +659,7 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
             "form": form,
             "max": MAX_PER_USER,
             "at_limit": len(rows) >= MAX_PER_USER,
+            "declined_at": user_mfa(user).app_passwords_declined_at,
         },
     )
 
@@ -617,10 +683,18 @@ def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
             },
             status=400,
         )
-    # Shown in this response only: the page is never stored (Cache-Control: no-store).
-    return render(
-        request, "selfservice/app_password_created.html", {"record": record, "value": value}
-    )
+    # Shown once, by the page this redirects to (POST/redirect/GET): a reload or Back
+    # shows that it is no longer shown and creates nothing.
+    held = secret_hold(reader=user, purpose=APP_PASSWORD, value=value, label=record.name)
+    return redirect("selfservice:app_password_created", secret_id=held)
+
+
+@signed_in_required
+@require_GET
+def app_password_created(request: HttpRequest, secret_id: uuid.UUID) -> HttpResponse:
+    """The new app password, once: the read is the last time it exists in clear."""
+    shown = secret_take(secret_id=secret_id, reader=signed_in_user(request), purpose=APP_PASSWORD)
+    return render(request, "selfservice/app_password_created.html", {"shown": shown})
 
 
 @signed_in_required

@@ -6,15 +6,15 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
-from mfaportal.core.htmx import is_htmx
-from mfaportal.directory.models import DirectoryUser
+from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.mfa import challenges, throttle
 from mfaportal.mfa.models import MethodType, ServiceSettings, VerificationChallenge
 from mfaportal.mfa.phones import phone_mask
@@ -31,8 +31,9 @@ from mfaportal.mfa.signin import (
     signin_next_step,
     signin_options,
 )
-from mfaportal.selfservice import flow
-from mfaportal.selfservice.flow import safe_next  # noqa: F401  (the sign-in's next= rule)
+from mfaportal.selfservice import flow, flows
+from mfaportal.selfservice.flow import Pending, safe_next  # noqa: F401  (the next= rule)
+from mfaportal.selfservice.flows import FlowState
 from mfaportal.selfservice.forms import SignInForm
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,11 @@ def signin(request: HttpRequest) -> HttpResponse:
                 service=ServiceSettings.load(),
             )
             logger.info("password accepted for user %s; next: %s", user.pk, step)
-            if user.password_must_change and step in (Next.SIGNED_IN, Next.REGISTER):
-                # A temporary password is replaced before anything else. (A user with
-                # methods to answer answers them first: the temporary password alone must
-                # not be enough to choose the next one.)
+            if user.password_must_change and step == Next.SIGNED_IN:
+                # A temporary password is replaced before anything else opens. A user with
+                # methods answers them first (the temporary password alone must not choose
+                # the next one); one who must register does that first, then the app
+                # password step, then *Update your password* (seed 003's order).
                 flow.pending_start(
                     request, user=user, next_url=next_url, stage=flow.PASSWORD_CHANGE
                 )
@@ -110,28 +112,26 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 
 def _expired(request: HttpRequest) -> HttpResponse:
-    if is_htmx(request):
-        # A poll that outlived its sign-in (finished, or replaced in another tab): stop
-        # polling (htmx's 286) and leave the session alone.
-        return HttpResponse(status=286)
-    messages.error(request, _("Your sign-in took too long or was interrupted. Sign in again."))
-    return redirect("signin")
+    return flow.expired(request)
 
 
-def _live_challenge(state: dict, option: SignInOption) -> str:
+def _live_challenge(state: FlowState, option: SignInOption) -> str:
     if state.get("option") == option.key and state.get("challenge_id"):
-        return str(state["challenge_id"])
+        return str(state.get("challenge_id"))
     return ""
 
 
-def _start(request: HttpRequest, user: DirectoryUser, option: SignInOption) -> str:
-    """Start the challenge for this option; returns an error sentence or ''."""
+def _start(request: HttpRequest, found: Pending, option: SignInOption) -> tuple[Pending, str]:
+    """Start the challenge for this option: the flow as it now stands, and an error
+    sentence or ''."""
     channel = {
         "text": VerificationChallenge.Channel.TEXT,
         "call": VerificationChallenge.Channel.CALL,
         "app_notification": VerificationChallenge.Channel.APP_NOTIFICATION,
     }[option.channel]
+    user = found.user
     method = user.methods.filter(pk=option.method_id).first()
+    error, challenge_id = "", ""
     try:
         challenge = challenges.challenge_start(
             user=user,
@@ -140,66 +140,78 @@ def _start(request: HttpRequest, user: DirectoryUser, option: SignInOption) -> s
             method=method,
         )
     except challenges.ChallengeRefused as refused:
-        flow.pending_update(request, option=option.key, challenge_id="")
-        return refused.message
-    flow.pending_update(request, option=option.key, challenge_id=str(challenge.id))
-    return ""
+        error = refused.message
+    else:
+        challenge_id = str(challenge.id)
+    moved = flows.flow_advance(found.flow, option=option.key, challenge_id=challenge_id)
+    if moved is None:
+        # Another request (a second tab) moved the sign-in meanwhile: read it again.
+        again = flow.pending(request, stage=flow.CHALLENGE)
+        return (again or found), error
+    return Pending(user, moved), error
 
 
-def _finish(request: HttpRequest, user: DirectoryUser, remember: bool) -> HttpResponse:
-    logger.info("second factor accepted for user %s", user.pk)
-    response = flow.signin_finish(request, user, remember=remember)
-    if is_htmx(request):
-        redirect_response = HttpResponseClientRedirect(response["Location"])
-        redirect_response.cookies = response.cookies
-        return redirect_response
-    return response
+def _finish(request: HttpRequest, found: Pending, remember: bool) -> HttpResponse:
+    logger.info("second factor accepted for user %s", found.user.pk)
+    return flow.signin_finish(request, found.user, found.flow, remember=remember)
 
 
 def _code_fast_path(
-    request: HttpRequest, user: DirectoryUser, service: ServiceSettings, state: dict
+    request: HttpRequest, found: Pending, service: ServiceSettings
 ) -> HttpResponse | None:
+    state = found.flow
     method_type, _sep, method_id = str(state.get("option", "")).partition(":")
     remember = service.remember_devices_allowed and request.POST.get("remember") == "on"
     code = request.POST.get("code", "")
     if method_type == MethodType.PHONE_APP_OTP and service.method_app_code and method_id.isdigit():
-        outcome = challenges.totp_check(method_id=int(method_id), user=user, code=code)
+        outcome = challenges.totp_check(method_id=int(method_id), user=found.user, code=code)
     elif (
         method_type == MethodType.ONE_WAY_SMS and service.method_text and state.get("challenge_id")
     ):
         outcome = challenges.text_code_check(
-            challenge_id=str(state["challenge_id"]), user=user, code=code
+            challenge_id=str(state.get("challenge_id")), user=found.user, code=code
         )
     else:
         return None
     if outcome.ok:
-        return _finish(request, user, remember)
-    flow.pending_update(request, answer_error=outcome.message)
-    return None
+        return _finish(request, found, remember)
+    return _show_again(request, found, outcome.message)
+
+
+def _show_again(request: HttpRequest, found: Pending, error: str) -> HttpResponse:
+    """Back to the challenge page with what went wrong (POST/redirect/GET: a reload of the
+    page never posts the code again)."""
+    flows.flow_advance(found.flow, answer_error=error)
+    return redirect_for(request, reverse("signin_flow:verify"))
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
-    user = flow.pending_user(request, stage=flow.CHALLENGE)
-    if user is None:
+    found = flow.pending(request)
+    if found is None:
         return _expired(request)
+    if found.flow.stage != flow.CHALLENGE:
+        return redirect_for(request, flow.stage_url(found.flow))
+    user = found.user
     if user_mfa(user).blocked_for_fraud_at is not None:
-        flow.pending_clear(request)
-        messages.error(request, FRAUD_BLOCKED)
-        return redirect("signin")
+        return _fraud_blocked(request)
     service = ServiceSettings.load()
-    state = flow.pending_state(request) or {}
     # The common case first, without listing every option: a code for the option already
     # on screen (each check confirms the method is the user's own).
     code_posted = request.method == "POST" and request.POST.get("action") == "code"
-    if code_posted and (fast := _code_fast_path(request, user, service, state)):
-        return fast
+    if code_posted:
+        try:
+            with transaction.atomic():
+                fast = _code_fast_path(request, found, service)
+        except flows.FlowMoved:
+            return flow.moved_on(request)
+        if fast is not None:
+            return fast
     options = signin_options(user, service)
-    option = next((o for o in options if o.key == state.get("option")), None) or default_option(
-        user, options
-    )
-    error = ""
+    option = next(
+        (o for o in options if o.key == found.flow.get("option")), None
+    ) or default_option(user, options)
     if option is None:
         return render(
             request,
@@ -213,56 +225,27 @@ def verify(request: HttpRequest) -> HttpResponse:
         )
     if request.method == "POST":
         action = request.POST.get("action", "")
-        remember = service.remember_devices_allowed and request.POST.get("remember") == "on"
-        challenge_id = _live_challenge(state, option)
-        already_checked = (flow.pending_state(request) or {}).get("answer_error", "")
-        if action == "code" and already_checked:
-            error = already_checked
-            flow.pending_update(request, answer_error="")
-        elif action == "code" and option.channel in ("text", "app_code"):
-            code = request.POST.get("code", "")
-            if option.channel == "app_code":
-                outcome = challenges.totp_check(method_id=option.method_id, user=user, code=code)
-            elif challenge_id:
-                outcome = challenges.text_code_check(
-                    challenge_id=challenge_id, user=user, code=code
-                )
-            else:
-                outcome = challenges.Check("expired", _("Request a new code."))
-            if outcome.ok:
-                return _finish(request, user, remember)
-            error = outcome.message
-        elif action == "check" and option.channel in ("call", "app_notification"):
-            outcome = challenges.answer_take(challenge_id=challenge_id, user=user)
-            if outcome.ok:
-                return _finish(request, user, remember)
-            if outcome.status == "pending":
-                if is_htmx(request):
-                    return HttpResponse(status=204)
-                error = _("We're still waiting for your answer.")
-            else:
-                if user_mfa(user).blocked_for_fraud_at is not None:
-                    flow.pending_clear(request)
-                    messages.error(request, FRAUD_BLOCKED)
-                    if is_htmx(request):
-                        return HttpResponseClientRedirect("/signin/")
-                    return redirect("signin")
-                error = outcome.message
-                if is_htmx(request):
-                    # The page reloads to show what happened and offer to try again.
-                    flow.pending_update(request, answer_error=error)
-                    return HttpResponseClientRedirect(request.path)
-        elif action == "resend" and option.channel != "app_code":
-            error = _start(request, user, option)
-            if not error:
-                return redirect("signin_flow:verify")
-    elif option.channel != "app_code" and not _live_challenge(state, option):
-        error = _start(request, user, option)
-    state = flow.pending_state(request) or {}
-    error = error or state.pop("answer_error", "")
-    flow.pending_update(request, answer_error="")
+        if action in ("code", "check"):
+            # The check and the sign-in it finishes commit together: a request that fails
+            # midway (a lost connection, a locked database) changed nothing.
+            try:
+                with transaction.atomic():
+                    return _answer(request, found, service, option, action)
+            except flows.FlowMoved:
+                return flow.moved_on(request)
+        if action == "resend" and option.channel != "app_code":
+            found, error = _start(request, found, option)
+            if error:
+                return _show_again(request, found, error)
+        return redirect_for(request, reverse("signin_flow:verify"))
+    error = ""
+    if option.channel != "app_code" and not _live_challenge(found.flow, option):
+        found, error = _start(request, found, option)
+    if not error and found.flow.get("answer_error"):
+        error = str(found.flow.get("answer_error"))
+        flows.flow_advance(found.flow, drop=("answer_error",))
     challenge: VerificationChallenge | None = None
-    if challenge_id := _live_challenge(state, option):
+    if challenge_id := _live_challenge(found.flow, option):
         challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
     method = user.methods.filter(pk=option.method_id).first()
     return render(
@@ -282,17 +265,67 @@ def verify(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _answer(
+    request: HttpRequest,
+    found: Pending,
+    service: ServiceSettings,
+    option: SignInOption,
+    action: str,
+) -> HttpResponse:
+    """A code typed, or the poll (or the person) asking whether the call or the request
+    was answered."""
+    user = found.user
+    remember = service.remember_devices_allowed and request.POST.get("remember") == "on"
+    challenge_id = _live_challenge(found.flow, option)
+    if action == "code" and option.channel in ("text", "app_code"):
+        code = request.POST.get("code", "")
+        if option.channel == "app_code":
+            outcome = challenges.totp_check(method_id=option.method_id, user=user, code=code)
+        elif challenge_id:
+            outcome = challenges.text_code_check(challenge_id=challenge_id, user=user, code=code)
+        else:
+            outcome = challenges.Check("expired", _("Request a new code."))
+        if outcome.ok:
+            return _finish(request, found, remember)
+        return _show_again(request, found, outcome.message)
+    if action == "check" and option.channel in ("call", "app_notification"):
+        outcome = challenges.answer_take(challenge_id=challenge_id, user=user)
+        if outcome.ok:
+            return _finish(request, found, remember)
+        if outcome.status == "pending":
+            if is_htmx(request):
+                return HttpResponse(status=204)
+            return _show_again(request, found, _("We're still waiting for your answer."))
+        if user_mfa(user).blocked_for_fraud_at is not None:
+            return _fraud_blocked(request)
+        if outcome.status == "used":
+            # Taken by a request racing this one (the poll and a click).
+            return flow.where_it_stands(request)
+        # The page shows what happened and offers to try again.
+        return _show_again(request, found, outcome.message)
+    return redirect_for(request, reverse("signin_flow:verify"))
+
+
+def _fraud_blocked(request: HttpRequest) -> HttpResponse:
+    flow.pending_clear(request)
+    messages.error(request, FRAUD_BLOCKED)
+    return redirect_for(request, reverse("signin"))
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_other(request: HttpRequest) -> HttpResponse:
-    """ "Sign in another way": every option the user has and the admin allows."""
-    user = flow.pending_user(request, stage=flow.CHALLENGE)
-    if user is None:
+    """ "Other verification options": every option the user has and the admin allows."""
+    found = flow.pending(request)
+    if found is None:
         return _expired(request)
-    options = signin_options(user, ServiceSettings.load())
+    if found.flow.stage != flow.CHALLENGE:
+        return redirect_for(request, flow.stage_url(found.flow))
+    options = signin_options(found.user, ServiceSettings.load())
     if request.method == "POST":
         chosen = next((o for o in options if o.key == request.POST.get("option")), None)
         if chosen is not None:
-            flow.pending_update(request, option=chosen.key, challenge_id="")
+            if flows.flow_advance(found.flow, option=chosen.key, challenge_id="") is None:
+                return flow.where_it_stands(request)
             return redirect("signin_flow:verify")
     return render(request, "selfservice/verify_other.html", {"options": options})

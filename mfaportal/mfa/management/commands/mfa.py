@@ -29,7 +29,7 @@ from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
 from mfaportal.core.outcome import Outcome
 from mfaportal.core.progress import ProgressBar
-from mfaportal.directory.interface import get_directory
+from mfaportal.directory.interface import APP_PASSWORDS, get_directory
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.bulk_csv import bulk_file_parse, users_file_parse
 from mfaportal.mfa.models import MfaState
@@ -44,15 +44,21 @@ from mfaportal.mfa.services import (
 )
 
 Service = Callable[..., Outcome]
-# The writes that need no value per user: the subcommand, its service, what it does.
-USER_WRITES: dict[str, tuple[Service, str]] = {
+# The writes that need no value per user: the subcommand, its service, what it does, and
+# what the directory may keep no part in (``Directory.portal_only``).
+USER_WRITES: dict[str, tuple[Service, str, str]] = {
     "reset-methods": (
         mfa_reregistration_require,
         "Require users to provide contact methods again (Reset-MsolStrongAuthenticationMethod"
         "ByUpn): their phone, app and OATH methods are deleted.",
+        "",
     ),
-    "revoke-sessions": (sessions_revoke, "Sign users out of every session."),
-    "delete-app-passwords": (app_passwords_delete_all, "Delete all of users' app passwords."),
+    "revoke-sessions": (sessions_revoke, "Sign users out of every session.", ""),
+    "delete-app-passwords": (
+        app_passwords_delete_all,
+        "Delete all of users' app passwords.",
+        APP_PASSWORDS,
+    ),
 }
 
 
@@ -71,7 +77,7 @@ class Command(BaseCommand):
             "--state", required=True, help="Enabled, Enforced or Disabled (any case)."
         )
         self._targets(set_state, csv_help="A bulk update file: Username,MFA Status.")
-        for name, (_service, what) in USER_WRITES.items():
+        for name, (_service, what, _kept) in USER_WRITES.items():
             self._targets(
                 sub.add_parser(name, help=what),
                 csv_help="A file with a Username column (a bulk update file will do).",
@@ -103,7 +109,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         subcommand = options["subcommand"]
         if subcommand in USER_WRITES:
-            self.handle_user_write(USER_WRITES[subcommand][0], options)
+            service, _what, kept = USER_WRITES[subcommand]
+            self.handle_user_write(service, options, portal_only=kept)
             return
         getattr(self, "handle_" + subcommand.replace("-", "_"))(options)
 
@@ -170,7 +177,9 @@ class Command(BaseCommand):
         )
         self._finish(outcome, started, options)
 
-    def handle_user_write(self, service: Service, options: dict[str, Any]) -> None:
+    def handle_user_write(
+        self, service: Service, options: dict[str, Any], *, portal_only: str = ""
+    ) -> None:
         started = timezone.now()
         bad_lines = 0
         if options["csv"] is not None:
@@ -186,6 +195,9 @@ class Command(BaseCommand):
             users = self._users(options)
             source = AuditSource.CLI
         outcome = service(users=users, context=ChangeContext(actor=None, source=source))
+        note = get_directory().portal_only.get(portal_only) if portal_only else None
+        if note and outcome.changed:
+            self.stdout.write(str(note))
         self._finish(outcome, started, options)
         if bad_lines:
             raise CommandError(f"{bad_lines} line(s) of the file were not applied.")
@@ -198,9 +210,6 @@ class Command(BaseCommand):
             f"{len(outcome.changed)} changed, {len(outcome.unchanged)} already so, "
             f"{len(outcome.skipped)} skipped."
         )
-        # What the directory keeps no part in (app passwords in graph mode) is said once.
-        for note in sorted({item.reason for item in outcome.changed if item.reason}):
-            self.stdout.write(note)
         directory = get_directory()
         if not directory.sends_changes or not outcome.changed:
             self.stdout.write(summary)
