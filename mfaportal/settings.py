@@ -71,10 +71,14 @@ MFAPORTAL_TENANT_ID = os.environ.get("MFAPORTAL_TENANT_ID", "")
 MFAPORTAL_CLIENT_ID = os.environ.get("MFAPORTAL_CLIENT_ID", "")
 MFAPORTAL_CLIENT_SECRET = os.environ.get("MFAPORTAL_CLIENT_SECRET", "")
 MFAPORTAL_CLIENT_CERT_PATH = os.environ.get("MFAPORTAL_CLIENT_CERT_PATH", "")
-MFAPORTAL_AUTHORITY_HOST = os.environ.get(
-    "MFAPORTAL_AUTHORITY_HOST", "https://login.microsoftonline.com"
-)
-MFAPORTAL_GRAPH_URL = os.environ.get("MFAPORTAL_GRAPH_URL", "https://graph.microsoft.com")
+# global | usgov | dod | china: the identity platform, Graph and My Sign-Ins of that cloud
+# (mfaportal/graph/config.py). An explicit authority host or Graph URL wins over the cloud's.
+MFAPORTAL_CLOUD = os.environ.get("MFAPORTAL_CLOUD", "global").strip().lower()
+if MFAPORTAL_CLOUD not in {"global", "usgov", "dod", "china"}:
+    raise ImproperlyConfigured("MFAPORTAL_CLOUD must be global, usgov, dod or china.")
+MFAPORTAL_AUTHORITY_HOST = os.environ.get("MFAPORTAL_AUTHORITY_HOST", "")
+MFAPORTAL_GRAPH_URL = os.environ.get("MFAPORTAL_GRAPH_URL", "")
+MFAPORTAL_MY_SIGN_INS_URL = os.environ.get("MFAPORTAL_MY_SIGN_INS_URL", "")
 MFAPORTAL_CA_BUNDLE = os.environ.get("MFAPORTAL_CA_BUNDLE", "")
 MFAPORTAL_GRAPH_TIMEOUT = float(os.environ.get("MFAPORTAL_GRAPH_TIMEOUT", "30"))
 # Graph requests (each a $batch of up to 20 calls) in flight at once during sync and sends.

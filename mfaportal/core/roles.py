@@ -1,12 +1,17 @@
 """Directory roles and the portal role they grant.
 
 The role template ids are Microsoft Entra's built-in role ids; they are the same in every
-tenant, so local mode and graph mode agree on what "Global Administrator" is.
+tenant, so local mode and graph mode agree on what "Global Administrator" is. The list holds
+every role Entra labels *privileged* (MicrosoftDocs/entra-docs, role-based-access-control/
+permissions-reference.md, "All roles", the PRIVILEGED label; ids copied from its Template ID
+column) and the other administrator roles the portal lists: graph mode's sync reads who holds
+each, so a user holding any of them is known to hold an admin role.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass
 
 # Role names are Entra's English names, stored and matched as they are; marked here so the
@@ -20,26 +25,46 @@ class BuiltInRole:
     display_name: str
     # How the role is listed in the admin page's View filter (English; gettext it to show).
     view_label: str
+    # Labelled PRIVILEGED by Microsoft: it can change credentials, authentication or
+    # authorization policies, or reach restricted data.
+    privileged: bool = False
 
 
 GLOBAL_ADMINISTRATOR = BuiltInRole(
-    "62e90394-69f5-4237-9190-012177145e10", _("Global Administrator"), _("Global administrators")
+    "62e90394-69f5-4237-9190-012177145e10",
+    _("Global Administrator"),
+    _("Global administrators"),
+    privileged=True,
 )
 AUTHENTICATION_ADMINISTRATOR = BuiltInRole(
     "c4e39bd9-1100-46d3-8c65-fb160da0071f",
     _("Authentication Administrator"),
     _("Authentication administrators"),
+    privileged=True,
 )
 PRIVILEGED_AUTHENTICATION_ADMINISTRATOR = BuiltInRole(
     "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
     _("Privileged Authentication Administrator"),
     _("Privileged authentication administrators"),
+    privileged=True,
 )
+PRIVILEGED_ROLE_ADMINISTRATOR = BuiltInRole(
+    "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    _("Privileged Role Administrator"),
+    _("Privileged role administrators"),
+    privileged=True,
+)
+
+
+def _privileged(template_id: str, display_name: str, view_label: str) -> BuiltInRole:
+    return BuiltInRole(template_id, display_name, view_label, privileged=True)
+
 
 BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
     GLOBAL_ADMINISTRATOR,
     AUTHENTICATION_ADMINISTRATOR,
     PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    PRIVILEGED_ROLE_ADMINISTRATOR,
     BuiltInRole(
         "0526716b-113d-4c15-b2c8-68e3c22b9f80",
         _("Authentication Policy Administrator"),
@@ -55,17 +80,17 @@ BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
         _("Exchange Administrator"),
         _("Exchange administrators"),
     ),
-    BuiltInRole(
+    _privileged(
         "729827e3-9c14-49f7-bb1b-9608f156bbb8",
         _("Helpdesk Administrator"),
         _("Helpdesk administrators"),
     ),
-    BuiltInRole(
+    _privileged(
         "966707d0-3269-4727-9be2-8c3a10f19b9d",
         _("Password Administrator"),
         _("Password administrators"),
     ),
-    BuiltInRole(
+    _privileged(
         "194ae4cb-b126-40b2-bd5b-6091b380977d",
         _("Security Administrator"),
         _("Security administrators"),
@@ -83,11 +108,124 @@ BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
     BuiltInRole(
         "69091246-20e8-4a56-aa4d-066075b2a7a8", _("Teams Administrator"), _("Teams administrators")
     ),
-    BuiltInRole(
+    _privileged(
         "fe930be7-5e62-47db-91af-98c3a49a38b1", _("User Administrator"), _("User administrators")
+    ),
+    # The other roles Entra labels privileged.
+    _privileged(
+        "db506228-d27e-4b7d-95e5-295956d6615f",
+        _("Agent ID Administrator"),
+        _("Agent ID administrators"),
+    ),
+    _privileged(
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        _("Application Administrator"),
+        _("Application administrators"),
+    ),
+    _privileged(
+        "cf1c38e5-3621-4004-a7cb-879624dced7c",
+        _("Application Developer"),
+        _("Application developers"),
+    ),
+    _privileged(
+        "ecb2c6bf-0ab6-418e-bd87-7986f8d63bbe",
+        _("Attribute Provisioning Administrator"),
+        _("Attribute provisioning administrators"),
+    ),
+    _privileged(
+        "422218e4-db15-4ef9-bbe0-8afb41546d79",
+        _("Attribute Provisioning Reader"),
+        _("Attribute provisioning readers"),
+    ),
+    _privileged(
+        "25a516ed-2fa0-40ea-a2d0-12923a21473a",
+        _("Authentication Extensibility Administrator"),
+        _("Authentication extensibility administrators"),
+    ),
+    _privileged(
+        "aaf43236-0c0d-4d5f-883a-6955382ac081",
+        _("B2C IEF Keyset Administrator"),
+        _("B2C IEF keyset administrators"),
+    ),
+    _privileged(
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+        _("Cloud Application Administrator"),
+        _("Cloud application administrators"),
+    ),
+    _privileged(
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+        _("Cloud Device Administrator"),
+        _("Cloud device administrators"),
+    ),
+    _privileged(
+        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+        _("Conditional Access Administrator"),
+        _("Conditional Access administrators"),
+    ),
+    _privileged(
+        "9360feb5-f418-4baa-8175-e2a00bac4301", _("Directory Writers"), _("Directory writers")
+    ),
+    _privileged(
+        "8329153b-31d0-4727-b945-745eb3bc5f31",
+        _("Domain Name Administrator"),
+        _("Domain name administrators"),
+    ),
+    _privileged(
+        "be2f45a1-457d-42af-a067-6ec1fa63bc45",
+        _("External Identity Provider Administrator"),
+        _("External identity provider administrators"),
+    ),
+    _privileged("f2ef992c-3afb-46b9-b7cf-a126ee74c451", _("Global Reader"), _("Global readers")),
+    _privileged(
+        "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
+        _("Hybrid Identity Administrator"),
+        _("Hybrid identity administrators"),
+    ),
+    _privileged(
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+        _("Intune Administrator"),
+        _("Intune administrators"),
+    ),
+    _privileged(
+        "59d46f88-662b-457b-bceb-5c3809e5908f",
+        _("Lifecycle Workflows Administrator"),
+        _("Lifecycle workflows administrators"),
+    ),
+    _privileged(
+        "4ba39ca4-527c-499a-b93d-d9b492c50246",
+        _("Partner Tier1 Support"),
+        _("Partner tier 1 support"),
+    ),
+    _privileged(
+        "e00e864a-17c5-4a4b-9c06-f5b95a8d5bd8",
+        _("Partner Tier2 Support"),
+        _("Partner tier 2 support"),
+    ),
+    _privileged(
+        "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f", _("Security Operator"), _("Security operators")
+    ),
+    _privileged(
+        "5d6b6bb7-de71-4623-b4af-96380a352509", _("Security Reader"), _("Security readers")
     ),
 )
 ROLES_BY_TEMPLATE_ID = {role.template_id: role for role in BUILT_IN_ROLES}
+PRIVILEGED_ROLES = tuple(role for role in BUILT_IN_ROLES if role.privileged)
+
+# A role held without standing power over the whole tenant: eligible in Privileged Identity
+# Management and not activated, or assigned over an administrative unit only. Entra protects
+# the holder all the same (only those who may act on admins may reset their methods), so the
+# cache keeps it, as a role of its own that grants no portal role: the portal gives only what
+# a role does tenant-wide, now.
+_LIMITED_NAMESPACE = uuid.UUID("3f6c2f1e-7a4b-5c1d-9e2f-4a6b8c0d1e2f")
+
+
+def limited_role_id(template_id: str) -> str:
+    """The cache's id for holding ``template_id`` only as eligible or scoped."""
+    return str(uuid.uuid5(_LIMITED_NAMESPACE, template_id))
+
+
+LIMITED_ROLES_BY_ID = {limited_role_id(role.template_id): role for role in BUILT_IN_ROLES}
+LIMITED_DISPLAY_SUFFIX = " (eligible or scoped)"
 
 
 class PortalRole(enum.StrEnum):

@@ -21,16 +21,18 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from mfaportal.core.bulk_sql import bulk_insert, bulk_set, one_of
+from mfaportal.core.bulk_sql import bulk_insert, one_of
 from mfaportal.core.chunks import chunked
-from mfaportal.core.roles import BUILT_IN_ROLES
+from mfaportal.core.roles import BUILT_IN_ROLES, LIMITED_DISPLAY_SUFFIX, LIMITED_ROLES_BY_ID
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 
 
 @dataclass(frozen=True)
 class UserRecord:
     """One user as the directory of record reports them. ``None``: not reported this time
-    (a delta record carries only what changed), so the cached value stays."""
+    (a delta record leaves out a property that was never set), so it is unknown: the cached
+    value stays, and a user the cache does not know yet is not taken to be licensed or
+    allowed to sign in on the strength of a missing property."""
 
     object_id: str
     removed: bool = False
@@ -83,11 +85,12 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
         present[object_id] = record  # a user listed twice: the later record wins
     if not present:
         return outcome
-    existing = set(
-        DirectoryUser.objects.filter(one_of("object_id", present, models.UUIDField())).values_list(
-            "object_id", flat=True
-        )
-    )
+    existing: dict[uuid.UUID, tuple[bool, bool]] = {
+        object_id: (enabled, licensed)
+        for object_id, enabled, licensed in DirectoryUser.objects.filter(
+            one_of("object_id", present, models.UUIDField())
+        ).values_list("object_id", "account_enabled", "is_licensed")
+    }
     complete = {oid: r for oid, r in present.items() if r.user_principal_name}
     by_upn = {(r.user_principal_name or "").lower(): oid for oid, r in complete.items()}
     holders = (
@@ -103,14 +106,17 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
     rows = []
     for object_id, record in complete.items():
         new = object_id not in existing
+        # Unknown (left out of the record): what the cache holds, or for a user it does not
+        # know, not enabled and not licensed (a licence never assigned is left out of delta).
+        cached_enabled, cached_licensed = existing.get(object_id, (False, False))
         rows.append(
             (
                 object_id,
                 (record.user_principal_name or "")[:255],
                 (record.display_name or "")[:256],
                 (record.mail or "")[:320],
-                True if record.account_enabled is None else record.account_enabled,
-                True if record.is_licensed is None else record.is_licensed,
+                cached_enabled if record.account_enabled is None else record.account_enabled,
+                cached_licensed if record.is_licensed is None else record.is_licensed,
                 synced_at,
                 synced_at,
                 _unusable_password() if new else UNUSABLE_PASSWORD_PREFIX,
@@ -176,14 +182,20 @@ def users_remove_unlisted(*, listed_since: datetime) -> int:
 
 
 def roles_known() -> dict[str, DirectoryRole]:
-    """Every directory role the cache knows, the built-in ones created where missing."""
+    """Every directory role the cache knows, the built-in ones (and each one held only as
+    eligible or scoped) created where missing."""
     roles = {role.template_id: role for role in DirectoryRole.objects.all()}
-    for built_in in BUILT_IN_ROLES:
-        if built_in.template_id not in roles:
-            roles[built_in.template_id], _created = DirectoryRole.objects.get_or_create(
-                template_id=built_in.template_id,
-                defaults={"display_name": built_in.display_name},
-            )
+    wanted = [(role.template_id, role.display_name) for role in BUILT_IN_ROLES] + [
+        (limited_id, role.display_name + LIMITED_DISPLAY_SUFFIX)
+        for limited_id, role in LIMITED_ROLES_BY_ID.items()
+    ]
+    missing = [(template_id, name) for template_id, name in wanted if template_id not in roles]
+    if missing:
+        DirectoryRole.objects.bulk_create(
+            [DirectoryRole(template_id=t, display_name=name) for t, name in missing],
+            ignore_conflicts=True,
+        )
+        roles = {role.template_id: role for role in DirectoryRole.objects.all()}
     return roles
 
 
@@ -213,12 +225,3 @@ def user_roles_set(*, user: DirectoryUser, template_ids: Iterable[str]) -> None:
     """One user's admin roles, as the directory of record has them now."""
     roles = roles_known()
     user.roles.set([roles[template_id] for template_id in template_ids if template_id in roles])
-
-
-def methods_report_stamps_set(stamps: dict[int, str]) -> None:
-    """Graph mode: the registration report's time when each user's methods were last read."""
-    bulk_set(
-        DirectoryUser,
-        field="methods_report_updated",
-        values=((pk, stamp[:40]) for pk, stamp in stamps.items()),
-    )

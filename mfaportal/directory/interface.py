@@ -11,7 +11,8 @@ update, the CLI and sync all reach the directory through this one interface.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -28,10 +29,68 @@ class Delivery(enum.Enum):
     QUEUED = "queued"
 
 
+# What a directory of record may keep no part in: the portal's own record of it is all there
+# is (``Directory.portal_only``).
+APP_PASSWORDS = "app_passwords"
+SERVICE_SETTINGS = "service_settings"
+# An action the directory carries out its own way (``Directory.notes``).
+REMEMBERED_DEVICES = "remembered_devices"
+
+
+@dataclass
+class Settlement:
+    """Where changes stand with the directory of record, per user (``changes_settle``)."""
+
+    accepted: set[int] = field(default_factory=set)
+    # user id -> the directory's reason
+    refused: dict[int, str] = field(default_factory=dict)
+    # Not answered yet (still waiting when the wait ended, or not waited for).
+    waiting: set[int] = field(default_factory=set)
+
+
+# (done, total) while changes travel.
+SettleProgress = Callable[[int, int], None]
+
+
 class Directory(Protocol):
     """``context`` says who asked (the graph directory keeps it with each queued change)."""
 
     name: str
+    # What the directory cannot be told, each with the sentence that says so: kept in this
+    # portal only (Microsoft Graph has no app-password API, and Entra's legacy MFA service
+    # settings are not in Graph).
+    portal_only: Mapping[str, str]
+    # What an admin should know of how the directory carries out an action.
+    notes: Mapping[str, str]
+
+    def security_info_url(self) -> str:
+        """Where people manage their own sign-in methods when the directory keeps them and
+        the portal cannot change them for it ('' when the portal's pages are the place)."""
+        ...
+
+    def remembered_devices_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        """Users whose remembered devices this directory cannot restore, with the reason."""
+        ...
+
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        """Users whose sessions this directory cannot end, with the reason."""
+        ...
+
+    # Whether changes travel to the directory after the service records them (graph mode's
+    # outbox): a command line then waits for the directory's answers (``changes_settle``).
+    sends_changes: bool
+
+    def changes_settle(
+        self,
+        *,
+        user_ids: Sequence[int],
+        since: datetime,
+        wait: bool = True,
+        progress: SettleProgress | None = None,
+    ) -> Settlement:
+        """Where the changes recorded for these users since ``since`` stand. With ``wait``,
+        send them now and wait until the directory has accepted or refused each one."""
+        ...
 
     def mfa_states_write(
         self,

@@ -10,12 +10,38 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mfaportal.core.audit import ChangeContext
-from mfaportal.directory.interface import Delivery
+from mfaportal.directory.interface import Delivery, Settlement, SettleProgress
 from mfaportal.directory.services import sessions_end
 
 
 class LocalDirectory:
     name = "local"
+    portal_only: Mapping[str, str] = {}
+    notes: Mapping[str, str] = {}
+
+    def security_info_url(self) -> str:
+        return ""
+
+    sends_changes = False
+
+    def remembered_devices_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        return {}
+
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        return {}
+
+    def changes_settle(
+        self,
+        *,
+        user_ids: Sequence[int],
+        since: datetime,
+        wait: bool = True,
+        progress: SettleProgress | None = None,
+    ) -> Settlement:
+        """Applied as they were made: the database is the directory."""
+        if progress is not None:
+            progress(len(user_ids), len(user_ids))
+        return Settlement(accepted=set(user_ids))
 
     def mfa_states_write(
         self,

@@ -16,7 +16,12 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
-from mfaportal.core.roles import ROLES_BY_TEMPLATE_ID, PortalRole, portal_role_for
+from mfaportal.core.roles import (
+    LIMITED_ROLES_BY_ID,
+    ROLES_BY_TEMPLATE_ID,
+    PortalRole,
+    portal_role_for,
+)
 
 
 class DirectoryRole(models.Model):
@@ -35,12 +40,26 @@ class DirectoryRole(models.Model):
     def label(self) -> str:
         """The role's name in the reader's language (a built-in role's), else as Entra has it."""
         role = ROLES_BY_TEMPLATE_ID.get(self.template_id)
-        return gettext(role.display_name) if role else self.display_name
+        if role:
+            return gettext(role.display_name)
+        limited = LIMITED_ROLES_BY_ID.get(self.template_id)
+        if limited:
+            return gettext("%(role)s (eligible or scoped)") % {
+                "role": gettext(limited.display_name)
+            }
+        return self.display_name
 
     @property
     def view_label(self) -> str:
         role = ROLES_BY_TEMPLATE_ID.get(self.template_id)
-        return gettext(role.view_label) if role else self.display_name
+        if role:
+            return gettext(role.view_label)
+        limited = LIMITED_ROLES_BY_ID.get(self.template_id)
+        if limited:
+            return gettext("%(roles)s (eligible or scoped)") % {
+                "roles": gettext(limited.view_label)
+            }
+        return self.display_name
 
 
 class DirectoryUserManager(BaseUserManager["DirectoryUser"]):
@@ -83,8 +102,8 @@ class DirectoryUser(AbstractBaseUser):
     password_must_change = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     synced_at = models.DateTimeField(null=True, blank=True)
-    # Graph mode: the registration report's lastUpdatedDateTime when the user's methods were
-    # last read, so a sync reads a user's methods again only when they may have changed.
+    # No longer written: the registration report's lastUpdatedDateTime turned out to be the
+    # report's own refresh time, not the user's (graph mode reads methods per user instead).
     methods_report_updated = models.CharField(max_length=40, blank=True, default="")
 
     objects = DirectoryUserManager()

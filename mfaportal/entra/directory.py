@@ -21,17 +21,95 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy
+
 from mfaportal.core.audit import ChangeContext
-from mfaportal.directory.interface import Delivery
+from mfaportal.core.chunks import chunked
+from mfaportal.directory.interface import (
+    APP_PASSWORDS,
+    REMEMBERED_DEVICES,
+    SERVICE_SETTINGS,
+    Delivery,
+    Settlement,
+    SettleProgress,
+)
+from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.services import sessions_end
 from mfaportal.entra.mapping import state_to_graph
 from mfaportal.entra.models import OutboxChange
 from mfaportal.entra.outbox import outbox_record
+from mfaportal.entra.outbox.settle import changes_settle
+from mfaportal.graph import my_sign_ins_url_from_settings
 from mfaportal.mfa.models import MfaState
+
+# External users' user names carry #EXT# (Entra's own dynamic-group rule for "every member
+# but external users" is `user.userPrincipalName -notContains "#EXT#@"`).
+EXTERNAL_MARKER = "#ext#"
 
 
 class GraphDirectory:
     name = "graph"
+    # Microsoft Graph has no API for app passwords, and the legacy per-user MFA service
+    # settings (app passwords allowed, trusted IPs, verification options, remembering
+    # devices) are not in Graph: the portal's own record is all there is.
+    portal_only = {
+        APP_PASSWORDS: gettext_lazy(
+            "This portal only: Microsoft Entra ID's own app passwords can't be deleted through "
+            "Microsoft Graph. Users delete them at My Sign-Ins."
+        ),
+        SERVICE_SETTINGS: gettext_lazy(
+            "These settings apply to this portal only: Microsoft Entra ID's multi-factor "
+            "authentication service settings can't be read or changed through Microsoft "
+            "Graph. Change them in the Microsoft Entra admin center."
+        ),
+    }
+
+    notes = {
+        REMEMBERED_DEVICES: gettext_lazy(
+            "In Microsoft Entra ID this revokes every sign-in session of the users, which is "
+            "broader than restoring MFA on remembered devices. External users are left out: "
+            "they sign in with their home organization."
+        ),
+    }
+
+    def security_info_url(self) -> str:
+        # Staff change their own methods at Microsoft's page: a change made here would be the
+        # cache's alone, and the next sync would put Graph's back.
+        return my_sign_ins_url_from_settings()
+
+    sends_changes = True
+
+    def remembered_devices_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        """External users: revokeSignInSessions, which restores MFA on remembered devices in
+        Entra, "doesn't revoke sign-in sessions for external users, because external users
+        sign in through their home tenant" (user-revokesigninsessions.md)."""
+        return _external(
+            user_ids,
+            gettext_lazy(
+                "An external user signs in with their home organization: Microsoft Entra ID "
+                "can't restore multi-factor authentication on their remembered devices."
+            ),
+        )
+
+    def sessions_unreachable(self, *, user_ids: Sequence[int]) -> dict[int, str]:
+        return _external(
+            user_ids,
+            gettext_lazy(
+                "An external user signs in with their home organization: Microsoft Entra ID "
+                "can't end their sign-in sessions."
+            ),
+        )
+
+    def changes_settle(
+        self,
+        *,
+        user_ids: Sequence[int],
+        since: datetime,
+        wait: bool = True,
+        progress: SettleProgress | None = None,
+    ) -> Settlement:
+        return changes_settle(user_ids=user_ids, since=since, wait=wait, progress=progress)
 
     def mfa_states_write(
         self,
@@ -68,7 +146,9 @@ class GraphDirectory:
         self, *, user_ids: Sequence[int], at: datetime, context: ChangeContext | None = None
     ) -> Delivery:
         # In Entra ID, revoking the sign-in sessions is what makes remembered MFA devices
-        # ask again (the portal's own remembered devices are ended by the mfa service).
+        # ask again (the portal's own remembered devices are ended by the mfa service). It is
+        # broader (every session ends) and the page says so; external users are left out
+        # before this (remembered_devices_unreachable).
         outbox_record(
             user_ids=user_ids,
             kind=OutboxChange.Kind.SESSIONS_REVOKE,
@@ -88,3 +168,17 @@ class GraphDirectory:
             context=context,
         )
         return Delivery.QUEUED
+
+
+def _external(user_ids: Sequence[int], reason: object) -> dict[int, str]:
+    """External users among these, each with the reason (as shown now)."""
+    found: dict[int, str] = {}
+    for chunk in chunked(user_ids):
+        for pk in (
+            DirectoryUser.objects.filter(pk__in=chunk)
+            .annotate(upn_lower=Lower("user_principal_name"))
+            .filter(upn_lower__contains=EXTERNAL_MARKER)
+            .values_list("pk", flat=True)
+        ):
+            found[pk] = str(reason)
+    return found

@@ -93,6 +93,29 @@ DELETABLE_COLLECTIONS = {
     "microsoftAuthenticator": "microsoftAuthenticatorMethods",
     "softwareOath": "softwareOathMethods",
 }
+# ...and the one it deactivates (the token stays assigned to the user), as Entra does.
+DEACTIVATABLE_COLLECTIONS = {"hardwareOath": "hardwareOathMethods"}
+
+# Which of a user's methods serve their default (userDefaultAuthenticationMethodType).
+DEFAULT_SERVED_BY = {
+    "sms": ("phone", "mobile"),
+    "voiceMobile": ("phone", "mobile"),
+    "voiceAlternateMobile": ("phone", "alternateMobile"),
+    "voiceOffice": ("phone", "office"),
+    "push": ("microsoftAuthenticator", None),
+    "oath": ("softwareOath", None),
+}
+
+
+def serves_default(method: AuthMethod, preference: str | None) -> bool:
+    """Whether deleting ``method`` may take away the user's default method."""
+    if not preference or preference not in DEFAULT_SERVED_BY:
+        return False
+    kind, phone_type = DEFAULT_SERVED_BY[preference]
+    if preference == "oath" and method.kind == "microsoftAuthenticator":
+        return True  # the app's codes serve "oath" too
+    return method.kind == kind and (phone_type is None or method.phone_type == phone_type)
+
 
 _GRAPH_PHONE = re.compile(r"^\+(\d{1,3}) ?([\d ]{4,20}?)(?:x(\d{1,10}))?$")
 

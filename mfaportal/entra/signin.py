@@ -53,9 +53,11 @@ logger = logging.getLogger(__name__)
 FLOW_COOKIE = "mfaportal_entra_flow"
 # Long enough to type a password and answer MFA at Microsoft, short enough to be useless later.
 FLOW_MAX_AGE = 600
-MY_SIGN_INS_URL = "https://mysignins.microsoft.com/security-info"
 
 RESTART = gettext_lazy("Start the sign-in again.")
+# `amr` values that mean a second factor was used: "mfa", and "ngcmfa", which Microsoft's
+# token reference gives as equivalent to it (provisioning of advanced credential types).
+MFA_AMR_VALUES = frozenset({"mfa", "ngcmfa"})
 
 
 def _refuse(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
@@ -150,8 +152,9 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
             status=403,
         )
     config = graph_config_from_settings()
+    provider = get_token_provider(config)
     try:
-        signed_in = get_token_provider(config).complete_auth_code_flow(flow, answer)
+        signed_in = provider.complete_auth_code_flow(flow, answer)
     except AuthStateMismatch:
         return _refuse(request, _("This sign-in answer doesn't match the sign-in you started."))
     except AuthNonceMismatch:
@@ -166,8 +169,22 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
     except AuthFlowError as error:
         logger.warning("Entra ID sign-in answer rejected: %s", error)
         return _refuse(request, _("The sign-in answer could not be checked."))
-    if signed_in.tenant_id.lower() != config.tenant_id.lower():
+    # `tid` is the tenant's GUID; MFAPORTAL_TENANT_ID may name the tenant by a verified
+    # domain instead, so the comparison is with the GUID the identity platform resolved.
+    if signed_in.tenant_id.lower() != provider.tenant_guid.lower():
         return _refuse(request, _("Your account belongs to another organization."), status=403)
+    if not MFA_AMR_VALUES & set(signed_in.amr):
+        # The portal changes other people's sign-in methods: a password alone is not enough.
+        logger.warning("staff sign-in of %s without MFA (amr %s)", signed_in.oid, signed_in.amr)
+        return _refuse(
+            request,
+            _(
+                "Sign in with multi-factor authentication to use this portal: your sign-in "
+                "used a password only. Ask your administrator to require multi-factor "
+                "authentication for this app."
+            ),
+            status=403,
+        )
     try:
         user = user_refresh(client=client_from_settings(), object_id=signed_in.oid)
     except GraphError as error:
@@ -190,7 +207,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
                 "message": _(
                     "This portal is for administrators and helpdesk staff of your organization."
                 ),
-                "my_sign_ins_url": MY_SIGN_INS_URL,
+                "my_sign_ins_url": config.my_sign_ins_url,
             },
             status=403,
         )

@@ -21,13 +21,24 @@ from .auth import (
 )
 from .client import (
     MAX_BATCH_SIZE,
+    REPORTS_LIMIT,
     GraphClient,
     GraphResponse,
     client_from_settings,
+    identity_reads_per_10s,
     parse_retry_after,
 )
-from .concurrency import bounded_map, prefetched
-from .config import GRAPH_SCOPE, GraphConfig, ca_bundle_path, graph_config_from_settings
+from .concurrency import Pace, ReadAhead, bounded_map, prefetched
+from .config import (
+    CLOUDS,
+    GRAPH_SCOPE,
+    Cloud,
+    GraphConfig,
+    ca_bundle_path,
+    cloud_named,
+    graph_config_from_settings,
+    my_sign_ins_url_from_settings,
+)
 from .errors import (
     AuthFlowError,
     AuthNonceMismatch,
@@ -67,11 +78,13 @@ PRIVILEGED_AUTHENTICATION_ADMINISTRATOR_ROLE_ID = "7be44c8a-adaf-4e2a-84d6-ab264
 
 __all__ = [
     "AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
+    "CLOUDS",
     "GLOBAL_ADMINISTRATOR_ROLE_ID",
     "GRAPH_SCOPE",
     "MAX_BATCH_SIZE",
     "PHONE_METHOD_IDS",
     "PRIVILEGED_AUTHENTICATION_ADMINISTRATOR_ROLE_ID",
+    "REPORTS_LIMIT",
     "USER_SELECT",
     "AccessToken",
     "AuthFlowError",
@@ -80,6 +93,7 @@ __all__ = [
     "AuthStateMismatch",
     "BatchRequest",
     "BatchResult",
+    "Cloud",
     "DeltaPage",
     "DeltaTokenExpired",
     "GraphBadRequest",
@@ -95,9 +109,11 @@ __all__ = [
     "GraphUnavailable",
     "GraphUser",
     "MfaRequirements",
+    "Pace",
     "PerUserMfaState",
     "PerUserResult",
     "PhoneType",
+    "ReadAhead",
     "RegistrationDetails",
     "RoleAssignment",
     "SignInPreferences",
@@ -109,8 +125,11 @@ __all__ = [
     "build_session",
     "ca_bundle_path",
     "client_from_settings",
+    "cloud_named",
     "get_token_provider",
     "graph_config_from_settings",
+    "identity_reads_per_10s",
+    "my_sign_ins_url_from_settings",
     "parse_retry_after",
     "prefetched",
     "reset_token_providers",

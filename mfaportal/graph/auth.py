@@ -7,6 +7,8 @@ object per request would hit the token endpoint every time and lose throttling s
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -21,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
-from .config import GRAPH_SCOPE, GraphConfig, ca_bundle_path
+from .config import GraphConfig, ca_bundle_path
 from .errors import AuthFlowError, AuthNonceMismatch, AuthStateMismatch, TokenError
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class SignedInUser:
     preferred_username: str
     name: str
     claims: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # How they proved it's them (``amr``: "pwd", "mfa", ...); empty when no token said.
+    amr: tuple[str, ...] = ()
 
 
 class TokenSource(Protocol):
@@ -145,7 +149,7 @@ class TokenProvider:
         """A token for Graph; MSAL serves it from its cache until 5 minutes before expiry."""
         try:
             with self._lock:
-                result = self._app.acquire_token_for_client(scopes=[GRAPH_SCOPE])
+                result = self._app.acquire_token_for_client(scopes=[self.config.scope])
         except requests.RequestException as exc:
             raise TokenError(
                 "token_endpoint_unreachable",
@@ -230,7 +234,36 @@ class TokenProvider:
             preferred_username=str(claims.get("preferred_username", "")),
             name=str(claims.get("name", "")),
             claims=claims,
+            amr=_amr(claims) or _amr(_jwt_claims(result.get("access_token"))),
         )
+
+    @property
+    def tenant_guid(self) -> str:
+        """The tenant's id as the identity platform names it (its GUID), whether the config
+        named the tenant by GUID or by one of its verified domains: MSAL reads it from the
+        token endpoint of the authority's OpenID configuration."""
+        return str(getattr(self._app.authority, "tenant", "") or self.config.tenant_id)
+
+
+def _amr(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    value = claims.get("amr")
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def _jwt_claims(token: Any) -> Mapping[str, Any]:
+    """The claims of a JWT, read without checking it: only for the access token the token
+    endpoint has just handed us over TLS, as MSAL reads the ID token. A v2.0 ID token has no
+    ``amr``; the Graph access token (a v1.0 token) carries it. An opaque token says nothing."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return {}
+    payload = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _token_error(result: Mapping[str, Any]) -> TokenError:

@@ -8,11 +8,13 @@ Collections are streamed page by page, following ``@odata.nextLink`` verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,7 +28,7 @@ import requests
 from mfaportal.core.chunks import chunked
 
 from .auth import TokenSource, build_session, get_token_provider
-from .concurrency import bounded_map
+from .concurrency import Pace, bounded_map
 from .config import GraphConfig, graph_config_from_settings
 from .errors import (
     DeltaTokenExpired,
@@ -57,7 +59,18 @@ from .types import (
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 503, 504})
+# microsoftgraph/microsoft-graph-docs-contrib, concepts/throttling-limits.md, "Identity and
+# access reports service limits": any request, "5 requests per 10 seconds" per app per tenant
+# (userRegistrationDetails is such a report).
+REPORTS_LIMIT = (5, 10.0)
+# Graph counts a request when it arrives, a little after it left: the window is kept this
+# much wider, so a paced request never arrives early.
+PACE_MARGIN_SECONDS = 0.5
+# Same page, "Identity and access service limits": the application+tenant resource-unit quota
+# per 10 seconds by tenant size (S under 50 users, M 50-500, L above 500); a GET costs 1.
+IDENTITY_QUOTA_PER_10S = ((50, 3_500), (500, 5_000), (None, 8_000))
 MAX_BATCH_SIZE = 20  # Graph's limit per JSON batch
+USER_ODATA_TYPE = "#microsoft.graph.user"
 MAX_PAGE_SIZE = 999  # Graph's limit for $top on directory objects
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
@@ -119,6 +132,30 @@ def _quote_id(value: str) -> str:
     return quote(value, safe="@")
 
 
+def identity_reads_per_10s(tenant_users: int) -> int:
+    """Per-user reads a sync may send in 10 s: half the tenant's published quota, so the
+    portal's own changes and sign-ins (and other apps of the tenant) keep the rest."""
+    for below, quota in IDENTITY_QUOTA_PER_10S:
+        if below is None or tenant_users < below:
+            return quota // 2
+    raise AssertionError("unreachable")
+
+
+_paces_lock = threading.Lock()
+_paces: dict[tuple[str, ...], Pace] = {}
+
+
+def _shared_pace(config: GraphConfig, name: str, limit: int, window: float) -> Pace:
+    """One pace per process per app and tenant: the limit is Graph's, not one client's."""
+    key = (config.authority_host, config.tenant_id, config.client_id, name)
+    with _paces_lock:
+        pace = _paces.get(key)
+        if pace is None:
+            pace = Pace(limit, window, clock=time.monotonic, sleep=time.sleep)
+            _paces[key] = pace
+        return pace
+
+
 class GraphClient:
     def __init__(
         self,
@@ -136,6 +173,20 @@ class GraphClient:
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
+        limit, window = REPORTS_LIMIT
+        if sleep is time.sleep and clock is time.monotonic:
+            self.report_pace = _shared_pace(config, "reports", limit, window + PACE_MARGIN_SECONDS)
+        else:
+            self.report_pace = self.pace(limit, window + PACE_MARGIN_SECONDS)
+
+    def pace(self, limit: int, window: float) -> Pace:
+        """A pace on this client's clock (tests hand in one that does not wait)."""
+        return Pace(limit, window, clock=self._clock, sleep=self._sleep)
+
+    def wait(self, seconds: float) -> None:
+        """Wait on this client's clock (after Graph's Retry-After, before trying again)."""
+        if seconds > 0:
+            self._sleep(seconds)
 
     # --- URLs ----------------------------------------------------------------------------
 
@@ -308,11 +359,12 @@ class GraphClient:
             )
         return answer.body
 
-    def pages(self, url: str) -> Iterator[CollectionPage]:
+    def pages(self, url: str, *, pace: Pace | None = None) -> Iterator[CollectionPage]:
         """Stream a collection: one request per page, following @odata.nextLink verbatim."""
         next_url: str | None = url
         while next_url:
-            body = self._get_object(next_url)
+            with pace.slot() if pace is not None else contextlib.nullcontext():
+                body = self._get_object(next_url)
             items = body.get("value")
             if not isinstance(items, list):
                 raise GraphError(200, "invalidResponse", "collection answer without a 'value' list")
@@ -361,7 +413,26 @@ class GraphClient:
         else:
             # Query options go on the first call only; Graph folds them into the links.
             url = self.url("/users/delta", params={"$select": ",".join(select)})
-        for page in self.pages(url):
+        pages = self.pages(url)
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except GraphError as error:
+                if error.status == 410 and not isinstance(error, DeltaTokenExpired):
+                    # "410 (gone) and a Location header containing a request URL with an
+                    # empty $deltaToken ... the application must restart with a full
+                    # synchronization" (delta query overview), with or without an error body.
+                    raise DeltaTokenExpired(
+                        410,
+                        error.code if error.code != "unknown" else "gone",
+                        "Graph answered 410 Gone: restart with a full synchronization",
+                        error.request_id,
+                        method=error.method,
+                        url=error.url,
+                    ) from error
+                raise
             yield DeltaPage(
                 users=[GraphUser.from_graph(item) for item in page.items],
                 next_link=page.next_link,
@@ -376,15 +447,54 @@ class GraphClient:
     # --- roles ---------------------------------------------------------------------------
 
     def role_assignments(self, role_definition_id: str) -> list[RoleAssignment]:
-        """Active assignments of one directory role, with the principal expanded."""
+        """Active assignments of one directory role, with the principal expanded (a user, a
+        role-assignable group or an app), at any scope (``directory_scope_id``)."""
+        return self._role_records("roleAssignments", "roleDefinitionId", role_definition_id)
+
+    def role_eligibilities(self, role_definition_id: str) -> list[RoleAssignment]:
+        """Who may activate one directory role in Privileged Identity Management (its
+        ``roleEligibilityScheduleInstances``), with the principal expanded."""
+        return self._role_records(
+            "roleEligibilityScheduleInstances", "roleDefinitionId", role_definition_id
+        )
+
+    def roles_of(self, principal_id: str, *, eligible: bool = False) -> list[RoleAssignment]:
+        """The active (or, with ``eligible``, the eligible) roles of one user or group."""
+        collection = "roleEligibilityScheduleInstances" if eligible else "roleAssignments"
+        return self._role_records(collection, "principalId", principal_id)
+
+    def _role_records(self, collection: str, field_name: str, value: str) -> list[RoleAssignment]:
         url = self.url(
-            "/roleManagement/directory/roleAssignments",
-            params={
-                "$filter": f"roleDefinitionId eq '{role_definition_id}'",
-                "$expand": "principal",
-            },
+            f"/roleManagement/directory/{collection}",
+            params={"$filter": f"{field_name} eq '{value}'", "$expand": "principal"},
         )
         return self._collect(url, RoleAssignment.from_graph)
+
+    def group_member_ids(self, group_id: str) -> list[str]:
+        """The users in a group (a role-assignable group has no nested groups)."""
+        url = self.url(
+            f"/groups/{_quote_id(group_id)}/members",
+            params={"$select": "id", "$top": str(MAX_PAGE_SIZE)},
+        )
+        return [
+            str(item["id"])
+            for page in self.pages(url)
+            for item in page.items
+            if item.get("@odata.type") == USER_ODATA_TYPE and "id" in item
+        ]
+
+    def role_assignable_groups_of(self, user_id: str) -> list[str]:
+        """The role-assignable groups a user is a member of (they may hold roles)."""
+        url = self.url(
+            f"/users/{_quote_id(user_id)}/memberOf/microsoft.graph.group",
+            params={"$select": "id,isAssignableToRole"},
+        )
+        return [
+            str(item["id"])
+            for page in self.pages(url)
+            for item in page.items
+            if item.get("isAssignableToRole") is True and "id" in item
+        ]
 
     # --- per-user MFA (beta) -------------------------------------------------------------
 
@@ -439,15 +549,16 @@ class GraphClient:
     ) -> Iterator[list[RegistrationDetails]]:
         """The tenant's registration report, one list per page.
 
-        This API is throttled hard (a few requests per 10 s): pages are retried after
-        Retry-After like everything else. ``$top`` is sent only when asked for, as the docs
-        do not list it.
+        Reports are limited to 5 requests per 10 s per app and tenant (``REPORTS_LIMIT``):
+        pages are paced to it, and retried after Retry-After like everything else. ``$top``
+        is sent only when asked for, as the docs do not list it. A tenant without Entra ID
+        P1/P2 is refused (403 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant``).
         """
         params = {"$top": str(page_size)} if page_size else None
         url = self.url(
             "/reports/authenticationMethods/userRegistrationDetails", version=version, params=params
         )
-        for page in self.pages(url):
+        for page in self.pages(url, pace=self.report_pace):
             yield [RegistrationDetails.from_graph(item) for item in page.items]
 
     # --- authentication methods ----------------------------------------------------------
@@ -617,13 +728,17 @@ class GraphClient:
     # --- batched helpers -------------------------------------------------------------------
 
     def each_batch(
-        self, items: Iterable[T], call: Callable[[list[T]], R]
+        self, items: Iterable[T], call: Callable[[list[T]], R], *, pace: Pace | None = None
     ) -> Iterator[tuple[list[T], R | BaseException]]:
         """``call`` on ``items`` one ``$batch``-sized piece at a time, ``config.concurrency``
         pieces in flight, answers in order (a piece whose call raised yields the error).
+        With a ``pace``, each piece waits for room for its items before it is sent.
 
         ``items`` is pulled as answers come back, so a generator of every user streams."""
-        return bounded_map(call, chunked(items, MAX_BATCH_SIZE), workers=self.config.concurrency)
+        pieces: Iterable[list[T]] = chunked(items, MAX_BATCH_SIZE)
+        if pace is not None:
+            pieces = _paced(pieces, pace)
+        return bounded_map(call, pieces, workers=self.config.concurrency)
 
     def _per_user(
         self,
@@ -680,9 +795,10 @@ class GraphClient:
         return self._per_user(user_ids, requests_, SignInPreferences.from_graph, version="beta")
 
     def auth_methods_list_many(
-        self, user_ids: Sequence[str]
+        self, user_ids: Sequence[str], *, version: str = "v1.0"
     ) -> list[PerUserResult[list[AuthMethod]]]:
-        """Each user's methods (one page each: a user has a handful of methods)."""
+        """Each user's methods (one page each: a user has a handful of methods). Beta also
+        lists hardware OATH tokens, which v1.0 does not know."""
         requests_ = [
             BatchRequest("GET", self._methods_path(user_id, "methods")) for user_id in user_ids
         ]
@@ -690,8 +806,15 @@ class GraphClient:
             user_ids,
             requests_,
             lambda body: [AuthMethod.from_graph(item) for item in body["value"]],
-            version="v1.0",
+            version=version,
         )
+
+    def method_path(self, user_id: str, collection: str, method_id: str) -> str:
+        """The path of one method, relative to the version (for a ``BatchRequest``)."""
+        return f"{self._methods_path(user_id, collection)}/{_quote_id(method_id)}"
+
+    def sign_in_preferences_path(self, user_id: str) -> str:
+        return self._sign_in_preferences_path(user_id)
 
     def revoke_sign_in_sessions_many(self, user_ids: Sequence[str]) -> list[PerUserResult[None]]:
         requests_ = [
@@ -699,6 +822,12 @@ class GraphClient:
             for user_id in user_ids
         ]
         return self._per_user(user_ids, requests_, lambda _body: None, version="v1.0")
+
+
+def _paced(pieces: Iterable[list[T]], pace: Pace) -> Iterator[list[T]]:
+    for piece in pieces:
+        pace.take(len(piece))
+        yield piece
 
 
 def _decode_json(response: requests.Response) -> Any:

@@ -1,4 +1,5 @@
-"""Graph calls in flight together: a bounded pool in order, and a read-ahead for pages.
+"""Graph calls in flight together: a bounded pool in order, a read-ahead for pages, and a
+pace for the limits Graph publishes.
 
 Only Graph calls run on these threads; database work stays on the calling thread, which
 also pulls the items, so a generator of 100k users is consumed as answers come back.
@@ -6,6 +7,7 @@ also pulls the items, so a generator of 100k users is consumed as answers come b
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +45,55 @@ def bounded_map(
             yield answer(*window.popleft())
 
 
+class ReadAhead(Iterator[T]):
+    """``items`` pulled by a background thread from the moment this is made, ``depth``
+    ahead of the consumer. Exceptions arrive where the item would have; ``close`` stops the
+    thread at its next step. Only for iterators that do no database work."""
+
+    def __init__(self, items: Iterator[T], *, depth: int) -> None:
+        self._queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._pull, args=(items,), name="graph-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, entry: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def _pull(self, items: Iterator[T]) -> None:
+        try:
+            for item in items:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as error:
+            self._put(("error", error))
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        kind, value = self._queue.get()
+        if kind == "item":
+            return value
+        self._done = True
+        self.close()
+        if kind == "end":
+            raise StopIteration
+        raise value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 def prefetched(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     """``items`` pulled by a background thread, ``depth`` ahead of the consumer.
 
@@ -50,38 +101,76 @@ def prefetched(items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
     database. Exceptions arrive where the item would have; closing the generator stops the
     thread at its next step. Only for iterators that do no database work.
     """
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def pull() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-            put(("end", None))
-        except BaseException as error:
-            put(("error", error))
-
-    thread = threading.Thread(target=pull, name="graph-prefetch", daemon=True)
-    thread.start()
+    ahead = ReadAhead(items, depth=depth)
     try:
-        while True:
-            kind, value = queue.get()
-            if kind == "item":
-                yield value
-            elif kind == "end":
-                return
-            else:
-                raise value
+        yield from ahead
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        ahead.close()
+
+
+class Pace:
+    """At most ``limit`` units in any ``window`` seconds, a sliding window, across threads.
+
+    For limits Graph publishes per app and tenant (the reports' 5 requests per 10 seconds):
+    waiting here costs the same time as a 429 would, without the 429. ``take`` blocks until
+    the units fit; ``slot`` does the same around one request and counts it from when its
+    answer came (Graph counts it somewhere in between). ``clock`` and ``sleep`` are the
+    client's, so tests need not wait.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a pace needs a positive limit and window")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        # [time, units] per request, oldest first.
+        self._spent: deque[list[float]] = deque()
+        self._in_window = 0.0
+
+    def take(self, units: int = 1) -> float:
+        """Wait until ``units`` more fit in the window; returns the seconds waited."""
+        waited, _entry = self._take(units)
+        return waited
+
+    @contextlib.contextmanager
+    def slot(self, units: int = 1) -> Iterator[None]:
+        _waited, entry = self._take(units)
+        try:
+            yield
+        finally:
+            with self._lock:
+                entry[0] = max(entry[0], self._clock())
+
+    def _take(self, units: int) -> tuple[float, list[float]]:
+        units = min(max(1, units), self.limit)
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._spent and self._spent[0][0] <= now - self.window:
+                    self._in_window -= self._spent.popleft()[1]
+                if self._in_window + units <= self.limit:
+                    entry = [now, float(units)]
+                    self._spent.append(entry)
+                    self._in_window += units
+                    return waited, entry
+                # The oldest entries leave the window first: wait until enough have.
+                freed, until = 0.0, now
+                for at, spent in self._spent:
+                    freed += spent
+                    until = max(until, at + self.window)
+                    if self._in_window - freed + units <= self.limit:
+                        break
+                delay = max(0.001, until - now)
+            self._sleep(delay)
+            waited += delay

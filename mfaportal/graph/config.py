@@ -16,7 +16,62 @@ from urllib.parse import urlsplit
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+# The worldwide cloud's app-only scope. A config's own scope follows its Graph URL (``scope``).
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Where one Microsoft cloud keeps its identity platform, Graph and My Sign-Ins."""
+
+    name: str
+    authority_host: str
+    graph_url: str
+    my_sign_ins_url: str
+
+
+# microsoftgraph/microsoft-graph-docs-contrib, concepts/deployments.md: "Microsoft Graph for US
+# Government L4 | https://graph.microsoft.us", "L5 (DOD) | https://dod-graph.microsoft.us",
+# "China operated by 21Vianet | https://microsoftgraph.chinacloudapi.cn"; the token service
+# is login.microsoftonline.us for both US Government clouds. MicrosoftDocs/entra-docs,
+# identity-platform/authentication-national-cloud.md names login.partner.microsoftonline.cn
+# for 21Vianet (the Graph page's older login.chinacloudapi.cn is an alias MSAL also knows).
+# My Sign-Ins: mysignins.microsoft.us serves both US Government clouds; the 21Vianet address
+# is set by MFAPORTAL_MY_SIGN_INS_URL where a tenant's own differs (docs/entra-setup.md).
+CLOUDS = {
+    "global": Cloud(
+        "global",
+        DEFAULT_AUTHORITY_HOST,
+        DEFAULT_GRAPH_URL,
+        "https://mysignins.microsoft.com/security-info",
+    ),
+    "usgov": Cloud(
+        "usgov",
+        "https://login.microsoftonline.us",
+        "https://graph.microsoft.us",
+        "https://mysignins.microsoft.us/security-info",
+    ),
+    "dod": Cloud(
+        "dod",
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
+        "https://mysignins.microsoft.us/security-info",
+    ),
+    "china": Cloud(
+        "china",
+        "https://login.partner.microsoftonline.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+        "https://mysignins.azure.cn/security-info",
+    ),
+}
+
+
+def cloud_named(name: str) -> Cloud:
+    cloud = CLOUDS.get((name or "global").strip().lower())
+    if cloud is None:
+        raise ValueError(f"MFAPORTAL_CLOUD must be one of {', '.join(CLOUDS)}, not {name!r}")
+    return cloud
+
 
 # The system bundle Debian/Ubuntu maintain; certifi is the fallback on other systems.
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -46,6 +101,10 @@ class GraphConfig:
     max_retry_seconds: float = 120.0
     # Requests in flight at once (each a $batch of up to 20 calls) for per-user work.
     concurrency: int = 4
+    # Which Microsoft cloud (``CLOUDS``): the My Sign-Ins link; the hosts above may differ.
+    cloud: str = "global"
+    # Where people manage their own security info; empty: the cloud's My Sign-Ins page.
+    my_sign_ins: str = ""
 
     def __post_init__(self) -> None:
         for name in ("authority_host", "graph_url"):
@@ -62,6 +121,7 @@ class GraphConfig:
             raise ValueError("max_attempts must be at least 1")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        cloud_named(self.cloud)
 
     @property
     def authority(self) -> str:
@@ -70,6 +130,22 @@ class GraphConfig:
     @property
     def graph_host(self) -> str:
         return urlsplit(self.graph_url).netloc
+
+    @property
+    def scope(self) -> str:
+        """The app-only ``.default`` scope of the Graph this config talks to.
+
+        microsoftgraph/microsoft-graph-docs-contrib, concepts/sdks/national-clouds.md: "Any
+        permission scope value (including the `.default` scope) that contains the Microsoft
+        Graph domain MUST use the domain of the Microsoft Graph service root endpoint for the
+        national cloud deployment", e.g. ``https://graph.microsoft.us/.default``.
+        """
+        parts = urlsplit(self.graph_url)
+        return f"{parts.scheme}://{parts.netloc}/.default"
+
+    @property
+    def my_sign_ins_url(self) -> str:
+        return self.my_sign_ins or cloud_named(self.cloud).my_sign_ins_url
 
 
 def graph_config_from_settings() -> GraphConfig:
@@ -81,16 +157,31 @@ def graph_config_from_settings() -> GraphConfig:
         value = getattr(settings, name, default)
         return str(value) if value is not None else default
 
+    # The cloud gives the hosts; MFAPORTAL_AUTHORITY_HOST and MFAPORTAL_GRAPH_URL, when set,
+    # win (a proxy, the emulator), and the token scope follows the Graph URL in use.
+    cloud = cloud_named(setting("MFAPORTAL_CLOUD", "global"))
     return GraphConfig(
         tenant_id=setting("MFAPORTAL_TENANT_ID"),
         client_id=setting("MFAPORTAL_CLIENT_ID"),
         client_secret=setting("MFAPORTAL_CLIENT_SECRET") or None,
         client_cert_path=setting("MFAPORTAL_CLIENT_CERT_PATH") or None,
-        authority_host=setting("MFAPORTAL_AUTHORITY_HOST") or DEFAULT_AUTHORITY_HOST,
-        graph_url=setting("MFAPORTAL_GRAPH_URL") or DEFAULT_GRAPH_URL,
+        authority_host=setting("MFAPORTAL_AUTHORITY_HOST") or cloud.authority_host,
+        graph_url=setting("MFAPORTAL_GRAPH_URL") or cloud.graph_url,
+        cloud=cloud.name,
+        my_sign_ins=setting("MFAPORTAL_MY_SIGN_INS_URL"),
         ca_bundle=setting("MFAPORTAL_CA_BUNDLE") or None,
         timeout=float(getattr(settings, "MFAPORTAL_GRAPH_TIMEOUT", 30.0) or 30.0),
         concurrency=max(1, int(getattr(settings, "MFAPORTAL_GRAPH_CONCURRENCY", 4) or 4)),
+    )
+
+
+def my_sign_ins_url_from_settings() -> str:
+    """The My Sign-Ins page of the configured cloud (needs no credentials)."""
+    from django.conf import settings
+
+    explicit = str(getattr(settings, "MFAPORTAL_MY_SIGN_INS_URL", "") or "")
+    return (
+        explicit or cloud_named(str(getattr(settings, "MFAPORTAL_CLOUD", "global"))).my_sign_ins_url
     )
 
 

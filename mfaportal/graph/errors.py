@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Graph's codes for "your delta token is no good any more: start a full sync".
-DELTA_RESYNC_CODES = frozenset({"syncStateNotFound", "resyncRequired"})
+# Graph's codes for "your delta token is no good any more: start a full sync", lower-cased:
+# the errors page writes syncStateNotFound, real Graph has answered SyncStateNotFound.
+DELTA_RESYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired"})
 
 
 class GraphError(Exception):
@@ -83,7 +84,8 @@ class GraphTimeout(GraphError):
 
 
 class DeltaTokenExpired(GraphError):
-    """The stored deltaLink is no longer valid (syncStateNotFound / resyncRequired).
+    """The stored deltaLink is no longer valid: syncStateNotFound or resyncRequired in any
+    case, or a bare 410 Gone (the delta query overview's "Synchronization reset").
 
     The caller must drop it and run a full sync.
     """
@@ -169,7 +171,7 @@ def error_for_response(
         message = f"HTTP {status} without a Graph error body"
     request_id = request_id or body_request_id
     kwargs: dict[str, Any] = {"method": method, "url": url}
-    if code in DELTA_RESYNC_CODES:
+    if code.lower() in DELTA_RESYNC_CODES:
         return DeltaTokenExpired(status, code, message, request_id, **kwargs)
     error_class = _ERRORS_BY_STATUS.get(status)
     if error_class is None:

@@ -140,3 +140,96 @@ def bulk_file_parse(data: bytes) -> BulkFile:
             result.rows.append(BulkRow(line, username, state, found))
     result.errors.sort(key=lambda error: error.line)
     return result
+
+
+@dataclass(frozen=True)
+class UserRow:
+    line: int
+    username: str
+    user_id: int
+
+
+@dataclass
+class UsersFile:
+    rows: list[UserRow] = field(default_factory=list)
+    errors: list[BulkRowError] = field(default_factory=list)
+    fatal: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.fatal
+
+
+def users_file_parse(data: bytes) -> UsersFile:
+    """A file of users for a command that needs no value per user (``mfa reset-methods
+    --csv``): a ``Username`` column first (other columns, such as a bulk update file's
+    ``MFA Status``, are read past). Every bad line is named; the good ones can be applied."""
+    if len(data) > MAX_BYTES:
+        return UsersFile(fatal=_("The file is larger than 5 MB. Split it into smaller files."))
+    if not data.strip():
+        return UsersFile(fatal=_("The file is empty."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return UsersFile(
+            fatal=_("The file is not UTF-8 text (byte %(position)d). Save it as CSV UTF-8.")
+            % {"position": error.start + 1}
+        )
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return UsersFile(fatal=_("The file is empty."))
+    if not header or header[0].strip().lower() != HEADER[0]:
+        return UsersFile(
+            fatal=_('The first column must be headed "Username". The first line is "%(found)s".')
+            % {"found": ",".join(header)[:200]}
+        )
+    result = UsersFile()
+    wanted: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    try:
+        for cells in reader:
+            line = reader.line_num
+            username = cells[0].strip() if cells else ""
+            if not username:
+                if any(cell.strip() for cell in cells):
+                    result.errors.append(BulkRowError(line, "", _("The user name is empty.")))
+                continue
+            key = username.lower()
+            if key in seen:
+                result.errors.append(
+                    BulkRowError(
+                        line,
+                        username,
+                        _("Duplicate: this user is already on line %(line)d.")
+                        % {"line": seen[key]},
+                    )
+                )
+                continue
+            seen[key] = line
+            wanted.append((line, username))
+    except csv.Error as error:
+        return UsersFile(fatal=_("The file is not valid CSV: %(error)s") % {"error": error})
+    ids = _user_ids([username for _line, username in wanted])
+    for line, username in wanted:
+        found = ids.get(username.lower())
+        if found is None:
+            result.errors.append(
+                BulkRowError(line, username, _("User does not exist in this directory."))
+            )
+        else:
+            result.rows.append(UserRow(line, username, found))
+    return result
+
+
+def _user_ids(usernames: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in chunked([username.lower() for username in usernames]):
+        for upn_lower, user_id in (
+            DirectoryUser.objects.annotate(upn_lower=Lower("user_principal_name"))
+            .filter(upn_lower__in=chunk)
+            .values_list("upn_lower", "id")
+        ):
+            ids[upn_lower] = user_id
+    return ids

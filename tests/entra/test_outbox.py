@@ -25,13 +25,14 @@ from mfaportal.entra.outbox.senders import SENDERS
 from mfaportal.entra.selectors import pending_changes_for
 from mfaportal.entra.sync import directory_sync
 from mfaportal.graph import GraphClient, client_from_settings
-from mfaportal.mfa.models import MfaState, VerificationMethod
+from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 from mfaportal.mfa.services import (
     mfa_reregistration_require,
     mfa_state_set,
     remembered_devices_restore,
     sessions_revoke,
 )
+from tests.graph_emulator import PHONE_METHOD_IDS
 from tests.graph_emulator.server import GraphEmulator
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +329,90 @@ def test_a_second_worker_sends_only_what_the_first_has_not_claimed(
     assert OutboxChange.objects.filter(status=Status.DONE).count() == len(ids)
     sent = [e.path for e in synced.log.matching(r"/requirements$", method="PATCH")]
     assert len(sent) == len(set(sent)) == len(ids)
+
+
+def test_reregistration_deletes_one_method_at_a_time_default_last_and_deactivates_tokens(
+    synced: GraphEmulator, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    tenant = synced.tenant
+    graph_user = tenant.user_at(5)  # a mobile phone, which is the default (sms)
+    graph_user.phones["alternateMobile"] = "+1 5550000105"
+    tenant.add_authenticator(graph_user.id, "Pixel 8")
+    tenant.add_software_oath(graph_user.id)
+    token = tenant.add_hardware_oath(graph_user.id, "OATH-42")
+    user = cached(synced, 5)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        mfa_reregistration_require(
+            users=DirectoryUser.objects.filter(pk=user.pk), context=admin_context()
+        )
+
+    assert graph_user.phones == {} and graph_user.authenticators == []
+    assert graph_user.software_oath == []
+    # Entra's own "Require re-register MFA" deactivates hardware tokens; they stay assigned.
+    assert graph_user.hardware_oath == [token] and token.status == "assigned"
+    deletes = [d.path for d in synced.log.matching(rf"/users/{graph_user.id}/", method="DELETE")]
+    assert all(d.status == 204 for d in synced.log.matching(r"/authentication/", method="DELETE"))
+    assert deletes[-1].endswith("/phoneMethods/" + PHONE_METHOD_IDS["mobile"])  # the default
+    assert deletes.index(
+        next(d for d in deletes if d.endswith(PHONE_METHOD_IDS["alternateMobile"]))
+    ) < deletes.index(deletes[-1])
+    assert OutboxChange.objects.get(user=user).status == Status.DONE
+    user.refresh_from_db()
+    assert user.methods.count() == 0 and user.mfa.must_register
+
+
+def test_an_alternate_phone_that_is_the_default_is_not_left_undeletable(
+    synced: GraphEmulator, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    graph_user = synced.tenant.user_at(5)
+    graph_user.phones["alternateMobile"] = "+1 5550000105"
+    graph_user.preferred_method = "voiceAlternateMobile"
+    user = cached(synced, 5)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        mfa_reregistration_require(
+            users=DirectoryUser.objects.filter(pk=user.pk), context=admin_context()
+        )
+
+    assert graph_user.phones == {}
+    assert OutboxChange.objects.get(user=user).status == Status.DONE
+
+
+def test_a_refused_deletion_leaves_the_cache_showing_what_graph_still_holds(
+    synced: GraphEmulator, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    graph_user = synced.tenant.user_at(9)  # mobile and office phones, the app (the default)
+    synced.faults.add(r"/microsoftAuthenticatorMethods/", status=403, method="DELETE", times=None)
+    user = cached(synced, 9)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        mfa_reregistration_require(
+            users=DirectoryUser.objects.filter(pk=user.pk), context=admin_context()
+        )
+
+    assert graph_user.phones == {} and len(graph_user.authenticators) == 1
+    change = OutboxChange.objects.get(user=user)
+    assert change.status == Status.FAILED and change.graph_status == 403
+    user.refresh_from_db()
+    assert [m.kind for m in user.methods.all()] == ["authenticator_app"]
+    assert not user.mfa.must_register  # Graph still lets the person sign in with the app
+
+
+def test_an_accepted_change_stands_when_the_read_right_after_it_is_stale(
+    synced: GraphEmulator, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    synced.read_after_write_lag = 60.0  # every replica hears of a write a minute later
+    graph_user = synced.tenant.user_at(6)  # Enabled
+    user = cached(synced, 6)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_state(user, MfaState.DISABLED)
+
+    assert graph_user.per_user_mfa_state == "disabled"
+    read_back = synced.log.matching(rf"/users/{graph_user.id}/authentication/requirements$")[-1]
+    assert read_back.method == "GET"  # read right after the write, from a stale replica
+    assert OutboxChange.objects.get(user=user).status == Status.DONE
+    assert UserMfa.objects.get(user=user).state == MfaState.DISABLED  # not the stale Enabled
+    # No audit entry claims that Graph turned the change into something else.
+    assert not AuditEvent.objects.filter(action="mfa.state", target=user, source="sync").exists()

@@ -159,3 +159,39 @@ def test_password_sign_in_is_refused_in_graph_mode(
 def test_entra_sign_in_is_absent_in_local_mode(client: Client) -> None:
     assert client.get(reverse("entra:start")).status_code == 404
     assert b"Sign in with Microsoft Entra ID" not in client.get(reverse("signin")).content
+
+
+def test_someone_without_an_admin_role_in_a_us_government_tenant_is_sent_to_its_my_sign_ins(
+    graph_mode: GraphEmulator, client: Client, settings: Any
+) -> None:
+    settings.MFAPORTAL_CLOUD = "usgov"  # the emulator's own hosts stay set explicitly
+
+    answer = client.post(reverse("entra:callback"), start(client, graph_mode, "adele@contoso.test"))
+
+    assert answer.status_code == 403
+    assert b"https://mysignins.microsoft.us/security-info" in answer.content
+    assert b"mysignins.microsoft.com" not in answer.content
+
+
+def test_staff_sign_in_works_when_the_tenant_is_configured_by_its_domain_name(
+    graph_mode: GraphEmulator, client: Client, settings: Any
+) -> None:
+    # The authority accepts a verified domain; the token's tid is always the tenant's GUID.
+    settings.MFAPORTAL_TENANT_ID = graph_mode.tenant.domain
+
+    answer = client.post(reverse("entra:callback"), start(client, graph_mode, "admin@contoso.test"))
+
+    assert answer.status_code == 303
+    assert signed_in_user(client).portal_role == "admin"
+
+
+def test_a_staff_sign_in_with_a_password_only_is_refused(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    graph_mode.sign_in_amr = ["pwd"]  # Entra signed them in without a second factor
+
+    answer = client.post(reverse("entra:callback"), start(client, graph_mode, "admin@contoso.test"))
+
+    assert answer.status_code == 403
+    assert b"Sign in with multi-factor authentication" in answer.content
+    assert not signed_in_user(client).is_authenticated

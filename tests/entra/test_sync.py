@@ -12,12 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mfaportal.core import roles
-from mfaportal.core.models import AuditEvent
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.entra.models import DirectorySyncState
 from mfaportal.entra.sync import SyncFailed, directory_sync
 from mfaportal.graph import GraphClient, TokenProvider
 from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from mfaportal.mfa.services import mfa_state_set
 from tests.factories import make_user
 from tests.graph_emulator.fixtures import RecordingSleep
 from tests.graph_emulator.server import GraphEmulator
@@ -128,18 +130,38 @@ def test_delta_sync_applies_adds_renames_disables_and_removals(
     assert not graph_emulator.log.matching("userRegistrationDetails")
 
 
-def test_expired_delta_token_falls_back_to_a_full_sync(
+def test_a_user_never_given_a_licence_is_not_eligible_after_a_delta_round(
     graph_emulator: GraphEmulator, graph_client: GraphClient
 ) -> None:
     directory_sync(full=True, client=graph_client)
+    newcomer = graph_emulator.tenant.add_user("Never Licensed", alias="never", licensed=False)
+
+    directory_sync(client=graph_client)
+
+    # Delta leaves out assignedLicenses for a user who never had one: unknown, not licensed.
+    user = DirectoryUser.objects.get(object_id=newcomer.id)
+    assert user.account_enabled and not user.is_licensed
+    outcome = mfa_state_set(
+        users=DirectoryUser.objects.filter(pk=user.pk),
+        state=MfaState.ENABLED,
+        context=ChangeContext(actor=None, source=AuditSource.CLI),
+    )
+    assert [item.user_principal_name for item in outcome.skipped] == ["never@contoso.test"]
+
+
+@pytest.mark.parametrize("shape", ["resyncRequired", "SyncStateNotFound", "gone"])
+def test_expired_delta_token_falls_back_to_a_full_sync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, shape: str
+) -> None:
+    directory_sync(full=True, client=graph_client)
     stale_link = DirectorySyncState.load().delta_link
-    graph_emulator.tenant.expire_delta_tokens("resyncRequired")
+    graph_emulator.tenant.expire_delta_tokens(shape)
     graph_emulator.tenant.add_user("New Starter", alias="new.starter")
 
     result = directory_sync(client=graph_client)
 
     assert result.kind == "full"
-    assert any("resyncRequired" in note for note in result.warnings())
+    assert any(shape in note for note in result.warnings())
     assert DirectoryUser.objects.filter(user_principal_name="new.starter@contoso.test").exists()
     state = DirectorySyncState.load()
     assert state.delta_link and state.delta_link != stale_link
@@ -164,6 +186,46 @@ def test_throttled_page_and_throttled_batch_items_are_waited_for(
     assert UserMfa.objects.count() == 60
 
 
+def test_a_batch_throttled_longer_than_a_request_may_wait_does_not_end_the_full_sync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    # The second MFA-state $batch is answered 429 with a Retry-After of three minutes, past
+    # what one request may wait (throttling.md: wait as long as Retry-After says).
+    graph_emulator.faults.add(
+        r"^/beta/\$batch$", status=429, retry_after=180, scope="request", after=1, times=1
+    )
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert 180 in recording_sleep.delays  # the sync waited, then went on with that batch
+    assert result.states_read == 60 and UserMfa.objects.count() == 60
+    assert DirectorySyncState.load().status == DirectorySyncState.Status.SUCCEEDED
+
+
+def test_a_page_that_fails_after_every_retry_is_read_again_from_where_the_sync_was(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.delta_page_size = 7
+    graph_emulator.faults.add(DELTA, status=503, after=3, times=5)  # page 4, every attempt
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert result.users_seen >= 60 and DirectoryUser.objects.count() == 60
+    assert any("went on from there" in note for note in result.warnings())
+    assert DirectorySyncState.load().status == DirectorySyncState.Status.SUCCEEDED
+
+
+def test_method_reads_graph_could_not_answer_are_read_again_before_the_sync_ends(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.faults.add(r"^/v1.0/\$batch$", status=503, times=5)  # every attempt
+
+    directory_sync(full=True, client=graph_client)
+
+    registered = [u for u in graph_emulator.tenant.iter_users() if u.methods_registered()]
+    assert VerificationMethod.objects.values("user").distinct().count() == len(registered)
+
+
 def test_unavailable_graph_is_retried_then_given_up_with_a_clear_error(
     graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
 ) -> None:
@@ -175,7 +237,10 @@ def test_unavailable_graph_is_retried_then_given_up_with_a_clear_error(
         directory_sync(client=graph_client)
 
     assert "gave up after 5 attempts" in str(failed.value)
-    assert len(recording_sleep.delays) == 4  # backed off between the five attempts
+    # Backed off between five attempts; went on from where it was three more times, each
+    # after a pause, and then stopped.
+    assert len(recording_sleep.delays) == 4 * 4 + 3
+    assert recording_sleep.delays.count(30.0) == 3
     state = DirectorySyncState.load()
     assert state.status == DirectorySyncState.Status.FAILED
     assert "serviceNotAvailable" in state.last_error and "gave up" in state.last_error
@@ -223,24 +288,72 @@ def test_state_changed_in_graph_is_read_and_audited_by_the_next_full_sync(
     assert (event.before, event.after, event.source) == ("Disabled", "Enforced", "sync")
 
 
-def test_methods_are_read_again_only_where_the_report_says_they_changed(
+def test_a_changed_phone_number_reaches_the_cache_at_the_next_full_sync(
     graph_emulator: GraphEmulator, graph_client: GraphClient
 ) -> None:
     directory_sync(full=True, client=graph_client)
-    first_round = len(graph_emulator.log.matching(METHODS_ITEMS, batch_item=True))
-    registered = sum(1 for u in graph_emulator.tenant.iter_users() if u.methods_registered())
-    assert first_round == registered
+    target = graph_emulator.tenant.user_at(5)
+    # The same kind of method with another number, and the report not refreshed since: it
+    # tells nothing (its time is the report's, the same on every row).
+    target.phones["mobile"] = "+1 5550009999"
+
+    directory_sync(full=True, client=graph_client)
+
+    phone = cached(graph_emulator, 5).methods.get(kind="authentication_phone")
+    assert phone.phone_number == "+15550009999"
+
+
+def test_methods_are_read_where_the_report_or_the_cache_has_some_and_where_it_is_silent(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.tenant.disable_user(graph_emulator.tenant.user_id_for(9))  # has methods
+
+    directory_sync(full=True, client=graph_client)
+
+    reads = {e.path.split("/")[3] for e in graph_emulator.log.matching(METHODS_ITEMS)}
+    users = list(graph_emulator.tenant.iter_users())
+    registered = {u.id for u in users if u.account_enabled and u.methods_registered()}
+    left_out = {u.id for u in users if not u.account_enabled}  # the report skips them
+    assert reads == registered | left_out
+    # The disabled user's methods are in the cache although the report left them out.
+    assert cached(graph_emulator, 9).methods.count() == 3
+    assert cached(graph_emulator, 9).mfa.default_method == MethodType.PHONE_APP_NOTIFICATION
     graph_emulator.log.clear()
 
+    # A user whose methods all went in Graph (and whom the report still lists) is read too.
+    graph_emulator.tenant.user_at(5).phones.clear()
     directory_sync(full=True, client=graph_client)
-    assert graph_emulator.log.matching(METHODS_ITEMS, batch_item=True) == []
+    assert not cached(graph_emulator, 5).methods.exists()
 
-    target = graph_emulator.tenant.user_at(5)
-    graph_emulator.tenant.add_authenticator(target.id, "Galaxy S24")
+
+def test_a_tenant_without_p1_or_p2_gets_every_users_methods_read_one_by_one(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    graph_emulator.tenant.premium = False
+
+    result = directory_sync(full=True, client=graph_client)
+
+    (report,) = graph_emulator.log.matching("userRegistrationDetails")
+    assert report.status == 403
+    assert any("P1 or P2" in note for note in result.warnings())
+    assert len(graph_emulator.log.matching(METHODS_ITEMS, batch_item=True)) == 60
+    nine = cached(graph_emulator, 9)
+    assert nine.methods.count() == 3
+    assert nine.mfa.default_method == MethodType.PHONE_APP_NOTIFICATION  # signInPreferences
+    assert cached(graph_emulator, 5).mfa.default_method == MethodType.ONE_WAY_SMS
+
+
+def test_report_pages_are_paced_to_the_reports_published_limit(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, recording_sleep: RecordingSleep
+) -> None:
+    graph_emulator.report_page_size = 5  # 12 pages for the 59 enabled users
+
     directory_sync(full=True, client=graph_client)
-    (read,) = graph_emulator.log.matching(METHODS_ITEMS, batch_item=True)
-    assert target.id in read.path
-    assert cached(graph_emulator, 5).methods.filter(device_name="Galaxy S24").exists()
+
+    pages = graph_emulator.log.matching("userRegistrationDetails")
+    assert len(pages) == 12 and all(page.status == 200 for page in pages)  # never a 429
+    # 5 requests per 10 s: the last of 12 pages goes out 20 s after the first.
+    assert sum(recording_sleep.delays) >= 20
 
 
 def test_full_sync_removes_users_graph_no_longer_lists(

@@ -6,6 +6,7 @@ import logging
 import sys
 import types
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_client_credentials_token_then_cached(
     assert len(token_posts) == 1
     form = token_posts[0].body
     assert "grant_type=client_credentials" in form
-    assert "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" in form
+    assert f"scope={quote(graph_emulator.graph_url, safe='')}%2F.default" in form
     # MSAL read the emulator's OpenID configuration over HTTPS, trusting only our CA bundle.
     assert graph_emulator.log.matching(r"/v2.0/.well-known/openid-configuration$")
 
@@ -185,6 +186,97 @@ def test_config_from_django_settings_without_configuring_django(
     assert config.client_cert_path is None and config.ca_bundle is None
     assert config.timeout == 12.5
     assert "s3cret" not in repr(config)
+
+
+def _settings(monkeypatch: pytest.MonkeyPatch, **values: object) -> None:
+    fake_settings = types.SimpleNamespace(
+        MFAPORTAL_TENANT_ID="tenant-guid",
+        MFAPORTAL_CLIENT_ID="client-guid",
+        MFAPORTAL_CLIENT_SECRET="s3cret",
+        **values,
+    )
+    monkeypatch.setitem(sys.modules, "django.conf", types.SimpleNamespace(settings=fake_settings))
+
+
+@pytest.mark.parametrize(
+    ("cloud", "authority", "graph", "my_sign_ins"),
+    [
+        (
+            "global",
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+            "https://mysignins.microsoft.com/security-info",
+        ),
+        (
+            "usgov",
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+            "https://mysignins.microsoft.us/security-info",
+        ),
+        (
+            "dod",
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us",
+            "https://mysignins.microsoft.us/security-info",
+        ),
+        (
+            "china",
+            "https://login.partner.microsoftonline.cn",
+            "https://microsoftgraph.chinacloudapi.cn",
+            "https://mysignins.azure.cn/security-info",
+        ),
+    ],
+)
+def test_a_national_cloud_gives_its_authority_graph_token_scope_and_my_sign_ins(
+    monkeypatch: pytest.MonkeyPatch, cloud: str, authority: str, graph: str, my_sign_ins: str
+) -> None:
+    _settings(monkeypatch, MFAPORTAL_CLOUD=cloud)
+
+    config = graph_config_from_settings()
+
+    assert config.authority == f"{authority}/tenant-guid"
+    assert config.graph_url == graph
+    assert config.scope == f"{graph}/.default"
+    assert config.my_sign_ins_url == my_sign_ins
+
+
+def test_explicit_hosts_win_over_the_cloud_and_the_scope_follows_the_graph_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _settings(
+        monkeypatch,
+        MFAPORTAL_CLOUD="usgov",
+        MFAPORTAL_AUTHORITY_HOST="https://login.proxy.example.test",
+        MFAPORTAL_GRAPH_URL="https://dod-graph.microsoft.us/",
+        MFAPORTAL_MY_SIGN_INS_URL="https://mysignins.example.test/security-info",
+    )
+
+    config = graph_config_from_settings()
+
+    assert config.authority == "https://login.proxy.example.test/tenant-guid"
+    assert config.scope == "https://dod-graph.microsoft.us/.default"
+    assert config.my_sign_ins_url == "https://mysignins.example.test/security-info"
+
+
+def test_an_unknown_cloud_is_a_clear_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _settings(monkeypatch, MFAPORTAL_CLOUD="germany")
+
+    with pytest.raises(ValueError, match="global, usgov, dod, china"):
+        graph_config_from_settings()
+
+
+def test_the_token_is_asked_for_the_graph_in_use_not_the_worldwide_one(
+    graph_emulator: GraphEmulator, graph_config: GraphConfig
+) -> None:
+    # The emulator's Graph is not graph.microsoft.com: a token for the worldwide Graph is
+    # refused there (AADSTS500011), as a national cloud refuses it.
+    client = GraphClient(graph_config, token_provider=TokenProvider(graph_config))
+
+    client.user_get(graph_emulator.tenant.user_id_for(0))
+
+    (post,) = graph_emulator.log.matching(TOKEN_PATH, method="POST")
+    assert post.status == 200
+    assert "graph.microsoft.com" not in post.body
 
 
 def test_http_urls_are_refused() -> None:

@@ -82,12 +82,20 @@ def test_changes_spanning_several_delta_pages(
     )
 
 
-@pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
-def test_expired_delta_token_raises_delta_token_expired(
-    graph_emulator: GraphEmulator, graph_client: GraphClient, code: str
+@pytest.mark.parametrize(
+    ("shape", "code"),
+    [
+        ("syncStateNotFound", "syncStateNotFound"),
+        ("SyncStateNotFound", "SyncStateNotFound"),  # the case real Graph has answered in
+        ("resyncRequired", "resyncRequired"),
+        ("gone", "gone"),  # a bare 410 with a Location header: "Synchronization reset"
+    ],
+)
+def test_every_documented_shape_of_an_expired_delta_token_means_a_full_resync(
+    graph_emulator: GraphEmulator, graph_client: GraphClient, shape: str, code: str
 ) -> None:
     _, delta_link = run_delta(graph_client)
-    graph_emulator.tenant.expire_delta_tokens(code)
+    graph_emulator.tenant.expire_delta_tokens(shape)
 
     with pytest.raises(DeltaTokenExpired) as caught:
         run_delta(graph_client, delta_link)

@@ -172,7 +172,8 @@ def test_registration_details_paged(
 
     pages = list(graph_client.registration_details(version=version))
 
-    assert [len(page) for page in pages] == [25, 25, 10]
+    # The disabled user (index 46) is missing from the report, as it is from Microsoft's.
+    assert [len(page) for page in pages] == [25, 25, 9]
     details: dict[str, RegistrationDetails] = {d.id: d for page in pages for d in page}
     with_app = details[graph_emulator.tenant.user_id_for(9)]
     assert with_app.is_mfa_registered

@@ -165,17 +165,22 @@ def check_v1(payload: dict[str, Any], type_name: str) -> None:
 
 
 def check_beta(
-    payload: dict[str, Any], type_name: str, enums: dict[str, str], *, entity: bool
+    payload: dict[str, Any],
+    type_name: str,
+    enums: dict[str, str],
+    *,
+    entity: bool,
+    bases: tuple[str, ...] = (),
 ) -> None:
-    """Names against the beta type mapping (entities inherit ``id``); enum values by hand-given
-    property → enum type, as the mapping carries no property types."""
+    """Names against the beta type mapping (entities inherit ``id``, and the properties of the
+    ``bases`` named, as the mapping does not merge them); enum values by hand-given property →
+    enum type, as the mapping carries no property types."""
     mappings = beta_mappings()
-    known = mappings["entity" if entity else "complex"][type_name]
-    allowed = (
-        set(known["properties"])
-        | set(known["navigationProperties"])
-        | ({"id"} if entity else set())
-    )
+    kind = "entity" if entity else "complex"
+    allowed = {"id"} if entity else set()
+    for name in (type_name, *bases):
+        known = mappings[kind][name]
+        allowed |= set(known["properties"]) | set(known["navigationProperties"])
     unknown = {key for key in payload if not key.startswith("@") and key not in allowed}
     assert not unknown, f"{type_name}: properties not in the beta schema: {sorted(unknown)}"
     for prop, enum_type in enums.items():
@@ -247,6 +252,31 @@ def test_methods_match_their_types(graph_emulator: GraphEmulator, raw_get: Any) 
         check_v1(app, "microsoftAuthenticatorAuthenticationMethod")
 
 
+def test_beta_hardware_oath_tokens_match_their_type(
+    graph_emulator: GraphEmulator, raw_get: Any
+) -> None:
+    user = graph_emulator.tenant.user_at(9)
+    graph_emulator.tenant.add_hardware_oath(user.id)
+    listed = raw_get(f"/beta/users/{user.id}/authentication/hardwareOathMethods")["value"]
+    in_methods = [
+        method
+        for method in raw_get(f"/beta/users/{user.id}/authentication/methods")["value"]
+        if method["@odata.type"] == "#microsoft.graph.hardwareOathAuthenticationMethod"
+    ]
+    assert len(listed) == len(in_methods) == 1
+    for token in listed + in_methods:
+        check_beta(
+            token,
+            "hardwareOathAuthenticationMethod",
+            {},
+            entity=True,
+            bases=("authenticationMethod",),
+        )
+    # v1.0 knows no hardware OATH tokens.
+    v1 = raw_get(f"/v1.0/users/{user.id}/authentication/methods")["value"]
+    assert not any("hardwareOath" in method["@odata.type"] for method in v1)
+
+
 def test_role_assignments_match_unified_role_assignment(raw_get: Any) -> None:
     answer = raw_get(
         "/v1.0/roleManagement/directory/roleAssignments"
@@ -257,6 +287,44 @@ def test_role_assignments_match_unified_role_assignment(raw_get: Any) -> None:
         check_v1(assignment, "unifiedRoleAssignment")
         principal = assignment["principal"]
         check_v1(principal, principal["@odata.type"].removeprefix("#microsoft.graph."))
+
+
+def test_group_held_eligible_and_scoped_roles_match_their_types(
+    graph_emulator: GraphEmulator, raw_get: Any
+) -> None:
+    tenant = graph_emulator.tenant
+    group = tenant.add_group("Admins", [tenant.user_id_for(5)])
+    tenant.assign_role(GLOBAL_ADMINISTRATOR_ROLE_ID, group.id, principal_type="group")
+    tenant.assign_role(GLOBAL_ADMINISTRATOR_ROLE_ID, tenant.user_id_for(6), eligible=True)
+    tenant.assign_role(
+        GLOBAL_ADMINISTRATOR_ROLE_ID,
+        group.id,
+        principal_type="group",
+        eligible=True,
+        directory_scope_id="/administrativeUnits/7bb1a1a0-0000-4000-8000-000000000001",
+    )
+    query = f"?$filter=roleDefinitionId eq '{GLOBAL_ADMINISTRATOR_ROLE_ID}'&$expand=principal"
+    assigned = raw_get(f"/v1.0/roleManagement/directory/roleAssignments{query}")["value"]
+    eligible = raw_get(f"/v1.0/roleManagement/directory/roleEligibilityScheduleInstances{query}")[
+        "value"
+    ]
+    assert {item["principal"]["@odata.type"] for item in assigned + eligible} >= {
+        "#microsoft.graph.group",
+        "#microsoft.graph.user",
+    }
+    for item in assigned:
+        check_v1(item, "unifiedRoleAssignment")
+    for item in eligible:
+        check_v1(item, "unifiedRoleEligibilityScheduleInstance")
+    for item in assigned + eligible:
+        principal = item["principal"]
+        check_v1(principal, principal["@odata.type"].removeprefix("#microsoft.graph."))
+    for member in raw_get(f"/v1.0/groups/{group.id}/members?$select=id")["value"]:
+        check_v1(member, "user")
+    for found in raw_get(f"/v1.0/users/{tenant.user_id_for(5)}/memberOf/microsoft.graph.group")[
+        "value"
+    ]:
+        check_v1(found, "group")
 
 
 def test_registration_details_match(raw_get: Any) -> None:

@@ -11,6 +11,7 @@ a free port; the CA is shared by the session so certificates are made once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -55,13 +56,21 @@ def graph_token_provider(graph_config: GraphConfig) -> TokenProvider:
 
 
 class RecordingSleep:
-    """A stand-in for time.sleep that records the delays asked for and does not wait."""
+    """A stand-in for time.sleep that records the delays asked for and does not wait.
+
+    ``monotonic`` is a clock these sleeps move on (real time plus every delay slept): the
+    client measures deadlines and paces on it, and the emulator its rate limits."""
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self._slept = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+        self._slept += seconds
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._slept
 
 
 @pytest.fixture
@@ -71,9 +80,19 @@ def recording_sleep() -> RecordingSleep:
 
 @pytest.fixture
 def graph_client(
-    graph_config: GraphConfig, graph_token_provider: TokenProvider, recording_sleep: RecordingSleep
+    graph_emulator: GraphEmulator,
+    graph_config: GraphConfig,
+    graph_token_provider: TokenProvider,
+    recording_sleep: RecordingSleep,
 ) -> GraphClient:
-    """A GraphClient on the emulator whose retries do not really sleep (see recording_sleep)."""
+    """A GraphClient on the emulator whose retries do not really sleep (see recording_sleep);
+    the emulator's rate limits run on the same clock."""
     from mfaportal.graph import GraphClient
 
-    return GraphClient(graph_config, token_provider=graph_token_provider, sleep=recording_sleep)
+    graph_emulator.clock = recording_sleep.monotonic
+    return GraphClient(
+        graph_config,
+        token_provider=graph_token_provider,
+        sleep=recording_sleep,
+        clock=recording_sleep.monotonic,
+    )

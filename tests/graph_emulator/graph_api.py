@@ -7,9 +7,12 @@ same code as top-level requests.
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import math
 import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from .tenant import (
     PHONE_TYPES_IN_ORDER,
     PREFERRED_METHOD_NEEDS,
     USER_PROPERTY_NAMES,
+    HardwareOath,
     Tenant,
     User,
     iso,
@@ -163,6 +167,14 @@ class GraphApi:
         if seg == ["roleManagement", "directory", "roleAssignments"] and method == "GET":
             return lambda r: self.role_assignments(r, version)
         if (
+            seg == ["roleManagement", "directory", "roleEligibilityScheduleInstances"]
+            and method == "GET"
+        ):
+            return lambda r: self.role_assignments(r, version, eligible=True)
+        if n == 3 and seg[0] == "groups" and seg[2] == "members" and method == "GET":
+            group_id = seg[1]
+            return lambda r: self.group_members(r, group_id, version)
+        if (
             seg == ["reports", "authenticationMethods", "userRegistrationDetails"]
             and method == "GET"
         ):
@@ -182,6 +194,8 @@ class GraphApi:
 
         if n == 2 and method == "GET":
             return with_user(lambda r, u: self.user_get(r, u, version))
+        if seg[2:] in (["memberOf"], ["memberOf", "microsoft.graph.group"]) and method == "GET":
+            return with_user(lambda r, u: self.member_of(u, version))
         if n == 3 and seg[2] == "revokeSignInSessions" and method == "POST":
             return with_user(lambda r, u: self.revoke_sessions(u, version))
         if n < 4 or seg[2] != "authentication":
@@ -208,6 +222,15 @@ class GraphApi:
             if n == 5 and method in ("GET", "PATCH", "DELETE"):
                 method_id = seg[4]
                 return with_user(lambda r, u: self.phone_one(r, u, method_id, version))
+        if area == "hardwareOathMethods":
+            # A beta-only navigation property of `authentication` (the v1.0 CSDL has none).
+            if version != "beta":
+                return None
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.hardware_oath_list(u))
+            if n == 6 and seg[5] == "deactivate" and method == "POST":
+                method_id = seg[4]
+                return with_user(lambda r, u: self.hardware_oath_deactivate(u, method_id))
         if area in ("microsoftAuthenticatorMethods", "softwareOathMethods"):
             if n == 4 and method == "GET":
                 return with_user(lambda r, u: self.app_methods_list(u, area, version))
@@ -233,10 +256,20 @@ class GraphApi:
         return names, None
 
     @staticmethod
-    def shape_user(user: User, select: list[str] | None) -> dict[str, Any]:
+    def shape_user(user: User, select: list[str] | None, *, delta: bool = False) -> dict[str, Any]:
         full = user.graph_json()
         wanted = select if select else DEFAULT_USER_PROPERTIES
         shaped = {name: full[name] for name in wanted if name in full}
+        if delta:
+            # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+            # user-delta.md: "If the property has never been set before it will not be
+            # included in the response at all." A user never given a licence has no
+            # assignedLicenses in delta; a property never given a value is left out.
+            shaped = {
+                name: value
+                for name, value in shaped.items()
+                if value is not None and (name != "assignedLicenses" or user.ever_licensed)
+            }
         shaped["id"] = user.id
         return shaped
 
@@ -306,14 +339,7 @@ class GraphApi:
             if state is None:
                 return graph_error(400, "Request_BadRequest", "Invalid token.")
             if state.get("e") != tenant.delta_epoch:
-                code = tenant.delta_expiry_code
-                return graph_error(
-                    410,
-                    code,
-                    "Sync state is no longer valid; a full resync is required."
-                    if code == "resyncRequired"
-                    else "The delta token has expired or cannot be found.",
-                )
+                return self.delta_expired(version)
             select = state.get("sel")
             if token:  # a new round: changes after the stored sequence number
                 state = {
@@ -338,7 +364,7 @@ class GraphApi:
                 if len(value) == size:
                     next_index = user.index
                     break
-                value.append(self.shape_user(user, select or None))
+                value.append(self.shape_user(user, select or None, delta=True))
             more = next_index is not None
             next_state = {**state, "i": next_index}
             done_sequence = state["s"]
@@ -352,7 +378,7 @@ class GraphApi:
                         {"id": user.id, "@removed": {"reason": user.removed_reason or "changed"}}
                     )
                 else:
-                    value.append(self.shape_user(user, select or None))
+                    value.append(self.shape_user(user, select or None, delta=True))
             more = position + size < len(indexes)
             next_state = {**state, "p": position + size}
             done_sequence = state["u"]
@@ -369,16 +395,59 @@ class GraphApi:
             )
         return Response(200, body)
 
+    def delta_expired(self, version: str) -> Response:
+        """Graph no longer knows the delta or skip token, in the shape the tenant is set to.
+
+        microsoftgraph/microsoft-graph-docs-contrib, concepts/delta-query-overview.md,
+        "Synchronization reset": "Delta query can return a response code of `410 (gone)` and a
+        **Location** header containing a request URL with an empty `$deltaToken` (same as the
+        initial query). This is an indication that the application must restart with a full
+        synchronization"; "Token duration": "In case of an expired token, the service should
+        respond with a 40X-series error with error codes such as `syncStateNotFound`". The
+        errors page (concepts/errors.md) adds `resyncRequired`, and real Graph has answered
+        the PascalCase `SyncStateNotFound`: codes are matched without regard to case.
+        """
+        code = self.tenant.delta_expiry_code
+        if code == "gone":
+            initial = self.link(version, "users/delta", {"$deltatoken": ""})
+            return Response(410, None, headers={"Location": initial})
+        return graph_error(
+            410,
+            code,
+            "Sync state is no longer valid; a full resync is required."
+            if code.lower() == "resyncrequired"
+            else "The delta token has expired or cannot be found.",
+        )
+
     def revoke_sessions(self, user: User, version: str) -> Response:
-        user.sessions_revoked_at = datetime.now(UTC)
+        # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+        # user-revokesigninsessions.md: "This API doesn't revoke sign-in sessions for external
+        # users, because external users sign in through their home tenant." The answer is
+        # the same 200 true: nothing in it says so. (An external user's user name carries
+        # #EXT#, as Entra's own dynamic-group rule `userPrincipalName -notContains "#EXT#@"`
+        # relies on.)
+        if "#ext#" not in user.user_principal_name.lower():
+            user.sessions_revoked_at = datetime.now(UTC)
         return Response(
             200, {"@odata.context": self.context(version, "Edm.Boolean"), "value": True}
         )
 
     # --- roles ------------------------------------------------------------------------------
 
-    def role_assignments(self, request: Request, version: str) -> Response:
-        records = list(self.tenant.role_assignments)
+    def role_assignments(
+        self, request: Request, version: str, *, eligible: bool = False
+    ) -> Response:
+        """Active role assignments, or PIM eligibilities (roleEligibilityScheduleInstances,
+        api-reference/v1.0/api/rbacapplication-list-roleeligibilityscheduleinstances.md).
+
+        Roles are held directly, through role-assignable groups, over administrative units
+        (directoryScopeId "/administrativeUnits/{id}") and, with PIM, as eligibilities that
+        only become assignments when activated; MicrosoftDocs/entra-docs,
+        role-based-access-control/groups-concept.md: "you can use Microsoft Entra Privileged
+        Identity Management (PIM) to make a group eligible for a role assignment".
+        """
+        tenant = self.tenant
+        records = list(tenant.role_eligibilities if eligible else tenant.role_assignments)
         raw_filter = request.param("$filter")
         if raw_filter:
             match = re.fullmatch(
@@ -399,16 +468,36 @@ class GraphApi:
                 "id": record.id,
                 "principalId": record.principal_id,
                 "roleDefinitionId": record.role_definition_id,
-                "directoryScopeId": "/",
+                "directoryScopeId": record.directory_scope_id,
             }
+            if eligible:
+                item.update(
+                    {
+                        "appScopeId": None,
+                        "startDateTime": "2025-01-01T00:00:00Z",
+                        "endDateTime": None,
+                        "memberType": "Direct",
+                        "roleEligibilityScheduleId": record.id,
+                    }
+                )
             if expand == "principal":
                 if record.principal_type == "user":
-                    user = self.tenant.find(record.principal_id)
+                    user = tenant.find(record.principal_id)
                     if user is None:
                         continue
                     item["principal"] = {
                         "@odata.type": "#microsoft.graph.user",
                         **self.shape_user(user, None),
+                    }
+                elif record.principal_type == "group":
+                    group = tenant.groups.get(record.principal_id)
+                    if group is None:
+                        continue
+                    item["principal"] = {
+                        "@odata.type": "#microsoft.graph.group",
+                        "id": group.id,
+                        "displayName": group.display_name,
+                        "isAssignableToRole": group.is_assignable_to_role,
                     }
                 else:
                     item["principal"] = {
@@ -417,19 +506,64 @@ class GraphApi:
                         "displayName": "Provisioning app",
                     }
             value.append(item)
-        fragment = "roleManagement/directory/roleAssignments"
+        fragment = "roleManagement/directory/" + (
+            "roleEligibilityScheduleInstances" if eligible else "roleAssignments"
+        )
         return Response(200, {"@odata.context": self.context(version, fragment), "value": value})
+
+    def group_members(self, request: Request, group_id: str, version: str) -> Response:
+        group = self.tenant.groups.get(group_id)
+        if group is None:
+            return not_found(group_id)
+        top, error = self._top(request, self.emulator.page_size)
+        if error:
+            return error
+        start = 0
+        if request.param("$skiptoken"):
+            state = decode_token(request.param("$skiptoken") or "")
+            if state is None or "i" not in state:
+                return graph_error(400, "Request_BadRequest", "Invalid $skiptoken.")
+            start = int(state["i"])
+        members = [self.tenant.find(member) for member in group.members]
+        live = [user for user in members if user is not None]
+        page = live[start : start + top]
+        value = [{"@odata.type": "#microsoft.graph.user", "id": user.id} for user in page]
+        body: dict[str, Any] = {
+            "@odata.context": self.context(version, "directoryObjects"),
+            "value": value,
+        }
+        if start + top < len(live):
+            params = {"$top": str(top), "$skiptoken": encode_token({"i": start + top})}
+            body["@odata.nextLink"] = self.link(version, f"groups/{group_id}/members", params)
+        return Response(200, body)
+
+    def member_of(self, user: User, version: str) -> Response:
+        value = [
+            {
+                "@odata.type": "#microsoft.graph.group",
+                "id": group.id,
+                "displayName": group.display_name,
+                "isAssignableToRole": group.is_assignable_to_role,
+            }
+            for group in self.tenant.groups_of(user.id)
+        ]
+        return Response(
+            200, {"@odata.context": self.context(version, "directoryObjects"), "value": value}
+        )
 
     # --- per-user MFA and sign-in preferences (beta) ------------------------------------------
 
     def requirements_get(self, request: Request, user: User) -> Response:
+        state = user.per_user_mfa_state
+        if user.stale_mfa_state is not None and time.monotonic() < user.stale_until:
+            state = user.stale_mfa_state  # this replica has not heard of the write yet
         return Response(
             200,
             {
                 "@odata.context": self.context(
                     "beta", f"users('{user.id}')/authentication/requirements"
                 ),
-                "perUserMfaState": user.per_user_mfa_state,
+                "perUserMfaState": state,
             },
         )
 
@@ -444,6 +578,18 @@ class GraphApi:
                 "BadRequest",
                 f"Requested value '{state}' was not found in the perUserMfaState enum.",
             )
+        lag = self.emulator.read_after_write_lag
+        if lag > 0:
+            # Entra is eventually consistent: a write accepted by one replica reaches the
+            # others later, and a read may be answered by one that has not heard of it.
+            # Microsoft's identity blog, "Designing for Eventual Consistency for Microsoft
+            # Entra": "A successful write to Microsoft Entra does not guarantee that an
+            # immediate read will reflect that change"; microsoftgraph/microsoft-graph-docs-
+            # contrib, concepts/delta-query-overview.md, "Processing delays": "some requests
+            # might have replication delays for objects that were recently created, updated,
+            # or deleted".
+            user.stale_mfa_state = user.per_user_mfa_state
+            user.stale_until = time.monotonic() + lag
         self.tenant.set_mfa_state(user, state)
         return Response(204)
 
@@ -541,6 +687,8 @@ class GraphApi:
             self.app_json(user, "softwareOathMethods", i, typed=True)
             for i in range(len(user.software_oath))
         ]
+        if version == "beta":
+            value += [self.hardware_oath_json(token, typed=True) for token in user.hardware_oath]
         context = self.context(version, f"users('{user.id}')/authentication/methods")
         return Response(200, {"@odata.context": context, "value": value})
 
@@ -600,6 +748,21 @@ class GraphApi:
                 200, {"@odata.context": context, **self.phone_json(user, phone_type, typed=False)}
             )
         if request.method == "DELETE":
+            # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+            # phoneauthenticationmethod-delete.md: "A user can't have an alternateMobile number
+            # without a mobile number. If you want to remove a mobile number from a user that
+            # also has an alternateMobile number, first update the mobile number to the new
+            # number, then delete the alternateMobile number."
+            if phone_type == "mobile" and "alternateMobile" in user.phones:
+                return graph_error(
+                    400,
+                    "badRequest",
+                    "A user can't have an alternateMobile number without a mobile number: "
+                    "delete the alternateMobile number first.",
+                )
+            refused = self._default_method_deletion(user, lambda u: u.phones.pop(phone_type))
+            if refused:
+                return refused
             del user.phones[phone_type]
             if user.preferred_method and not user.has_method_for(user.preferred_method):
                 user.preferred_method = None
@@ -639,7 +802,62 @@ class GraphApi:
             return Response(
                 200, {"@odata.context": context, **self.app_json(user, area, index, typed=False)}
             )
+        attribute = "authenticators" if area == "microsoftAuthenticatorMethods" else "software_oath"
+        refused = self._default_method_deletion(user, lambda u: getattr(u, attribute).pop(index))
+        if refused:
+            return refused
         del items[index]
+        if user.preferred_method and not user.has_method_for(user.preferred_method):
+            user.preferred_method = None
+        return Response(204)
+
+    @staticmethod
+    def _default_method_deletion(user: User, remove: Callable[[User], object]) -> Response | None:
+        """Refuse to delete the method that serves the user's default while others remain.
+
+        phoneauthenticationmethod-delete.md: "If the phone number is the user's default Azure
+        multi-factor authentication (MFA) authentication method, it can't be deleted. Have the
+        user change their default authentication method, and then delete the number."
+        microsoftgraph/entra-powershell, Reset-EntraBetaStrongAuthenticationMethodByUpn.ps1:
+        "default method can only be deleted when it is the only (last) auth method for a
+        user". Graph's answer, as reported in microsoftgraph/microsoft-graph-docs#14470.
+        """
+        if not user.preferred_method or user.mfa_method_count <= 1:
+            return None
+        after = copy.deepcopy(user)
+        remove(after)
+        if after.has_method_for(user.preferred_method) or not after.has_mfa_methods:
+            return None
+        return graph_error(
+            400,
+            "badRequest",
+            "Cannot delete default method with other methods configured. Please change "
+            "default method before deletion.",
+        )
+
+    # --- hardware OATH tokens (beta) ---------------------------------------------------------
+
+    @staticmethod
+    def hardware_oath_json(token: HardwareOath, *, typed: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": token.id, "createdDateTime": token.created}
+        return (
+            {"@odata.type": "#microsoft.graph.hardwareOathAuthenticationMethod", **item}
+            if typed
+            else item
+        )
+
+    def hardware_oath_list(self, user: User) -> Response:
+        value = [self.hardware_oath_json(token, typed=False) for token in user.hardware_oath]
+        context = self.context("beta", f"users('{user.id}')/authentication/hardwareOathMethods")
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def hardware_oath_deactivate(self, user: User, method_id: str) -> Response:
+        """hardwareoathauthenticationmethod-deactivate.md (beta): "Deactive a hardware OATH
+        token. It remains assigned to a user." 204 No Content."""
+        token = next((t for t in user.hardware_oath if t.id == method_id), None)
+        if token is None:
+            return not_found(method_id)
+        token.status = "assigned"
         if user.preferred_method and not user.has_method_for(user.preferred_method):
             user.preferred_method = None
         return Response(204)
@@ -668,13 +886,36 @@ class GraphApi:
             "userPreferredMethodForSecondaryAuthentication": (
                 preferred or ("" if user.user_type == "Guest" else "none")
             ),
-            "lastUpdatedDateTime": self.tenant.last_updated(user),
+            # MicrosoftDocs/entra-docs, identity/authentication/howto-authentication-methods-
+            # activity.md: "Last Updated Time (The date and time when the report most recently
+            # updated. This value is not related the user's authentication method
+            # registration.)" Microsoft's examples show one time on every row.
+            "lastUpdatedDateTime": iso(self.tenant.report_updated_at),
         }
         if version == "beta":
             item["defaultMfaMethod"] = DEFAULT_MFA_METHOD[preferred] if preferred else "none"
         return item
 
     def registration_details(self, request: Request, version: str) -> Response:
+        # howto-authentication-methods-activity.md: "A Microsoft Entra ID P1 or P2 license is
+        # required to access Usage and insights"; a tenant without one is answered as
+        # reported in microsoftgraph/microsoft-graph-docs-contrib#8777.
+        if not self.tenant.premium:
+            return graph_error(
+                403,
+                "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "Neither tenant is B2C or tenant doesn't have premium license",
+            )
+        retry_after = self.emulator.report_throttled()
+        if retry_after is not None:
+            # concepts/throttling-limits.md, "Identity and access reports service limits":
+            # any request, "5 requests per 10 seconds" per app per tenant.
+            return graph_error(
+                429,
+                "TooManyRequests",
+                "Too many requests.",
+                **{"Retry-After": str(max(1, math.ceil(retry_after)))},
+            )
         if request.param("$filter"):
             return graph_error(
                 400, "Request_UnsupportedQuery", "The emulator does not filter this report."
@@ -691,6 +932,10 @@ class GraphApi:
         value: list[dict[str, Any]] = []
         next_index = None
         for user in self.tenant.iter_users(start):
+            if not user.account_enabled:
+                # Disabled users are missing from the report (MicrosoftDocs/entra-docs#878,
+                # "Disabled users are missing from the 'User registration details' report").
+                continue
             if len(value) == top:
                 next_index = user.index
                 break

@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,7 +44,6 @@ from .tenant import Tenant
 if TYPE_CHECKING:
     from mfaportal.graph import GraphConfig
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -99,6 +100,7 @@ class GraphEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        read_after_write_lag: float = 0.0,
         page_size: int = 100,
         delta_page_size: int = 100,
         report_page_size: int = 1000,
@@ -117,12 +119,22 @@ class GraphEmulator:
         self.log = RequestLog()
         # Seconds added to every top-level request (think: a slow tenant).
         self.latency = latency
+        # Seconds a per-user MFA state written through Graph may still read as before.
+        self.read_after_write_lag = read_after_write_lag
+        # The clock rate limits are measured on; tests hand in one their sleeps advance.
+        self.clock: Callable[[], float] = time.monotonic
+        # Identity and access reports: 5 requests per 10 seconds per app per tenant
+        # (concepts/throttling-limits.md); None lifts the limit.
+        self.report_limit: tuple[int, float] | None = (5, 10.0)
+        self.report_requests: deque[float] = deque()
         self.page_size = page_size
         self.delta_page_size = delta_page_size
         self.report_page_size = report_page_size
         self.token_lifetime = token_lifetime
         # Who "signs in" at /authorize when no login_hint names someone: the first user.
         self.sign_in_user_id = self.tenant.user_id_for(0)
+        # How they proved it's them (the access token's amr): a password and MFA by default.
+        self.sign_in_amr: list[str] = ["pwd", "mfa"]
         self.tokens: dict[str, IssuedToken] = {}
         self.codes: dict[str, PendingCode] = {}
         self.redeemed_codes: set[str] = set()
@@ -250,6 +262,21 @@ class GraphEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def report_throttled(self) -> float | None:
+        """Seconds until a report request would fit the reports' limit, or None if it fits
+        now (the request then counts)."""
+        if self.report_limit is None:
+            return None
+        limit, window = self.report_limit
+        with self._lock:
+            now = self.clock()
+            while self.report_requests and self.report_requests[0] <= now - window:
+                self.report_requests.popleft()
+            if len(self.report_requests) >= limit:
+                return self.report_requests[0] + window - now
+            self.report_requests.append(now)
+            return None
 
     def wait(self, seconds: float) -> None:
         """Sleep, but wake up at once when the emulator stops."""
@@ -445,13 +472,32 @@ class GraphEmulator:
             return problem
         grant = form.get("grant_type")
         if grant == "client_credentials":
-            if form.get("scope") != GRAPH_SCOPE:
+            scope = form.get("scope") or ""
+            if not scope.endswith("/.default"):
                 return oauth_error(
                     400,
                     "invalid_scope",
                     "AADSTS1002012",
-                    f"The provided value for scope {form.get('scope')} is not valid. Client credential "
+                    f"The provided value for scope {scope} is not valid. Client credential "
                     "flows must have a scope value with /.default suffixed to the resource identifier.",
+                )
+            # The scope names the Graph this emulator stands for, not the worldwide one
+            # (microsoftgraph/microsoft-graph-docs-contrib, concepts/sdks/national-clouds.md:
+            # "Any permission scope value (including the `.default` scope) that contains the
+            # Microsoft Graph domain MUST use the domain of the Microsoft Graph service root
+            # endpoint for the national cloud deployment"). A token asked for another cloud's
+            # Graph is refused as Entra refuses a resource it does not know.
+            if scope != f"{self.graph_url}/.default":
+                resource = scope.removesuffix("/.default")
+                return oauth_error(
+                    400,
+                    "invalid_resource",
+                    "AADSTS500011",
+                    f"The resource principal named {resource} was not found in the tenant "
+                    f"named {self.tenant_id}. This can happen if the application has not been "
+                    "installed by the administrator of the tenant or consented to by any user "
+                    "in the tenant. You might have sent your authentication request to the "
+                    "wrong tenant.",
                 )
             return Response(
                 200,
@@ -533,7 +579,28 @@ class GraphEmulator:
         if pending.nonce:
             claims["nonce"] = pending.nonce  # already hashed by MSAL: echoed as received
         # Unsigned (alg:none): MSAL 1.38+ does not check id_token signatures, only the nonce.
+        # `tid` is the tenant's GUID whatever name the sign-in used (MicrosoftDocs/entra-docs,
+        # identity-platform/id-token-claims-reference.md: "tid | String, a GUID"). A v2.0 ID
+        # token carries no `amr`: access-token-claims-reference.md lists "amr | JSON array of
+        # strings, only present in v1.0 tokens", and the Graph access token is a v1.0 token.
         id_token = f"{_json_b64url({'alg': 'none', 'typ': 'JWT'})}.{_json_b64url(claims)}."
+        access_claims = {
+            "aud": self.graph_url,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "amr": list(self.sign_in_amr),
+            "oid": user.id,
+            "tid": self.tenant_id,
+            "scp": "openid profile User.Read email",
+            "ver": "1.0",
+        }
+        access_token = (
+            f"{_json_b64url({'alg': 'none', 'typ': 'JWT'})}.{_json_b64url(access_claims)}."
+        )
+        with self._lock:
+            self.tokens[access_token] = IssuedToken(time.time() + self.token_lifetime, user.id)
         return Response(
             200,
             {
@@ -541,7 +608,7 @@ class GraphEmulator:
                 "scope": "openid profile offline_access User.Read",
                 "expires_in": self.token_lifetime,
                 "ext_expires_in": self.token_lifetime,
-                "access_token": self.issue_access_token(user.id),
+                "access_token": access_token,
                 "refresh_token": "emu-refresh." + secrets.token_urlsafe(24),
                 "id_token": id_token,
                 # Without client_info MSAL files the account under `sub`, not oid.tid.

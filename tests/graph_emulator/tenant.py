@@ -101,6 +101,17 @@ class SoftwareOath:
 
 
 @dataclass(slots=True)
+class HardwareOath:
+    """A hardware OATH token assigned to a user (beta ``hardwareOathMethods``)."""
+
+    id: str
+    serial_number: str
+    # hardwareOathTokenStatus: activated, assigned (deactivated, still the user's), ...
+    status: str = "activated"
+    created: str = "2024-03-01T10:00:00Z"
+
+
+@dataclass(slots=True)
 class User:
     index: int
     id: str
@@ -113,11 +124,17 @@ class User:
     licensed: bool
     user_type: str = "Member"
     job_title: str | None = None
+    # Whether assignedLicenses was ever set (delta leaves out properties never set).
+    ever_licensed: bool = False
     per_user_mfa_state: str = "disabled"
+    # Read-after-write lag: what a read answers until ``stale_until`` (time.monotonic()).
+    stale_mfa_state: str | None = None
+    stale_until: float = 0.0
     # phoneType → number, e.g. {"mobile": "+1 5555551234"}
     phones: dict[str, str] = field(default_factory=dict)
     authenticators: list[AuthenticatorApp] = field(default_factory=list)
     software_oath: list[SoftwareOath] = field(default_factory=list)
+    hardware_oath: list[HardwareOath] = field(default_factory=list)
     preferred_method: str | None = None
     system_preferred_enabled: bool = False
     sessions_revoked_at: datetime | None = None
@@ -127,8 +144,21 @@ class User:
     created: str = "2023-06-01T08:00:00Z"
 
     @property
+    def active_hardware_oath(self) -> list[HardwareOath]:
+        return [token for token in self.hardware_oath if token.status == "activated"]
+
+    @property
+    def mfa_method_count(self) -> int:
+        return (
+            len(self.phones)
+            + len(self.authenticators)
+            + len(self.software_oath)
+            + len(self.active_hardware_oath)
+        )
+
+    @property
     def has_mfa_methods(self) -> bool:
-        return bool(self.phones or self.authenticators or self.software_oath)
+        return self.mfa_method_count > 0
 
     def graph_json(self) -> dict[str, Any]:
         """Every property the emulator knows, as Graph names them (before $select)."""
@@ -170,7 +200,7 @@ class User:
         if need == "microsoftAuthenticator":
             return bool(self.authenticators)
         if need == "oath":
-            return bool(self.software_oath or self.authenticators)
+            return bool(self.software_oath or self.authenticators or self.active_hardware_oath)
         return need in self.phones
 
 
@@ -180,11 +210,25 @@ USER_PROPERTY_NAMES = frozenset(User(0, "", "", "", None, None, None, True, True
 
 @dataclass(frozen=True)
 class RoleAssignmentRecord:
+    """An active role assignment, or (in ``Tenant.role_eligibilities``) a PIM eligibility."""
+
     id: str
     role_definition_id: str
     principal_id: str
-    # "user" or "servicePrincipal" (groups and apps hold roles too).
+    # "user", "group" (a role-assignable group) or "servicePrincipal": apps hold roles too.
     principal_type: str = "user"
+    # "/" tenant-wide, or "/administrativeUnits/{id}" for a role over an administrative unit.
+    directory_scope_id: str = "/"
+
+
+@dataclass
+class Group:
+    id: str
+    display_name: str
+    is_assignable_to_role: bool = True
+    # User ids. MicrosoftDocs/entra-docs, role-based-access-control/groups-concept.md: "Group
+    # nesting isn't supported. A group can't be added as a member of a role-assignable group."
+    members: list[str] = field(default_factory=list)
 
 
 class Tenant:
@@ -209,6 +253,13 @@ class Tenant:
         self.delta_epoch = 1
         self.delta_expiry_code = "syncStateNotFound"
         self.role_assignments: list[RoleAssignmentRecord] = []
+        # Privileged Identity Management: roles a principal may activate but does not hold.
+        self.role_eligibilities: list[RoleAssignmentRecord] = []
+        self.groups: dict[str, Group] = {}
+        # Entra ID P1/P2 in the tenant: the registration report needs it.
+        self.premium = True
+        # When the registration report was last refreshed: one time for the whole report.
+        self.report_updated_at = datetime(2025, 1, 1, 6, 0, tzinfo=UTC)
         self._seed_roles()
 
     # --- ids and generation ---------------------------------------------------------------
@@ -254,6 +305,7 @@ class Tenant:
             account_enabled=index < len(_FIXED_USERS) or index % 47 != 46,
             licensed=licensed,
             user_type="Guest" if guest else "Member",
+            ever_licensed=licensed,
         )
         if index >= len(_FIXED_USERS):
             self._generate_mfa(user)
@@ -388,6 +440,7 @@ class Tenant:
                 mail=upn if licensed else None,
                 account_enabled=account_enabled,
                 licensed=licensed,
+                ever_licensed=licensed,
                 per_user_mfa_state=per_user_mfa_state,
                 created=iso(datetime.now(UTC)),
             )
@@ -407,6 +460,8 @@ class Tenant:
                 if name == "user_principal_name":
                     self._upn_index.pop(user.user_principal_name.lower(), None)
                     self._upn_index[str(value).lower()] = user.index
+                if name == "licensed" and value:
+                    user.ever_licensed = True
                 setattr(user, name, value)
             self._record_change(user)
             return user
@@ -424,12 +479,20 @@ class Tenant:
             user.removed_reason = "deleted" if permanently else "changed"
             self._upn_index.pop(user.user_principal_name.lower(), None)
             self.role_assignments = [r for r in self.role_assignments if r.principal_id != user.id]
+            self.role_eligibilities = [
+                r for r in self.role_eligibilities if r.principal_id != user.id
+            ]
+            for group in self.groups.values():
+                if user.id in group.members:
+                    group.members.remove(user.id)
             self._record_change(user)
             return user
 
     def expire_delta_tokens(self, code: str = "syncStateNotFound") -> None:
-        """Every deltaLink and skiptoken issued so far now answers 410 with ``code``
-        (syncStateNotFound or resyncRequired)."""
+        """Every deltaLink and skiptoken issued so far now answers 410: with the error
+        ``code`` (syncStateNotFound, SyncStateNotFound as real Graph has sent it, or
+        resyncRequired), or, for ``"gone"``, bare with a Location header (the delta query
+        overview's "Synchronization reset")."""
         with self.lock:
             self.delta_epoch += 1
             self.delta_expiry_code = code
@@ -449,19 +512,44 @@ class Tenant:
         *,
         principal_type: str = "user",
         record_id: str | None = None,
+        directory_scope_id: str = "/",
+        eligible: bool = False,
     ) -> RoleAssignmentRecord:
+        """An active assignment, or with ``eligible`` a PIM eligibility (the role can be
+        activated; roleEligibilityScheduleInstances lists it, roleAssignments does not)."""
         with self.lock:
             record = RoleAssignmentRecord(
-                id=record_id or f"ra-{uuid.uuid4().hex}",
+                id=record_id or f"{'re' if eligible else 'ra'}-{uuid.uuid4().hex}",
                 role_definition_id=role_definition_id,
                 principal_id=principal_id,
                 principal_type=principal_type,
+                directory_scope_id=directory_scope_id,
             )
-            self.role_assignments.append(record)
+            (self.role_eligibilities if eligible else self.role_assignments).append(record)
             return record
 
+    def add_group(
+        self, display_name: str, members: list[str], *, role_assignable: bool = True
+    ) -> Group:
+        with self.lock:
+            group = Group(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"group{self.tenant_id}{display_name}")),
+                display_name=display_name,
+                is_assignable_to_role=role_assignable,
+                members=list(members),
+            )
+            self.groups[group.id] = group
+            return group
+
+    def groups_of(self, user_id: str) -> list[Group]:
+        return [group for group in self.groups.values() if user_id in group.members]
+
     def is_admin(self, user: User) -> bool:
-        return any(record.principal_id == user.id for record in self.role_assignments)
+        principals = {user.id} | {group.id for group in self.groups_of(user.id)}
+        return any(
+            record.principal_id in principals
+            for record in self.role_assignments + self.role_eligibilities
+        )
 
     # --- MFA --------------------------------------------------------------------------------
 
@@ -488,5 +576,16 @@ class Tenant:
             user.software_oath.append(token)
             return token
 
-    def last_updated(self, user: User) -> str:
-        return iso(datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=user.index))
+    def add_hardware_oath(self, user_id: str, serial_number: str = "OATH-0001") -> HardwareOath:
+        with self.lock:
+            user = self._require(user_id)
+            token = HardwareOath(id=str(uuid.uuid4()), serial_number=serial_number)
+            user.hardware_oath.append(token)
+            return token
+
+    def refresh_report(self) -> None:
+        """The registration report is refreshed: every row carries the new time."""
+        with self.lock:
+            self.report_updated_at = max(
+                datetime.now(UTC), self.report_updated_at + timedelta(seconds=1)
+            )

@@ -103,3 +103,64 @@ def test_report_prints_csv_with_formula_cells_neutralised() -> None:
     lines = run("report", "--format", "csv").splitlines()
     assert lines[0].startswith("UserPrincipalName,DisplayName,ObjectId")
     assert "'=cmd" in lines[1]
+
+
+def test_reset_methods_requires_registration_again_like_reset_msol_strong_authentication() -> None:
+    user = make_user("a@contoso.test", state=MfaState.ENFORCED, registered=True)
+
+    output = run("reset-methods", "A@contoso.test")
+
+    assert "1 changed" in output
+    user.refresh_from_db()
+    assert not user.methods.exists() and user.mfa.must_register
+
+
+def test_revoke_sessions_signs_users_out_everywhere() -> None:
+    user = make_user("a@contoso.test")
+
+    run("revoke-sessions", "a@contoso.test")
+
+    user.refresh_from_db()
+    assert user.session_version == 1
+
+
+def test_delete_app_passwords_from_a_csv_of_user_names(tmp_path: Path) -> None:
+    a, b = make_user("a@contoso.test"), make_user("b@contoso.test")
+    for user in (a, b):
+        AppPassword.objects.create(user=user, name="Outlook", digest=f"{user.pk:064d}")
+    csv_file = tmp_path / "users.csv"
+    csv_file.write_text("Username\na@contoso.test\nghost@contoso.test\n")
+
+    with pytest.raises(CommandError, match="1 line"):
+        run("delete-app-passwords", "--csv", str(csv_file))
+
+    assert not AppPassword.objects.filter(user=a).exists()
+    assert AppPassword.objects.filter(user=b).exists()
+
+
+def test_a_bulk_update_file_names_the_users_for_reset_methods_too(tmp_path: Path) -> None:
+    a = make_user("a@contoso.test", registered=True)
+    csv_file = tmp_path / "bulk.csv"
+    csv_file.write_text("Username,MFA Status\na@contoso.test,Enforced\n")
+
+    run("reset-methods", "--csv", str(csv_file))
+
+    assert not a.methods.exists()
+
+
+def test_revoke_sessions_all_follows_the_users_page_filters() -> None:
+    adam = make_user("adam@contoso.test", display_name="Adam Smith")
+    bob = make_user("bob@contoso.test", display_name="Bob Jones")
+
+    run("revoke-sessions", "--all", "--search", "ad")
+
+    adam.refresh_from_db()
+    bob.refresh_from_db()
+    assert (adam.session_version, bob.session_version) == (1, 0)
+
+
+def test_the_writes_refuse_an_unknown_user_and_change_nothing() -> None:
+    a = make_user("a@contoso.test", registered=True)
+    with pytest.raises(CommandError, match="nothing was changed"):
+        run("reset-methods", "a@contoso.test", "ghost@contoso.test")
+    assert a.methods.exists()

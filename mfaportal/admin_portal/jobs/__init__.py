@@ -11,6 +11,7 @@ shows a progress bar. The rules themselves stay in ``mfaportal.mfa``.
 - ``results``: the results CSV.
 """
 
+from mfaportal.admin_portal.jobs.kinds import job_kind
 from mfaportal.admin_portal.jobs.results import (
     PROBLEM_OUTCOMES,
     RESULT_COLUMNS,
@@ -26,7 +27,7 @@ from mfaportal.admin_portal.jobs.runner import (
     state_job_create,
     user_settings_job_create,
 )
-from mfaportal.admin_portal.jobs.user_settings import UserSettingsParams
+from mfaportal.admin_portal.jobs.user_settings import UserSettingsParams, user_settings_notes
 
 __all__ = [
     "INLINE_LIMIT",
@@ -36,9 +37,11 @@ __all__ = [
     "bulk_update_job_create",
     "job_enqueue",
     "job_is_stalled",
+    "job_kind",
     "job_results_csv_lines",
     "job_run",
     "job_start",
     "state_job_create",
     "user_settings_job_create",
+    "user_settings_notes",
 ]

@@ -45,3 +45,8 @@ class JobKind(Protocol):
     def requested(self, job: BulkJob, work: Work) -> str:
         """What was asked for this unit, as the results CSV shows it."""
         ...
+
+    def notes(self, job: BulkJob) -> list[str]:
+        """What the result should say of how the directory carried the job out (a part kept
+        in this portal only, say), in the reader's language."""
+        ...

@@ -68,5 +68,8 @@ class BulkUpdateJob:
             )
         return outcome
 
+    def notes(self, job: BulkJob) -> list[str]:
+        return []
+
     def requested(self, job: BulkJob, work: Work) -> str:
         return str(MfaState(work.state).label) if work.state is not None else ""

@@ -57,5 +57,8 @@ class StateJob:
             context=context,
         )
 
+    def notes(self, job: BulkJob) -> list[str]:
+        return []
+
     def requested(self, job: BulkJob, work: Work) -> str:
         return str(StateParams.of(job).state.label)

@@ -12,6 +12,7 @@ from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
 from mfaportal.core.outcome import Outcome
+from mfaportal.directory.interface import APP_PASSWORDS, REMEMBERED_DEVICES, get_directory
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.services import user_settings_manage
 
@@ -57,3 +58,17 @@ class UserSettingsJob:
 
     def requested(self, job: BulkJob, work: Work) -> str:
         return ", ".join(UserSettingsParams.of(job).chosen)
+
+    def notes(self, job: BulkJob) -> list[str]:
+        return user_settings_notes(UserSettingsParams.of(job))
+
+
+def user_settings_notes(params: UserSettingsParams) -> list[str]:
+    """What the directory does not do, or does its own way, of the settings chosen."""
+    directory = get_directory()
+    found = []
+    if params.delete_app_passwords and APP_PASSWORDS in directory.portal_only:
+        found.append(str(directory.portal_only[APP_PASSWORDS]))
+    if params.restore_remembered_devices and REMEMBERED_DEVICES in directory.notes:
+        found.append(str(directory.notes[REMEMBERED_DEVICES]))
+    return found

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.admin_portal.forms import ManageUserSettingsForm
+from mfaportal.admin_portal.jobs import UserSettingsParams, user_settings_notes
 from mfaportal.admin_portal.selection import Selection, quick_steps_for
 from mfaportal.admin_portal.views.common import change_context, is_admin
 from mfaportal.core.models import AuditEvent
@@ -130,6 +131,9 @@ def user_manage(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
         context=change_context(request),
     )
     _say(request, outcome, _("Updates successful"))
+    if outcome.changed:
+        for note in user_settings_notes(UserSettingsParams(**form.cleaned_data)):
+            messages.info(request, note)
     return redirect("admin_portal:user_detail", object_id=user.object_id)
 
 

@@ -16,6 +16,7 @@ from mfaportal.admin_portal.jobs import (
     PROBLEM_OUTCOMES,
     job_enqueue,
     job_is_stalled,
+    job_kind,
     job_results_csv_lines,
 )
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
@@ -60,6 +61,7 @@ def job_context(job: BulkJob) -> dict[str, Any]:
     became_enforced = list(enforced.order_by("line", "id")[:PROBLEMS_SHOWN]) if job.finished else []
     return {
         "job": job,
+        "notes": job_kind(job).notes(job) if job.finished else [],
         "problems": problems,
         "problem_groups": list(groups.values()),
         "more_problems": max(0, job.problems + _invalid(job) - len(problems)),

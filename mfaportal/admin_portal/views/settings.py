@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from mfaportal.admin_portal.forms import ServiceSettingsForm
 from mfaportal.admin_portal.views.common import change_context
 from mfaportal.core.permissions import admin_required
+from mfaportal.directory.interface import SERVICE_SETTINGS, get_directory
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.services import service_settings_update
 
@@ -19,6 +20,8 @@ from mfaportal.mfa.services import service_settings_update
 @require_http_methods(["GET", "POST"])
 def service_settings(request: HttpRequest) -> HttpResponse:
     current = ServiceSettings.load()
+    # Graph mode: Entra's own settings are not in Graph; these are the portal's alone.
+    portal_only = str(get_directory().portal_only.get(SERVICE_SETTINGS, ""))
     if request.method == "POST":
         form = ServiceSettingsForm(request.POST)
         if form.is_valid():
@@ -27,9 +30,13 @@ def service_settings(request: HttpRequest) -> HttpResponse:
             )
             if changed:
                 messages.success(request, _("Updates successful"))
+                if portal_only:
+                    messages.info(request, portal_only)
             else:
                 messages.info(request, _("Nothing changed: the settings were already so."))
             return redirect("admin_portal:service_settings")
     else:
         form = ServiceSettingsForm(initial=ServiceSettingsForm.initial_from(current))
-    return render(request, "admin_portal/service_settings.html", {"form": form})
+    return render(
+        request, "admin_portal/service_settings.html", {"form": form, "portal_only": portal_only}
+    )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mfaportal.core.audit import AuditEntry, audit_record_many
 from mfaportal.core.chunks import chunked
-from mfaportal.entra.mapping import SYNC_CONTEXT, state_from_graph
+from mfaportal.entra.mapping import SYNC_CONTEXT, methods_from_graph, state_from_graph
 from mfaportal.entra.models import OutboxChange
 from mfaportal.entra.outbox.answers import Answers
 from mfaportal.entra.outbox.senders import SENDERS
@@ -175,6 +175,26 @@ def _read_states(client: GraphClient | None, object_ids: list[str]) -> dict[str,
     return states
 
 
+def _read_methods(
+    client: GraphClient | None, changes: list[OutboxChange]
+) -> dict[int, list[reconcile.ObservedMethod]]:
+    """The methods Graph still holds for these users (those it could answer for)."""
+    found: dict[int, list[reconcile.ObservedMethod]] = {}
+    users = [change for change in changes if change.user_id is not None]
+    if client is None or not users:
+        return found
+    for chunk, answer in client.each_batch(
+        users, lambda part: client.auth_methods_list_many([str(c.object_id) for c in part])
+    ):
+        if isinstance(answer, BaseException):
+            logger.warning("could not read back methods after a refused deletion: %s", answer)
+            continue
+        for change, result in zip(chunk, answer, strict=True):
+            if result.ok and change.user_id is not None:
+                found[change.user_id] = methods_from_graph(result.value or [])
+    return found
+
+
 def _users_with_newer_state_changes(changes: list[OutboxChange]) -> set[int]:
     """Users with a newer open MFA state change than the one finishing: the cache shows
     what that newer one asks for, so this answer must not overwrite it."""
@@ -243,6 +263,9 @@ def finish(
     read = _read_states(
         client, [str(c.object_id) for c in accepted + refused if c.kind == Kind.MFA_STATE]
     )
+    # A refused re-registration may have deleted some methods before Graph refused one: the
+    # cache shows what the user still has in Graph.
+    remaining = _read_methods(client, [c for c in refused if c.kind == Kind.METHODS_DELETE])
     entries: list[AuditEntry] = []
     with transaction.atomic():
         mine = set(
@@ -267,6 +290,8 @@ def finish(
         reconcile.state_changes_answered(
             _state_answers(read, accepted, refused), context=SYNC_CONTEXT
         )
+        if remaining:
+            reconcile.methods_observed(remaining, cached=reconcile.methods_cached(list(remaining)))
         reconcile.methods_delete_answered(
             deleted=[c.user_id for c in accepted if c.kind == Kind.METHODS_DELETE and c.user_id],
             refused=[c.user_id for c in refused if c.kind == Kind.METHODS_DELETE and c.user_id],

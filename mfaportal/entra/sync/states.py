@@ -11,8 +11,8 @@ from mfaportal.directory.cache import object_id_parse
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.entra.mapping import SYNC_CONTEXT, state_from_graph
 from mfaportal.entra.models import OutboxChange
-from mfaportal.entra.sync.status import Run
-from mfaportal.graph import GraphForbidden
+from mfaportal.entra.sync.status import RESUME_ATTEMPTS, Run, resumable
+from mfaportal.graph import GraphError, GraphForbidden
 from mfaportal.mfa.services import reconcile
 
 DB_CHUNK = 2000
@@ -55,28 +55,43 @@ def states_stage(run: Run, users: Iterator[CachedUser], total: int) -> None:
     buffer: list[reconcile.ObservedState] = []
     run.report("mfa_states", 0, total, force=True)
     client = run.client
-    answers = client.each_batch(
-        users, lambda part: client.requirements_get_many([u.object_id for u in part])
-    )
-    for chunk, answer in answers:
-        if isinstance(answer, GraphForbidden):
-            # One 403 for the whole batch: the permission is missing, not one user.
-            run.problems("mfa_states", answer, len(chunk))
-        elif isinstance(answer, BaseException):
-            raise answer
-        else:
-            for user, result in zip(chunk, answer, strict=True):
-                if result.error is not None:
-                    run.problem("mfa_states", result.error)
-                elif result.value is not None:
-                    state = state_from_graph(result.value.per_user_mfa_state)
-                    if state is not None:
-                        buffer.append(reconcile.ObservedState(user.pk, user.upn, state))
-        done += len(chunk)
-        if len(buffer) >= DB_CHUNK:
-            _hand_over(run, buffer)
-            buffer = []
-        run.report("mfa_states", done, total)
+    failed: list[CachedUser] = []
+    error: BaseException | None = None
+    for attempt in range(RESUME_ATTEMPTS + 1):
+        if attempt:
+            # Batches Graph could not answer: again, after its Retry-After.
+            run.pause(error)
+            users, failed = iter(failed), []
+        answers = client.each_batch(
+            users, lambda part: client.requirements_get_many([u.object_id for u in part])
+        )
+        for chunk, answer in answers:
+            if isinstance(answer, GraphForbidden):
+                # One 403 for the whole batch: the permission is missing, not one user.
+                run.problems("mfa_states", answer, len(chunk))
+            elif isinstance(answer, BaseException) and resumable(answer):
+                failed.extend(chunk)
+                error = answer
+                continue
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                for user, result in zip(chunk, answer, strict=True):
+                    if result.error is not None:
+                        run.problem("mfa_states", result.error)
+                    elif result.value is not None:
+                        state = state_from_graph(result.value.per_user_mfa_state)
+                        if state is not None:
+                            buffer.append(reconcile.ObservedState(user.pk, user.upn, state))
+            done += len(chunk)
+            if len(buffer) >= DB_CHUNK:
+                _hand_over(run, buffer)
+                buffer = []
+            run.report("mfa_states", done, total)
+        if not failed:
+            break
+    if failed and isinstance(error, GraphError):
+        run.problems("mfa_states", error, len(failed))
     _hand_over(run, buffer)
     run.report("mfa_states", done, total, force=True)
 

@@ -19,13 +19,25 @@ from django.utils.translation import pgettext_lazy
 from mfaportal.core.audit import AuditEntry, audit_record_many
 from mfaportal.entra.mapping import SYNC_CONTEXT
 from mfaportal.entra.models import DirectorySyncState
-from mfaportal.graph import GraphClient, GraphError
+from mfaportal.graph import (
+    GraphClient,
+    GraphError,
+    GraphThrottled,
+    GraphTimeout,
+    GraphUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
 # A run whose heartbeat is older than this died (killed worker, lost machine): take over.
 STALE_AFTER = timedelta(minutes=15)
 HEARTBEAT_SECONDS = 1.0
+# A batch or page that still fails after the client's own retries (Graph asked for a longer
+# wait than a request may take, or stayed unavailable) does not end the run: what was read
+# is kept, and the failed part is tried again after Graph's Retry-After, a few times.
+RESUME_ATTEMPTS = 3
+RESUME_WAIT_DEFAULT = 30.0
+RESUME_WAIT_CAP = 900.0
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -40,6 +52,11 @@ KIND_LABELS = {
     "full": pgettext_lazy("sync kind", "full"),
     "delta": pgettext_lazy("sync kind", "delta"),
 }
+
+
+def resumable(error: BaseException | None) -> bool:
+    """Graph could not answer now (throttled, unavailable, no answer in time): try later."""
+    return isinstance(error, GraphThrottled | GraphUnavailable | GraphTimeout)
 
 
 class SyncBusy(Exception):
@@ -129,6 +146,12 @@ class Run:
                 progress_total=total,
                 heartbeat_at=timezone.now(),
             )
+
+    def pause(self, error: BaseException | None) -> None:
+        """Wait before trying a failed part again: Graph's Retry-After, within bounds."""
+        retry_after = getattr(error, "retry_after", None)
+        seconds = retry_after if isinstance(retry_after, int | float) else RESUME_WAIT_DEFAULT
+        self.client.wait(min(max(seconds, 1.0), RESUME_WAIT_CAP))
 
     def problem(self, stage: str, error: GraphError) -> None:
         self.result.problems[(stage, f"{error.status or '-'} {error.code}")] += 1

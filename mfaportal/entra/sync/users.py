@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from django.db import transaction
 from django.utils import timezone
 
-from mfaportal.core.roles import ROLES_BY_TEMPLATE_ID
+from mfaportal.core.roles import LIMITED_ROLES_BY_ID
 from mfaportal.directory.cache import (
     UserRecord,
     object_id_parse,
@@ -19,19 +19,12 @@ from mfaportal.directory.cache import (
 )
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.entra.mapping import user_record_from_graph
-from mfaportal.entra.sync.status import Run
-from mfaportal.graph import (
-    DeltaPage,
-    GraphClient,
-    GraphError,
-    GraphNotFound,
-    RoleAssignment,
-    prefetched,
-)
+from mfaportal.entra.sync.roles import user_roles_read
+from mfaportal.entra.sync.status import RESUME_ATTEMPTS, Run, resumable
+from mfaportal.graph import DeltaPage, GraphClient, GraphError, GraphNotFound, prefetched
 
 # Users per transaction: SQLite pays for every commit.
 DB_CHUNK = 2000
-TENANT_WIDE_SCOPE = "/"
 
 
 def _regrouped(pages: Iterable[DeltaPage], users: int) -> Iterator[list[DeltaPage]]:
@@ -55,24 +48,41 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
     seen = 0
     result = run.result
     run.report("users", 0, None, force=True)
-    pages = prefetched(run.client.users_delta(delta_link or None))
-    for group in _regrouped(pages, DB_CHUNK):
-        users = [user for page in group for user in page.users]
-        with transaction.atomic():
-            outcome = users_apply(
-                [user_record_from_graph(user) for user in users], synced_at=run.synced_at
+    # Where to go on from: the link of the page after the last one written.
+    position: str | None = delta_link or None
+    resumes = 0
+    while True:
+        try:
+            pages = prefetched(run.client.users_delta(position))
+            for group in _regrouped(pages, DB_CHUNK):
+                users = [user for page in group for user in page.users]
+                with transaction.atomic():
+                    outcome = users_apply(
+                        [user_record_from_graph(user) for user in users], synced_at=run.synced_at
+                    )
+                result.users_added += outcome.added
+                result.users_updated += outcome.updated
+                result.users_removed += outcome.removed
+                if outcome.skipped:
+                    result.problems[("users", "incomplete record")] += outcome.skipped
+                if changed is not None:
+                    changed.extend(user.id for user in users if not user.removed)
+                seen += len(users)
+                result.users_seen = seen
+                run.report("users", seen, None)
+                new_link = group[-1].delta_link or new_link
+                position = group[-1].next_link or position
+            break
+        except GraphError as error:
+            # A page Graph could not answer now: go on from the last page written, later.
+            if not resumable(error) or resumes >= RESUME_ATTEMPTS:
+                raise
+            resumes += 1
+            result.notes.append(
+                f"reading users stopped after {seen:,} ({error.status or '-'} {error.code}); "
+                "went on from there"
             )
-        result.users_added += outcome.added
-        result.users_updated += outcome.updated
-        result.users_removed += outcome.removed
-        if outcome.skipped:
-            result.problems[("users", "incomplete record")] += outcome.skipped
-        if changed is not None:
-            changed.extend(user.id for user in users if not user.removed)
-        seen += len(users)
-        result.users_seen = seen
-        run.report("users", seen, None)
-        new_link = group[-1].delta_link or new_link
+            run.pause(error)
     if not new_link:
         raise GraphError(
             None, "noDeltaLink", "the last page of /users/delta carried no @odata.deltaLink"
@@ -88,7 +98,8 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
 
 
 def user_refresh(*, client: GraphClient, object_id: str) -> DirectoryUser | None:
-    """Read one user and their admin roles from Graph into the cache (staff sign-in).
+    """Read one user and their admin roles from Graph into the cache (staff sign-in): held
+    directly or through role-assignable groups, and those held only as eligible or scoped.
 
     Returns None when Graph no longer has the user (the cached row is removed too).
     """
@@ -101,24 +112,19 @@ def user_refresh(*, client: GraphClient, object_id: str) -> DirectoryUser | None
         with transaction.atomic():
             users_apply([UserRecord(str(oid), removed=True)], synced_at=timezone.now())
         return None
-    url = client.url(
-        "/roleManagement/directory/roleAssignments",
-        params={"$filter": f"principalId eq '{oid}'"},
-    )
-    assignments = [
-        RoleAssignment.from_graph(item) for page in client.pages(url) for item in page.items
-    ]
-    held = {
-        a.role_definition_id
-        for a in assignments
-        if a.role_definition_id in ROLES_BY_TEMPLATE_ID
-        and (a.directory_scope_id or TENANT_WIDE_SCOPE) == TENANT_WIDE_SCOPE
-    }
+    held, complete = user_roles_read(client, str(oid))
     with transaction.atomic():
         users_apply([user_record_from_graph(graph_user)], synced_at=timezone.now())
         user = DirectoryUser.objects.filter(object_id=oid).first()
         if user is None:
             return None
+        if not complete:
+            # Eligibilities could not be read: the eligible roles the cache knew stay.
+            held |= {
+                template_id
+                for template_id in user.roles.values_list("template_id", flat=True)
+                if template_id in LIMITED_ROLES_BY_ID
+            }
         user_roles_set(user=user, template_ids=held)
     user.refresh_from_db()
     return user

@@ -25,9 +25,16 @@ def remembered_devices_restore(
     directory: Directory | None = None,
 ) -> Outcome:
     """ "Restore multi-factor authentication on all remembered devices": every remembered
-    device token issued before now stops working."""
+    device token issued before now stops working. Users the directory cannot do this for
+    (external users in graph mode) are skipped with its reason: nothing is reported done
+    that was not."""
     directory = directory or get_directory()
     rows, outcome = permitted(users, context, policy.Action.REMEMBERED_DEVICES)
+    unreachable = directory.remembered_devices_unreachable(user_ids=[row.id for row in rows])
+    outcome.skipped += [
+        UserResult(row.upn, unreachable[row.id]) for row in rows if row.id in unreachable
+    ]
+    rows = [row for row in rows if row.id not in unreachable]
     ids = [row.id for row in rows]
     now = timezone.now()
     with transaction.atomic():
@@ -55,9 +62,15 @@ def sessions_revoke(
     context: ChangeContext,
     directory: Directory | None = None,
 ) -> Outcome:
-    """Sign the users out of every session."""
+    """Sign the users out of every session (those the directory cannot sign out are skipped
+    with its reason)."""
     directory = directory or get_directory()
     rows, outcome = permitted(users, context, policy.Action.SESSIONS)
+    unreachable = directory.sessions_unreachable(user_ids=[row.id for row in rows])
+    outcome.skipped += [
+        UserResult(row.upn, unreachable[row.id]) for row in rows if row.id in unreachable
+    ]
+    rows = [row for row in rows if row.id not in unreachable]
     ids = [row.id for row in rows]
     with transaction.atomic():
         directory.sessions_revoke(user_ids=ids, context=context)

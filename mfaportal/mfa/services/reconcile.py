@@ -219,10 +219,12 @@ def defaults_observed(new_defaults: dict[int, str]) -> int:
 def state_changes_answered(answers: list[StateChangeAnswer], *, context: ChangeContext) -> None:
     """The directory accepted or refused state changes: the cache shows what it holds now.
 
-    Where the state could not be read back, the state sent (accepted; Enabled on a
-    registered user being Enforced, as the directory makes it) or the state before
-    (refused) stands in for it. An accepted change that the directory turned into another
-    state is audited."""
+    An accepted change stands: the directory is eventually consistent, so a read right after
+    the write may still show the state before it. A read-back counts only where it is what
+    the change can have become (Enabled turned Enforced for a registered user, which the
+    cache may not know of yet); otherwise the state sent (Enabled on a user registered here
+    being Enforced) stands. A refused change leaves the state before, or what was read. An
+    accepted change that the directory turned into another state is audited."""
     if not answers:
         return
     registered: set[int] = set()
@@ -239,9 +241,12 @@ def state_changes_answered(answers: list[StateChangeAnswer], *, context: ChangeC
                 if answer.sent is None
                 else policy.resulting_state(answer.sent, registered=answer.user_id in registered)
             )
+            became = {answer.sent, fallback}
+            if answer.sent is not None:
+                became.add(policy.resulting_state(answer.sent, registered=True))
+            state = answer.read_back if answer.read_back in became else fallback
         else:
-            fallback = answer.previous
-        state = answer.read_back or fallback
+            state = answer.read_back if answer.read_back is not None else answer.previous
         if state is None:
             continue
         by_state[state].append(answer.user_id)

@@ -35,6 +35,7 @@ from mfaportal.mfa.recovery import (
 from mfaportal.mfa.services.methods import NewPhone
 from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.forms import AuthenticationEmailForm, AuthenticationPhoneForm
+from mfaportal.selfservice.views.elsewhere import kept_by_the_directory
 
 # setup_views is imported inside the views that use it: it imports register_views.
 
@@ -57,6 +58,7 @@ def _after(request: HttpRequest, found: flows.FlowState | None = None) -> str:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     service = ServiceSettings.load()
@@ -93,6 +95,7 @@ def recovery(request: HttpRequest) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery_email(request: HttpRequest) -> HttpResponse:
     """Authentication email: the address, then the code mailed to it."""
     from mfaportal.selfservice.views.setup import needs_reauthentication, reauthentication_ask
@@ -184,6 +187,7 @@ def email_code_send(request: HttpRequest, address: str) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def recovery_phone(request: HttpRequest) -> HttpResponse:
     """Authentication phone: a new or changed number, verified by text or call before it is
     saved (the same change flow as /mfa/setup/)."""

@@ -63,6 +63,7 @@ from mfaportal.selfservice.forms import (
     PasswordForm,
     PhoneFields,
 )
+from mfaportal.selfservice.views.elsewhere import kept_by_the_directory
 from mfaportal.selfservice.views.register import app_setup_context
 
 Kind = VerificationMethod.Kind
@@ -193,6 +194,7 @@ def strong_default(methods: list[VerificationMethod], default: str) -> str:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def setup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _apply_save(request, request.POST)
@@ -308,6 +310,7 @@ def phone_change_verify_start(
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def verify_change(request: HttpRequest) -> HttpResponse:
     """A new phone number is saved only after it answered."""
     user = signed_in_user(request)
@@ -392,6 +395,7 @@ def _change_answer(
 
 @signed_in_required
 @require_POST
+@kept_by_the_directory
 def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
     user = signed_in_user(request)
     if not user.methods.filter(pk=method_id).exists():
@@ -416,6 +420,7 @@ def _apply_delete(request: HttpRequest, method_id: int) -> HttpResponse:
 
 @signed_in_required
 @require_POST
+@kept_by_the_directory
 def restore_devices(request: HttpRequest) -> HttpResponse:
     """Restore multi-factor authentication on previously trusted devices."""
     user = signed_in_user(request)
@@ -433,6 +438,7 @@ def restore_devices(request: HttpRequest) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_setup(request: HttpRequest) -> HttpResponse:
     """Set up Authenticator app: choose notifications or codes, then Configure mobile app."""
     user = signed_in_user(request)
@@ -470,6 +476,7 @@ def _apply_app_setup(request: HttpRequest, mode: str) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_configure(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     app_flow = own_flow(request, flows.Kind.APP_SETUP)
@@ -575,6 +582,7 @@ def _app_saved(
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def reauthenticate(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     step_up = own_flow(request, flows.Kind.STEP_UP)
@@ -627,6 +635,7 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_passwords(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     available = app_passwords_available(user)
@@ -690,6 +699,7 @@ def app_password_created(request: HttpRequest, secret_id: uuid.UUID) -> HttpResp
 
 @signed_in_required
 @require_http_methods(["GET", "POST"])
+@kept_by_the_directory
 def app_password_delete_view(request: HttpRequest, app_password_id: int) -> HttpResponse:
     user = signed_in_user(request)
     record = AppPassword.objects.filter(pk=app_password_id, user=user).first()

@@ -2,74 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mfaportal.core.modes import graph_mode
+from mfaportal.core.progress import ProgressBar
 from mfaportal.entra.sync import STAGE_LABELS, SyncBusy, SyncFailed, directory_sync
-
-BAR_WIDTH = 30
-
-
-def _plain(text: str) -> str:
-    # stderr is styled as errors on a terminal; progress is not an error.
-    return text
-
-
-class ProgressBar:
-    """One line per stage: redrawn in place on a terminal, a line every few seconds in a log."""
-
-    def __init__(self, out: OutputWrapper) -> None:
-        self.out = out
-        self.interactive = out.isatty()
-        self.stage = ""
-        self.last_draw = 0.0
-        self.line = ""  # what the current stage looks like now
-        self.drawn = ""  # what was last written
-
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if stage != self.stage:
-            self.finish()
-            self.stage = stage
-            self.last_draw = 0.0
-        self.line = self.render(stage, done, total)
-        interval = 0.1 if self.interactive else 5.0
-        finished = total is not None and done >= total
-        if now - self.last_draw >= interval or (finished and self.interactive):
-            self.last_draw = now
-            self.draw()
-
-    def draw(self) -> None:
-        if self.line == self.drawn:
-            return
-        self.drawn = self.line
-        if self.interactive:
-            self.out.write("\r" + self.line.ljust(78), style_func=_plain, ending="")
-        else:
-            self.out.write(self.line, style_func=_plain)
-        self.out.flush()
-
-    @staticmethod
-    def render(stage: str, done: int, total: int | None) -> str:
-        label = STAGE_LABELS.get(stage, stage)
-        if not total:
-            return f"{label:<12} {done:>9,}"
-        share = min(1.0, done / total)
-        filled = int(share * BAR_WIDTH)
-        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-        return f"{label:<12} [{bar}] {share:4.0%}  {done:,} / {total:,}"
-
-    def finish(self) -> None:
-        """End the stage's line, showing where the stage ended."""
-        if not self.line:
-            return
-        self.draw()
-        if self.interactive:
-            self.out.write("", style_func=_plain)
-        self.line = self.drawn = ""
 
 
 class Command(BaseCommand):
@@ -97,7 +36,7 @@ class Command(BaseCommand):
         progress = None
         bar = None
         if not options["no_progress"]:
-            bar = ProgressBar(self.stderr)
+            bar = ProgressBar(self.stderr, label=lambda stage: str(STAGE_LABELS.get(stage, stage)))
             progress = bar
         try:
             result = directory_sync(full=options["full"], progress=progress, requested_by="CLI")
