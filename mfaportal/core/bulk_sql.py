@@ -122,32 +122,6 @@ def bulk_insert(
             cursor.execute(sql, [*constants, *by_column])
 
 
-def bulk_set(model: type[models.Model], *, field: str, values: Iterable[tuple[Any, Any]]) -> None:
-    """``UPDATE ... SET field = value WHERE pk = pk`` for many (pk, value) pairs at once."""
-    opts = model._meta
-    target = _field(model, field)
-    quote = connection.ops.quote_name
-    table, column, pk = quote(opts.db_table), quote(str(target.column)), quote(opts.pk.column)
-    pairs = [
-        (pk_value, target.get_db_prep_save(value, connection) if _needs_prep(target) else value)
-        for pk_value, value in values
-    ]
-    if not pairs:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            sql = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608
-            cursor.executemany(sql, [(value, pk_value) for pk_value, value in pairs])
-            return
-        sql = (
-            f"UPDATE {table} SET {column} = data.value "  # noqa: S608
-            f"FROM unnest(%s::{_db_type(opts.pk)}[], %s::{_db_type(target)}[]) "
-            f"AS data (id, value) WHERE {table}.{pk} = data.id"
-        )
-        for part in chunked(pairs, ROWS_PER_STATEMENT):
-            cursor.execute(sql, [[key for key, _v in part], [value for _k, value in part]])
-
-
 class _EqualsAny(Func):
     """``(column = ANY(array))``: a condition ``filter()`` takes as it is."""
 

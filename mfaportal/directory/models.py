@@ -102,9 +102,6 @@ class DirectoryUser(AbstractBaseUser):
     password_must_change = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     synced_at = models.DateTimeField(null=True, blank=True)
-    # No longer written: the registration report's lastUpdatedDateTime turned out to be the
-    # report's own refresh time, not the user's (graph mode reads methods per user instead).
-    methods_report_updated = models.CharField(max_length=40, blank=True, default="")
 
     objects = DirectoryUserManager()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import trustme
 
@@ -114,18 +112,16 @@ def test_next_link_to_another_host_is_not_followed(
     assert not graph_emulator.log.matching("users")
 
 
-def test_hundred_thousand_users_page_quickly(emulator_ca: trustme.CA) -> None:
+def test_hundred_thousand_users_page_through_every_next_link(emulator_ca: trustme.CA) -> None:
     with GraphEmulator(users=100_000, ca=emulator_ca) as emulator:
         config = emulator.graph_config()
         client = GraphClient(config, token_provider=TokenProvider(config))
-        started = time.monotonic()
         count = 0
         last_user = None
         for page in client.users_list():
             count += len(page)
             last_user = page[-1]
-        elapsed = time.monotonic() - started
 
     assert count == 100_000
     assert last_user is not None and last_user.id == emulator.tenant.user_id_for(99_999)
-    assert elapsed < 30, f"listing 100k users took {elapsed:.1f} s"
+    # How fast is bench/graph_sync.py's to measure beside its floor, never a timed test.
