@@ -3,7 +3,8 @@
 Through Django's email backends (``EMAIL_BACKEND``, set from ``MFAPORTAL_EMAIL_URL`` or the
 usual ``EMAIL_*`` settings; see mail_config.py). The outbox backend here is the default in
 local mode: it keeps each message in ``OutboxEmail`` so /demo/mail/ can show it, as the
-telephony outbox does for texts (development or a lab only: see outboxes.py). Nothing here logs a message body.
+telephony outbox does for texts (development or a lab only: see outboxes.py). Nothing here
+logs a message body.
 """
 
 from __future__ import annotations
