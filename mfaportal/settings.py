@@ -88,6 +88,9 @@ MFAPORTAL_TELEPHONY = os.environ.get("MFAPORTAL_TELEPHONY", "outbox")
 MFAPORTAL_TELEPHONY_URL = os.environ.get("MFAPORTAL_TELEPHONY_URL", "")
 MFAPORTAL_TELEPHONY_TOKEN = os.environ.get("MFAPORTAL_TELEPHONY_TOKEN", "")
 MFAPORTAL_TELEPHONY_TIMEOUT = float(os.environ.get("MFAPORTAL_TELEPHONY_TIMEOUT", "10"))
+# The outbox (and console) telephony and mail keep codes in clear: production refuses them
+# at start-up unless a lab allows them here (mfaportal/mfa/outboxes.py).
+MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION = env_bool("MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION")
 
 # The tenant's display name and its own mail domains (used for UPNs and the SSPR email rule).
 MFAPORTAL_TENANT_NAME = os.environ.get("MFAPORTAL_TENANT_NAME", "contoso.test")

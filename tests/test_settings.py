@@ -39,6 +39,9 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path: Path) 
         MFAPORTAL_SECRET_KEY="x" * 20 + "-a-long-random-production-key-0123456789",
         MFAPORTAL_ALLOWED_HOSTS="mfa.contoso.test",
         MFAPORTAL_VAR_DIR=str(tmp_path),
+        MFAPORTAL_TELEPHONY="http",
+        MFAPORTAL_TELEPHONY_URL="https://sms-gateway.contoso.test/send",
+        MFAPORTAL_EMAIL_URL="smtp://mfa:secret@mail.contoso.test:587/?tls=true",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -51,3 +54,24 @@ def test_debug_mode_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
     assert manage("check", **env).returncode == 0
     assert (tmp_path / "secret_key").read_text() == key
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+PRODUCTION = {
+    "MFAPORTAL_SECRET_KEY": "x" * 20 + "-a-long-random-production-key-0123456789",
+    "MFAPORTAL_ALLOWED_HOSTS": "mfa.contoso.test",
+}
+
+
+def test_production_refuses_to_start_with_codes_kept_in_clear(tmp_path: Path) -> None:
+    """Neither telephony nor mail configured: the outboxes would keep live codes in the
+    database and send nothing (issue 14, finding 6)."""
+    result = manage("check", **PRODUCTION, MFAPORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "mfa.E001" in result.stderr and "mfa.E002" in result.stderr
+    lab = manage(
+        "check",
+        **PRODUCTION,
+        MFAPORTAL_VAR_DIR=str(tmp_path),
+        MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION="true",
+    )
+    assert lab.returncode == 0, lab.stderr

@@ -16,6 +16,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from mfaportal.core.params import db_id
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import policy
 from mfaportal.mfa.models import MfaState
@@ -91,11 +92,8 @@ def selection_from(data: QueryDict, *, may_select_all: bool) -> Selection:
         )
     ids: list[int] = []
     for raw in data.getlist("u"):
-        try:
-            value = int(raw)
-        except ValueError:
-            continue
-        if value > 0 and value not in ids:
+        value = db_id(raw)  # None for what no row can have (tampered: -1, 10**30, "abc")
+        if value is not None and value not in ids:
             ids.append(value)
     if len(ids) > MAX_EXPLICIT:
         raise SelectionError(

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.core.htmx import is_htmx
+from mfaportal.core.params import db_text
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges, totp
 from mfaportal.mfa.models import (
@@ -57,7 +58,7 @@ def simulators_only(view: View) -> View:
 @simulators_only
 @require_GET
 def phone(request: HttpRequest) -> HttpResponse:
-    number = request.GET.get("number", "").strip()
+    number = (db_text(request.GET.get("number")) or "").strip()
     numbers = list(
         TelephonyMessage.objects.order_by("to_number")
         .values_list("to_number", flat=True)
@@ -125,7 +126,7 @@ def phone_answer(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_GET
 def mail(request: HttpRequest) -> HttpResponse:
     """The mail outbox, one mailbox at a time, newest first."""
-    address = request.GET.get("address", "").strip().lower()
+    address = (db_text(request.GET.get("address")) or "").strip().lower()
     addresses = list(
         OutboxEmail.objects.order_by("to_address")
         .values_list("to_address", flat=True)

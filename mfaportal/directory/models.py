@@ -95,8 +95,6 @@ class DirectoryUser(AbstractBaseUser):
     roles = models.ManyToManyField(DirectoryRole, blank=True, related_name="members")
     # Bumped to revoke every session of the user: it is part of the session auth hash.
     session_version = models.PositiveIntegerField(default=0)
-    # When the person last proved their password (reauthentication before method changes).
-    password_verified_at = models.DateTimeField(null=True, blank=True)
     # Set with a temporary password (an admin's reset, a new account): the user must choose
     # a new password at the next sign-in, before any page opens (DESIGN §5.7).
     password_must_change = models.BooleanField(default=False)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.db.models import F
 from django.utils import timezone
 
 from mfaportal.core.chunks import chunked
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import SESSION_PROOF_KEY
 
 
 def sessions_end(*, user_ids: Sequence[int]) -> None:
@@ -30,7 +32,11 @@ def password_set(*, user: DirectoryUser, password: str, must_change: bool) -> No
     )
 
 
-def password_verified_mark(*, user: DirectoryUser, at: datetime | None = None) -> None:
-    """The person just proved their password (the step-up before method changes)."""
-    user.password_verified_at = at or timezone.now()
-    DirectoryUser.objects.filter(pk=user.pk).update(password_verified_at=user.password_verified_at)
+def session_proof_mark(*, session: SessionBase, at: datetime | None = None) -> None:
+    """This session's person just proved who they are: a whole sign-in (the password and
+    the second factor where one is asked, or Entra ID's sign-in in graph mode) or a
+    reauthentication. The step-up before method changes reads it (``session_proved_at``).
+
+    Kept in the session, never on the user: a password typed in another browser, or a
+    sign-in stopped before its second factor, proves nothing for this one."""
+    session[SESSION_PROOF_KEY] = (at or timezone.now()).timestamp()

@@ -35,7 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.core.modes import graph_mode
 from mfaportal.core.roles import PortalRole
-from mfaportal.directory.services import password_verified_mark
+from mfaportal.directory.services import session_proof_mark
 from mfaportal.entra.sync import user_refresh
 from mfaportal.graph import (
     AuthFlowError,
@@ -211,8 +211,10 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
             },
             status=403,
         )
-    password_verified_mark(user=user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    # Entra ID's sign-in (its password and whatever second factor its policies ask) is
+    # this session's proof; the portal's own step-up pages are not used in graph mode.
+    session_proof_mark(session=request.session)
     logger.info("staff user %s signed in with Entra ID as %s", user.pk, user.portal_role)
     # 303: the browser follows with a GET, which now carries the new session cookie.
     response = redirect(next_url)

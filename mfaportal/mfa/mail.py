@@ -3,7 +3,8 @@
 Through Django's email backends (``EMAIL_BACKEND``, set from ``MFAPORTAL_EMAIL_URL`` or the
 usual ``EMAIL_*`` settings; see mail_config.py). The outbox backend here is the default in
 local mode: it keeps each message in ``OutboxEmail`` so /demo/mail/ can show it, as the
-telephony outbox does for texts. Nothing here logs a message body.
+telephony outbox does for texts (development or a lab only: see outboxes.py). Nothing here
+logs a message body.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils.translation import gettext as _
 
 from mfaportal.mfa.models import OutboxEmail
+from mfaportal.mfa.outboxes import outbox_text, outboxes_prune
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,10 @@ class OutboxEmailBackend(BaseEmailBackend):
     """Stores every message, one row per recipient, instead of sending it."""
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        outboxes_prune()
         rows = []
         for message in email_messages:
-            body = message.body if isinstance(message.body, str) else str(message.body)
+            body = outbox_text(message.body if isinstance(message.body, str) else str(message.body))
             for recipient in message.recipients():
                 rows.append(
                     OutboxEmail(

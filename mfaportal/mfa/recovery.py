@@ -24,7 +24,7 @@ from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.modes import local_mode
 from mfaportal.directory.interface import Directory
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.directory.services import password_set, password_verified_mark
+from mfaportal.directory.services import password_set
 from mfaportal.mfa import policy
 from mfaportal.mfa.models import AuthenticationEmail, ServiceSettings, VerificationMethod
 from mfaportal.mfa.phones import phone_international, phone_mask
@@ -263,7 +263,6 @@ def password_change_forced(
         raise RecoveryRefused(" ".join(problems))
     with transaction.atomic():
         password_set(user=user, password=new_password, must_change=False)
-        password_verified_mark(user=user)
         audit_record(
             context,
             AuditEntry.about(

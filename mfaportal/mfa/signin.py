@@ -12,7 +12,6 @@ from django.utils.translation import ngettext
 
 from mfaportal.core.modes import graph_mode
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.directory.services import password_verified_mark
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import MethodType, MfaState, ServiceSettings, VerificationMethod
 from mfaportal.mfa.phones import phone_mask
@@ -50,7 +49,6 @@ def password_check(*, user_principal_name: str, password: str) -> PasswordCheck:
                 "Your account has been locked. Contact your support person to unlock it, then try again."
             ),
         )
-    password_verified_mark(user=user)
     return PasswordCheck(user)
 
 

@@ -3,8 +3,9 @@
 ``MFAPORTAL_TELEPHONY`` picks one:
 
 - ``outbox`` (default): stores each message in ``TelephonyMessage``; the phone simulator
-  (/demo/phone/) shows them and lets you answer calls.
-- ``console``: writes each message to standard output (development), never to a logger.
+  (/demo/phone/) shows them and lets you answer calls. Development or a lab only
+  (``outboxes.py``: production refuses it, codes are masked without the simulator).
+- ``console``: writes each message to standard output (development only), never to a logger.
 - ``http``: POSTs JSON to ``MFAPORTAL_TELEPHONY_URL`` with ``Authorization: Bearer
   MFAPORTAL_TELEPHONY_TOKEN``; every request has a timeout, and connection errors, 429 and
   5xx are retried a bounded number of times (honouring a short ``Retry-After``). A gateway
@@ -30,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from mfaportal.mfa.models import TelephonyMessage
+from mfaportal.mfa.outboxes import outbox_text, outboxes_prune
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,12 @@ class OutboxBackend:
     name = "outbox"
 
     def send(self, delivery: Delivery) -> None:
+        outboxes_prune()
         TelephonyMessage.objects.create(
             to_number=delivery.to_number,
             extension=delivery.extension,
             kind=delivery.kind,
-            body=delivery.body,
+            body=outbox_text(delivery.body),
             challenge_id=delivery.challenge_id or None,
         )
 

@@ -3,8 +3,9 @@
 One ``Flow`` row of kind ``sign_in`` per browser (``selfservice/flows.py``), moved from stage
 to stage by conditional updates: the challenge, or the registration (*More information
 required*), then *Keep using your existing applications*, then *Update your password* for a
-temporary password (the order seed 003 walks). Only ``signin_finish`` calls Django's
-``login()`` (which rotates the session key), and it ends the row. The session key is also
+temporary password (the order seed 003 walks). Only ``signed_in`` calls Django's
+``login()`` (which rotates the session key) and marks the session's proof for the step-up;
+``signin_finish`` calls it and ends the row. The session key is also
 rotated when the password is accepted, so a session id planted before sign-in never carries
 a half-signed-in user.
 """
@@ -28,6 +29,7 @@ from mfaportal.core.client_ip import client_ip
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.recovery import recovery_contacts
 from mfaportal.mfa.remembered import remembered_device_cookie_name, remembered_device_issue
@@ -170,7 +172,7 @@ def signin_finish(
     # the caller's transaction undoes what led here, and the caller says where it stands.
     flows.flow_close(request, flow)
     after = safe_next(request, flow.get("next"))
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    signed_in(request, user)
     if flow.get("registered") and recovery_contacts(user).needs_registration:
         recovery_start(request, user=user, then=after)
         after = reverse("selfservice:recovery")
@@ -178,6 +180,13 @@ def signin_finish(
     if remember:
         remember_device(request, response, user)
     return response
+
+
+def signed_in(request: HttpRequest, user: DirectoryUser) -> None:
+    """The sign-in is whole (the password, and the second factor where one is asked): a new
+    session key, and this session's proof for the step-up before method changes."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    session_proof_mark(session=request.session)
 
 
 def recovery_start(request: HttpRequest, *, user: DirectoryUser, then: str) -> None:

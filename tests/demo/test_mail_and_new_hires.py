@@ -13,7 +13,7 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import AuthenticationEmail, MfaState, ServiceSettings, UserMfa
 from mfaportal.mfa.recovery import recovery_contacts
 from tests.factories import make_user
-from tests.selfservice.helpers import last_code, password_step, service_set
+from tests.selfservice.helpers import last_code, password_step, service_set, session_proved
 
 pytestmark = pytest.mark.django_db
 HOME = "adele.home@example.net"
@@ -24,7 +24,7 @@ def test_the_mail_simulator_shows_each_mailbox_and_says_it_is_a_simulator(client
     service_set(password_reset_enabled=True)
     adele = make_user("adele@contoso.test")
     client.force_login(adele)
-    DirectoryUser.objects.filter(pk=adele.pk).update(password_verified_at="2100-01-01T00:00Z")
+    session_proved(client)
     client.post("/mfa/recovery/email/", {"action": "send", "email": HOME})
     listing = Client().get("/demo/mail/").content.decode()
     assert "Simulator — local demo only. No real mail is sent." in listing

@@ -143,6 +143,11 @@ def production(tmp_path: Path) -> Iterator[Production]:
         MFAPORTAL_VAR_DIR=str(tmp_path),
         MFAPORTAL_TRUSTED_PROXIES="127.0.0.1/32",
         MFAPORTAL_LOG_FORMAT="json",
+        # Production refuses the outboxes (codes in clear): a gateway and a mail server,
+        # which these tests never reach since nothing they do sends a code.
+        MFAPORTAL_TELEPHONY="http",
+        MFAPORTAL_TELEPHONY_URL="https://sms-gateway.invalid/send",
+        MFAPORTAL_EMAIL_URL="smtp://mail.invalid:587/?tls=true",
     )
     installation = Production(env=env)
     try:

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from mfaportal.core import roles
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.selectors import session_proved_at
 from mfaportal.entra.signin import FLOW_COOKIE
 from tests.factories import PASSWORD, make_user
 from tests.graph_emulator.server import GraphEmulator
@@ -195,3 +196,15 @@ def test_a_staff_sign_in_with_a_password_only_is_refused(
     assert answer.status_code == 403
     assert b"Sign in with multi-factor authentication" in answer.content
     assert not signed_in_user(client).is_authenticated
+
+
+def test_an_entra_sign_in_is_the_proof_of_that_session_alone(
+    graph_mode: GraphEmulator, client: Client
+) -> None:
+    """Entra ID's whole sign-in (its password and its second factor) is the step-up proof
+    of the session it opens, and of no other session of the same person."""
+    other = Client()
+    other.force_login(make_user("admin@contoso.test"))
+    client.post(reverse("entra:callback"), start(client, graph_mode, "admin@contoso.test"))
+    assert session_proved_at(client.session) is not None
+    assert session_proved_at(other.session) is None

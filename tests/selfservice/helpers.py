@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa import totp
 from mfaportal.mfa.models import (
     MethodType,
@@ -78,6 +81,14 @@ def last_call(number: str) -> TelephonyMessage:
     message = TelephonyMessage.objects.filter(to_number=number, kind="call").order_by("-id").first()
     assert message is not None, f"no call to {number}"
     return message
+
+
+def session_proved(client: Client, *, ago: timedelta = timedelta(0)) -> None:
+    """Mark the test client's session as having proved who uses it (as a whole sign-in or
+    a reauthentication does), ``ago`` before now."""
+    session = client.session
+    session_proof_mark(session=session, at=timezone.now() - ago)
+    session.save()
 
 
 def is_signed_in(client: Client) -> bool:

@@ -13,7 +13,7 @@ from mfaportal.core.models import AuditEvent
 from mfaportal.mfa.models import AppPassword, MfaState
 from mfaportal.mfa.services.app_passwords import MAX_PER_USER, app_password_digest
 from tests.factories import make_user
-from tests.selfservice.helpers import service_set
+from tests.selfservice.helpers import service_set, session_proved
 
 pytestmark = pytest.mark.django_db
 PAGE = "/mfa/app-passwords/"
@@ -26,9 +26,9 @@ def adele(client: Client):
         "adele@contoso.test",
         state=MfaState.ENFORCED,
         registered=True,
-        password_verified_at=timezone.now(),
     )
     client.force_login(user)
+    session_proved(client)
     return user
 
 
@@ -100,9 +100,7 @@ def test_not_offered_to_users_without_multi_factor_authentication(client: Client
 
 
 def test_creating_asks_for_the_password_after_ten_minutes(client: Client, adele) -> None:
-    type(adele).objects.filter(pk=adele.pk).update(
-        password_verified_at=timezone.now() - timedelta(minutes=11)
-    )
+    session_proved(client, ago=timedelta(minutes=11))
     response = client.post(PAGE, {"name": "Tablet"})
     assert response["Location"] == "/mfa/reauthenticate/"
     assert not AppPassword.objects.exists()

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.directory.models import DirectoryUser
@@ -21,6 +20,7 @@ from tests.selfservice.helpers import (
     mails_to,
     password_step,
     service_set,
+    session_proved,
     text,
 )
 
@@ -131,9 +131,9 @@ def adele(client: Client) -> DirectoryUser:
         "adele@contoso.test",
         state=MfaState.ENFORCED,
         registered=True,
-        password_verified_at=timezone.now(),
     )
     client.force_login(user)
+    session_proved(client)
     return user
 
 
@@ -206,9 +206,7 @@ def test_a_new_authentication_phone_is_verified_before_it_is_saved(client: Clien
 
 def test_changing_a_contact_asks_for_the_password_after_ten_minutes(client: Client, adele) -> None:
     sspr()
-    DirectoryUser.objects.filter(pk=adele.pk).update(
-        password_verified_at=timezone.now() - timedelta(minutes=11)
-    )
+    session_proved(client, ago=timedelta(minutes=11))
     response = client.post(RECOVERY_EMAIL, {"action": "send", "email": HOME})
     assert response["Location"] == "/mfa/reauthenticate/"
     assert mail.outbox == []

@@ -11,7 +11,14 @@ from django.utils import timezone
 from mfaportal.core.models import AuditEvent
 from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa, VerificationMethod
 from tests.factories import PASSWORD, make_user
-from tests.selfservice.helpers import add_app, code_now, last_call, last_code, secret_from_page
+from tests.selfservice.helpers import (
+    add_app,
+    code_now,
+    last_call,
+    last_code,
+    secret_from_page,
+    session_proved,
+)
 
 pytestmark = pytest.mark.django_db
 SETUP = "/mfa/setup/"
@@ -23,9 +30,9 @@ def adele(client: Client):
         "adele@contoso.test",
         state=MfaState.ENFORCED,
         registered=True,
-        password_verified_at=timezone.now(),
     )
     client.force_login(user)
+    session_proved(client)
     return user
 
 
@@ -106,9 +113,7 @@ def test_two_changed_numbers_at_once_are_refused(client: Client, adele) -> None:
 
 
 def test_a_change_after_ten_minutes_asks_for_the_password_first(client: Client, adele) -> None:
-    type(adele).objects.filter(pk=adele.pk).update(
-        password_verified_at=timezone.now() - timedelta(minutes=11)
-    )
+    session_proved(client, ago=timedelta(minutes=11))
     response = client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
     assert response["Location"] == "/mfa/reauthenticate/"
     wrong = client.post("/mfa/reauthenticate/", {"password": "wrong"})
@@ -120,9 +125,7 @@ def test_a_change_after_ten_minutes_asks_for_the_password_first(client: Client, 
 
 def test_deleting_a_method_after_ten_minutes_asks_for_the_password(client: Client, adele) -> None:
     app, _secret = add_app(adele, default=False)
-    type(adele).objects.filter(pk=adele.pk).update(
-        password_verified_at=timezone.now() - timedelta(minutes=30)
-    )
+    session_proved(client, ago=timedelta(minutes=30))
     response = client.post(f"/mfa/setup/methods/{app.pk}/delete/")
     assert response["Location"] == "/mfa/reauthenticate/"
     assert VerificationMethod.objects.filter(pk=app.pk).exists()

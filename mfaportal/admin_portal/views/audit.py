@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from mfaportal.admin_portal.forms import KNOWN_ACTIONS, AuditFilterForm
 from mfaportal.core.models import AuditEvent
+from mfaportal.core.params import aware_moment, day_bounds, db_id
 from mfaportal.core.permissions import admin_required
 from mfaportal.directory.models import DirectoryUser
 
@@ -30,14 +31,16 @@ def _cursor_encode(event: AuditEvent) -> str:
 
 
 def _cursor_decode(token: str | None) -> tuple[datetime, int] | None:
+    """The cursor in a link, or None for anything that isn't one (a tampered URL: the
+    first page then)."""
     if not token or len(token) > 200:
         return None
     try:
         at, pk = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
-        moment = datetime.fromisoformat(at)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         return None
-    if not isinstance(pk, int) or timezone.is_naive(moment):
+    moment, pk = aware_moment(at), db_id(pk)
+    if moment is None or pk is None:
         return None
     return moment, pk
 
@@ -65,11 +68,12 @@ def audit_events(cleaned: dict[str, Any]) -> QuerySet[AuditEvent]:
     if cleaned.get("source"):
         events = events.filter(source=cleaned["source"])
     tz = timezone.get_current_timezone()
-    if cleaned.get("date_from"):
-        events = events.filter(at__gte=datetime.combine(cleaned["date_from"], time.min, tz))
-    if cleaned.get("date_to"):
-        end = datetime.combine(cleaned["date_to"], time.min, tz) + timedelta(days=1)
-        events = events.filter(at__lt=end)
+    # A day at the calendar's edge (0001-01-01, 9999-12-31) has no bound a datetime can
+    # hold: it means "from the beginning" or "to the end", so it filters nothing.
+    if cleaned.get("date_from") and (bounds := day_bounds(cleaned["date_from"], tz)):
+        events = events.filter(at__gte=bounds[0])
+    if cleaned.get("date_to") and (bounds := day_bounds(cleaned["date_to"], tz)):
+        events = events.filter(at__lt=bounds[1])
     return events
 
 

@@ -49,6 +49,7 @@ from mfaportal.core.htmx import (
     is_htmx,
     trigger,
 )
+from mfaportal.core.params import db_id
 from mfaportal.core.permissions import admin_required, staff_required
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.models import MfaState
@@ -84,8 +85,8 @@ VIEW_LABELS = {
 def _selected_ids(request: HttpRequest) -> set[int]:
     selected = set()
     for raw in request.GET.getlist("u")[:200]:
-        if raw.isdigit():
-            selected.add(int(raw))
+        if (user_id := db_id(raw)) is not None:
+            selected.add(user_id)
     return selected
 
 

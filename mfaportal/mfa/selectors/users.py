@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Upper
 
+from mfaportal.core.params import db_id, db_text
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 
@@ -184,7 +185,10 @@ class Cursor:
             value, id_ = json.loads(raw.decode())
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             return None
-        if not isinstance(value, str) or not isinstance(id_, int) or isinstance(id_, bool):
+        # A value the database can't compare (a lone surrogate, NUL) or an id beyond its
+        # integers is no cursor either.
+        value, id_ = db_text(value), db_id(id_)
+        if value is None or id_ is None:
             return None
         return cls(value, id_)
 

@@ -110,7 +110,7 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
     form = AuthenticationEmailForm(request.POST if action == "send" else None)
     error = ""
     if action == "send" and form.is_valid():
-        if needs_reauthentication(user):
+        if needs_reauthentication(request):
             return reauthentication_ask(
                 request, "recovery_email", {"email": [form.cleaned_data["email"]]}
             )
@@ -208,7 +208,7 @@ def recovery_phone(request: HttpRequest) -> HttpResponse:
         else None,
     )
     if request.method == "POST" and form.is_valid():
-        if needs_reauthentication(user):
+        if needs_reauthentication(request):
             return reauthentication_ask(request, "recovery_phone", request.POST)
         return phone_change_start(request, request.POST)
     return render(request, "selfservice/recovery_phone.html", {"form": form})

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.directory.selectors import signed_in_user
+from mfaportal.directory.selectors import session_proved_at, signed_in_user
+from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa import challenges, throttle, totp
 from mfaportal.mfa.models import (
     AppPassword,
@@ -83,9 +84,11 @@ class OptionalOfficePhone(OfficePhoneForm):
     required_phone = False
 
 
-def needs_reauthentication(user: DirectoryUser) -> bool:
-    verified = user.password_verified_at
-    return verified is None or timezone.now() - verified > REAUTH_AFTER
+def needs_reauthentication(request: HttpRequest) -> bool:
+    """This session has not proved who is using it in the last few minutes (a whole sign-in
+    or a reauthentication here; a password typed in another browser does not count)."""
+    proved = session_proved_at(request.session)
+    return proved is None or timezone.now() - proved > REAUTH_AFTER
 
 
 def reauthentication_ask(
@@ -229,7 +232,7 @@ def _apply_save(request: HttpRequest, data: QueryDict) -> HttpResponse:
         elif not number and current is not None:
             removals.append(current)
     preferred = data.get("preferred", "")
-    if (changes or removals) and needs_reauthentication(user):
+    if (changes or removals) and needs_reauthentication(request):
         return reauthentication_ask(request, "save", data)
     if len(changes) > 1:
         return _render_setup(
@@ -400,7 +403,7 @@ def method_delete(request: HttpRequest, method_id: int) -> HttpResponse:
     user = signed_in_user(request)
     if not user.methods.filter(pk=method_id).exists():
         return render(request, "404.html", status=404)
-    if needs_reauthentication(user):
+    if needs_reauthentication(request):
         return reauthentication_ask(request, "delete_method", {"method_id": [str(method_id)]})
     return _apply_delete(request, method_id)
 
@@ -441,7 +444,6 @@ def restore_devices(request: HttpRequest) -> HttpResponse:
 @kept_by_the_directory
 def app_setup(request: HttpRequest) -> HttpResponse:
     """Set up Authenticator app: choose notifications or codes, then Configure mobile app."""
-    user = signed_in_user(request)
     service = ServiceSettings.load()
     form = MobileAppForm(
         request.POST if request.method == "POST" else None,
@@ -449,7 +451,7 @@ def app_setup(request: HttpRequest) -> HttpResponse:
         code_allowed=service.method_app_code,
     )
     if request.method == "POST" and form.is_valid():
-        if needs_reauthentication(user):
+        if needs_reauthentication(request):
             return reauthentication_ask(request, "setup_app", request.POST)
         return _apply_app_setup(request, form.cleaned_data["mode"])
     return render(request, "selfservice/setup_app.html", {"form": form, "stage": "choose"})
@@ -594,8 +596,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         if blocked := throttle.bucket_blocked_for([key]):
             form.add_error(None, throttle.lockout_message(blocked))
         elif user.check_password(form.cleaned_data["password"]):
-            DirectoryUser.objects.filter(pk=user.pk).update(password_verified_at=timezone.now())
-            user.refresh_from_db(fields=["password_verified_at"])
+            session_proof_mark(session=request.session)
             if not flows.flow_end(request, step_up):
                 # The same change was replayed by a request racing this one.
                 return redirect("selfservice:setup")
@@ -646,7 +647,7 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
                 request, "selfservice/app_passwords.html", {"available": False}, status=403
             )
         if form.is_valid():
-            if needs_reauthentication(user):
+            if needs_reauthentication(request):
                 return reauthentication_ask(request, "app_password_create", request.POST)
             return _apply_app_password_create(request, form.cleaned_data["name"])
     rows = list(AppPassword.objects.filter(user=user)) if available else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -79,7 +79,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 return redirect("signin_flow:update_password")
             if step == Next.SIGNED_IN:
                 flow.pending_clear(request)
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                flow.signed_in(request, user)
                 return redirect(flow.safe_next(request, next_url))
             if step == Next.BLOCKED:
                 form.add_error(None, FRAUD_BLOCKED)
