@@ -73,32 +73,18 @@ def user_settings_job_create(
 def bulk_update_job_create(
     *, upload: BulkUpload, actor: DirectoryUser, ip_address: str | None
 ) -> BulkJob:
-    """The job that applies a verified file. Its lines that failed verification are recorded
-    at once, so the results CSV accounts for every line of the file."""
-    with transaction.atomic():
-        job = BulkJob.objects.create(
-            kind=BulkJob.Kind.BULK_UPDATE,
-            created_by=actor,
-            ip_address=ip_address,
-            params=BulkUpdateParams(file_name=upload.file_name).as_json(),
-            upload=upload,
-            total=len(upload.rows),
-            failed=0,
-        )
-        BulkJobRow.objects.bulk_create(
-            [
-                BulkJobRow(
-                    job=job,
-                    line=line,
-                    user_principal_name=username[:255],
-                    outcome=BulkJobRow.Outcome.INVALID,
-                    reason=reason[:255],
-                )
-                for line, username, reason in upload.errors
-            ],
-            batch_size=1000,
-        )
-    return job
+    """The job that applies a verified file. Its lines that failed verification are copied
+    into its results by the job itself, a chunk per transaction, before the rows are applied,
+    so the results CSV accounts for every line of the file."""
+    return BulkJob.objects.create(
+        kind=BulkJob.Kind.BULK_UPDATE,
+        created_by=actor,
+        ip_address=ip_address,
+        params=BulkUpdateParams(file_name=upload.file_name).as_json(),
+        upload=upload,
+        total=upload.row_count,
+        failed=0,
+    )
 
 
 def job_start(job: BulkJob) -> bool:
@@ -193,6 +179,8 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
     work = kind.work(job)
     context = ChangeContext(actor=job.created_by, source=kind.source, ip_address=job.ip_address)
     try:
+        while _prepare_chunk(job):
+            pass
         while _run_chunk(job, work, context):
             if progress is not None:
                 progress(job)
@@ -203,6 +191,15 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
             finished_at=timezone.now(),
             error=_("The update stopped: %(error)s") % {"error": str(error)[:500]},
         )
+
+
+def _prepare_chunk(job: BulkJob) -> bool:
+    """One short transaction of what the job records before its units; False when done."""
+    with transaction.atomic():
+        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        if fresh.finished:
+            return False
+        return job_kind(fresh).prepare(fresh)
 
 
 def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> bool:
