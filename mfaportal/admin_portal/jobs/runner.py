@@ -7,6 +7,7 @@ interrupted by a restart resumes exactly where it stopped.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 # Selections up to this size are applied within the request; larger ones in the background.
 INLINE_LIMIT = 300
 CHUNK = 1000
+# A background job rests this long between chunks. SQLite keeps no queue of writers: a job
+# that began its next transaction at once would keep a waiting sign-in waiting to the end.
+PAUSE_BETWEEN_CHUNKS = 0.025
 # A job that has not moved for this long was interrupted (a worker restart) and may resume.
 STALLED_AFTER = timedelta(minutes=5)
 
@@ -178,12 +182,14 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
     kind = job_kind(job)
     work = kind.work(job)
     context = ChangeContext(actor=job.created_by, source=kind.source, ip_address=job.ip_address)
+    pause = PAUSE_BETWEEN_CHUNKS if job.background else 0
     try:
         while _prepare_chunk(job):
-            pass
+            time.sleep(pause)
         while _run_chunk(job, work, context):
             if progress is not None:
                 progress(job)
+            time.sleep(pause)
     except Exception as error:
         logger.exception("bulk job %s failed", job.pk)
         BulkJob.objects.filter(pk=job.pk).update(
