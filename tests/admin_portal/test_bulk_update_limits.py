@@ -224,7 +224,7 @@ def test_sign_in_works_while_a_100000_line_file_is_applied(admin: DirectoryUser)
     signed_in_during_the_apply = 0
     try:
         # A sign-in waits for at most a chunk of the apply, never for the whole file.
-        with connection.execute_wrapper(WaitLikeAFileDatabase(budget=5)):
+        with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
             while worker.is_alive():
                 before = _progress()
                 assert _signs_in()
