@@ -36,14 +36,32 @@ class BulkUpload(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     file_name = models.CharField(max_length=255, blank=True)
     size = models.PositiveIntegerField(default=0)
-    # [[line, user name as written, MfaState value, user id], ...]
+    # [[line, user name as written, MfaState value, user id], ...]: at most MAX_USERS rows.
+    # Pages that need only the counts defer it.
     rows = models.JSONField(default=list)
-    # [[line, user name as written, reason], ...]
-    errors = models.JSONField(default=list)
+    row_count = models.PositiveIntegerField(default=0)
+    # The lines that will not apply are ``BulkUploadError`` rows, read a page at a time.
+    error_count = models.PositiveIntegerField(default=0)
     fatal = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return self.file_name or str(self.id)
+
+
+class BulkUploadError(models.Model):
+    """One line of a bulk update file that will not apply, and why (in file order by id)."""
+
+    upload = models.ForeignKey(BulkUpload, on_delete=models.CASCADE, related_name="problems")
+    line = models.PositiveIntegerField()
+    username = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["upload", "id"], name="bulkuploaderror_upload_id")]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.reason}"
 
 
 class BulkJob(models.Model):
@@ -86,6 +104,10 @@ class BulkJob(models.Model):
     error = models.TextField(blank=True)
     # Applied by the task worker rather than within the request that asked for it.
     background = models.BooleanField(default=False)
+    # A bulk update copies its file's invalid lines into its results a chunk at a time before
+    # applying the rest: the id of the last ``BulkUploadError`` copied, so a resumed job
+    # neither skips nor repeats one.
+    invalid_copied_to = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

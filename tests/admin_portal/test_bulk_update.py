@@ -15,7 +15,7 @@ from mfaportal.core import roles
 from mfaportal.core.models import AuditEvent
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState, UserMfa
-from tests.admin_portal.conftest import streamed_text
+from tests.admin_portal.conftest import bulk_users, streamed_text
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -163,11 +163,11 @@ def test_a_file_larger_than_5_mb_is_refused(admin_client: Client, people: None) 
 def test_a_file_just_over_5_mb_that_slips_past_the_length_check_is_refused_too(
     admin: DirectoryUser,
 ) -> None:
-    from mfaportal.admin_portal.bulk import bulk_upload_verify
+    from mfaportal.admin_portal.bulk import BulkFileRefused, bulk_upload_verify
 
-    verified = bulk_upload_verify(data=b"x" * (5 * 1024 * 1024 + 1), file_name="a.csv", actor=admin)
-    assert "larger than 5 MB" in verified.fatal
-    assert verified.rows == []
+    with pytest.raises(BulkFileRefused, match="larger than 5 MB"):
+        bulk_upload_verify(data=b"x" * (5 * 1024 * 1024 + 1), file_name="a.csv", actor=admin)
+    assert not BulkUpload.objects.exists()
 
 
 def test_no_file_chosen_asks_for_one(admin_client: Client) -> None:
@@ -209,3 +209,32 @@ def test_counts_on_the_verify_page_are_grouped_as_the_reader_writes_numbers(
     verify_url = response.redirect_chain[-1][0]
     spanish = admin_client.get(verify_url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "1\xa0500 líneas tienen problemas y no se aplicarán." in spanish
+
+
+def test_a_stray_quote_is_an_error_on_its_own_line_and_every_other_line_is_still_checked(
+    admin_client: Client,
+) -> None:
+    users = bulk_users(999)
+    lines = [f"{user.user_principal_name},Enabled" for user in users]
+    # Line 3 of the file (the second user): a quote opens a value and never closes.
+    lines[1] = '"' + lines[1]
+    content = ("Username,MFA Status\r\n" + "\r\n".join(lines) + "\r\n").encode()
+    assert content.count(b"\r\n") == 1000
+    html = upload(admin_client, content).content.decode()
+    assert "998 rows are ready to update." in html
+    assert "1 line has a problem and will not be applied." in html
+    assert "<td>3</td>" in html
+    assert "A quote (&quot;) opens a value that does not end on this line." in html
+    uploaded = BulkUpload.objects.get()
+    assert sorted(row[0] for row in uploaded.rows) == [2, *range(4, 1001)]
+
+
+def test_a_file_with_only_the_header_says_it_has_no_users(
+    admin_client: Client, people: None
+) -> None:
+    html = upload(admin_client, b"\xef\xbb\xbfUsername,MFA Status\r\n\r\n").content.decode()
+    assert "The file has no users" in html
+    assert "Every line checks out." not in html
+    assert "results file" not in html
+    assert "ready to update" not in html
+    assert not BulkJob.objects.exists()

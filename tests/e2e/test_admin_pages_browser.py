@@ -88,6 +88,34 @@ def test_admin_runs_a_bulk_update_from_a_file(
     assert len(lines) == 6
 
 
+def test_admin_pages_through_the_bad_lines_of_a_large_bulk_file(
+    page: Page, sign_in: Callable[..., None], tenant: None
+) -> None:
+    sign_in("admin@contoso.test")
+    page.goto("/admin/bulk-update/")
+    lines = "".join(f"ghost{number}@contoso.test,Enabled\n" for number in range(150))
+    page.get_by_label("Select a CSV file").set_input_files(
+        {
+            "name": "users.csv",
+            "mimeType": "text/csv",
+            "buffer": f"Username,MFA Status\n{lines}".encode(),
+        }
+    )
+    page.get_by_role("button", name="verify").click()
+    expect(page.get_by_text("150 lines have problems and will not be applied.")).to_be_visible()
+    errors = page.get_by_role("table", name="Lines that will not be applied")
+    expect(errors.get_by_role("row")).to_have_count(101)
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+    # Nothing can apply, so nothing is offered and no results file is promised.
+    expect(page.get_by_role("button", name="update")).to_have_count(0)
+    assert_accessible(page)
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+    expect(errors.get_by_role("row")).to_have_count(51)
+    expect(errors.get_by_role("cell", name="151", exact=True)).to_be_visible()
+    assert_accessible(page)
+
+
 def test_admin_saves_service_settings_after_fixing_what_is_marked(
     page: Page, sign_in: Callable[..., None], tenant: None
 ) -> None:

@@ -90,6 +90,27 @@ def test_set_state_from_csv_applies_valid_rows_and_reports_bad_lines(tmp_path: P
     assert UserMfa.objects.get(user=b).state == MfaState.DISABLED
 
 
+def test_a_stray_quote_in_a_users_file_is_one_bad_line_and_the_rest_still_apply(
+    tmp_path: Path,
+) -> None:
+    users = [make_user(f"u{number}@contoso.test") for number in range(4)]
+    for user in users:
+        AppPassword.objects.create(user=user, name="Mail", digest=f"{user.pk:064d}")
+    csv_file = tmp_path / "users.csv"
+    csv_file.write_text(
+        'Username\nu0@contoso.test\n"u1@contoso.test\nu2@contoso.test\nu3@contoso.test\n'
+    )
+    errors = StringIO()
+    with pytest.raises(CommandError, match="1 line"):
+        call_command(
+            "mfa", "delete-app-passwords", "--csv", str(csv_file), stdout=StringIO(), stderr=errors
+        )
+    assert errors.getvalue().startswith("line 3: ")
+    assert 'A quote (") opens a value' in errors.getvalue()
+    left = AppPassword.objects.values_list("user__user_principal_name", flat=True)
+    assert list(left) == ["u1@contoso.test"]
+
+
 def test_set_state_all_applies_to_every_user_matching_the_filter() -> None:
     make_user("adam@contoso.test", display_name="Adam Smith")
     make_user("bob@contoso.test", display_name="Bob Jones")

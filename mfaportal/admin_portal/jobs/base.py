@@ -40,6 +40,12 @@ class JobKind(Protocol):
 
     def work(self, job: BulkJob) -> list[Work]: ...
 
+    def prepare(self, job: BulkJob) -> bool:
+        """One short step of what must be recorded before the units are applied (a file's
+        invalid lines, copied into the results), within the caller's transaction; False
+        when nothing is left to prepare. It must resume where an interrupted run stopped."""
+        ...
+
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome: ...
 
     def requested(self, job: BulkJob, work: Work) -> str:

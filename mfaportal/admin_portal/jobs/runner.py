@@ -7,6 +7,7 @@ interrupted by a restart resumes exactly where it stopped.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 # Selections up to this size are applied within the request; larger ones in the background.
 INLINE_LIMIT = 300
 CHUNK = 1000
+# A background job rests this long between chunks. SQLite keeps no queue of writers: a job
+# that began its next transaction at once would keep a waiting sign-in waiting to the end.
+PAUSE_BETWEEN_CHUNKS = 0.025
 # A job that has not moved for this long was interrupted (a worker restart) and may resume.
 STALLED_AFTER = timedelta(minutes=5)
 
@@ -73,32 +77,18 @@ def user_settings_job_create(
 def bulk_update_job_create(
     *, upload: BulkUpload, actor: DirectoryUser, ip_address: str | None
 ) -> BulkJob:
-    """The job that applies a verified file. Its lines that failed verification are recorded
-    at once, so the results CSV accounts for every line of the file."""
-    with transaction.atomic():
-        job = BulkJob.objects.create(
-            kind=BulkJob.Kind.BULK_UPDATE,
-            created_by=actor,
-            ip_address=ip_address,
-            params=BulkUpdateParams(file_name=upload.file_name).as_json(),
-            upload=upload,
-            total=len(upload.rows),
-            failed=0,
-        )
-        BulkJobRow.objects.bulk_create(
-            [
-                BulkJobRow(
-                    job=job,
-                    line=line,
-                    user_principal_name=username[:255],
-                    outcome=BulkJobRow.Outcome.INVALID,
-                    reason=reason[:255],
-                )
-                for line, username, reason in upload.errors
-            ],
-            batch_size=1000,
-        )
-    return job
+    """The job that applies a verified file. Its lines that failed verification are copied
+    into its results by the job itself, a chunk per transaction, before the rows are applied,
+    so the results CSV accounts for every line of the file."""
+    return BulkJob.objects.create(
+        kind=BulkJob.Kind.BULK_UPDATE,
+        created_by=actor,
+        ip_address=ip_address,
+        params=BulkUpdateParams(file_name=upload.file_name).as_json(),
+        upload=upload,
+        total=upload.row_count,
+        failed=0,
+    )
 
 
 def job_start(job: BulkJob) -> bool:
@@ -192,10 +182,14 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
     kind = job_kind(job)
     work = kind.work(job)
     context = ChangeContext(actor=job.created_by, source=kind.source, ip_address=job.ip_address)
+    pause = PAUSE_BETWEEN_CHUNKS if job.background else 0
     try:
+        while _prepare_chunk(job):
+            time.sleep(pause)
         while _run_chunk(job, work, context):
             if progress is not None:
                 progress(job)
+            time.sleep(pause)
     except Exception as error:
         logger.exception("bulk job %s failed", job.pk)
         BulkJob.objects.filter(pk=job.pk).update(
@@ -203,6 +197,15 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
             finished_at=timezone.now(),
             error=_("The update stopped: %(error)s") % {"error": str(error)[:500]},
         )
+
+
+def _prepare_chunk(job: BulkJob) -> bool:
+    """One short transaction of what the job records before its units; False when done."""
+    with transaction.atomic():
+        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        if fresh.finished:
+            return False
+        return job_kind(fresh).prepare(fresh)
 
 
 def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> bool:

@@ -50,6 +50,9 @@ class StateJob:
     def work(self, job: BulkJob) -> list[Work]:
         return [Work(user_id) for user_id in job.user_ids]
 
+    def prepare(self, job: BulkJob) -> bool:
+        return False
+
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
         return mfa_state_set(
             users=DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]),

@@ -46,6 +46,9 @@ class UserSettingsJob:
     def work(self, job: BulkJob) -> list[Work]:
         return [Work(user_id) for user_id in job.user_ids]
 
+    def prepare(self, job: BulkJob) -> bool:
+        return False
+
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
         params = UserSettingsParams.of(job)
         return user_settings_manage(

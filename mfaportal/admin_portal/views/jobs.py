@@ -30,7 +30,7 @@ PROBLEMS_SHOWN = 50
 
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
     """The job, if this staff member may see it: their own, or any job for an admin."""
-    job = BulkJob.objects.filter(pk=job_id).select_related("upload").first()
+    job = BulkJob.objects.filter(pk=job_id).select_related("upload").defer("upload__rows").first()
     if job is None or (job.created_by_id != signed_in_user(request).pk and not is_admin(request)):
         raise Http404
     return job
@@ -76,7 +76,7 @@ def job_context(job: BulkJob) -> dict[str, Any]:
 
 
 def _invalid(job: BulkJob) -> int:
-    return len(job.upload.errors) if job.upload is not None else 0
+    return job.upload.error_count if job.upload is not None else 0
 
 
 @staff_required

@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
@@ -44,6 +44,7 @@ from mfaportal.mfa.services import (
 )
 
 Service = Callable[..., Outcome]
+Parsed = TypeVar("Parsed")
 # The writes that need no value per user: the subcommand, its service, what it does, and
 # what the directory may keep no part in (``Directory.portal_only``).
 USER_WRITES: dict[str, tuple[Service, str, str]] = {
@@ -137,16 +138,18 @@ class Command(BaseCommand):
         return DirectoryUser.objects.filter(pk__in=known)
 
     @staticmethod
-    def _read(path: Path) -> bytes:
+    def _parse(path: Path, parse: Callable[[IO[bytes]], Parsed]) -> Parsed:
+        """The file read by ``parse`` a line at a time (its size is checked before reading)."""
         try:
-            return path.read_bytes()
+            with path.open("rb") as file:
+                return parse(file)
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}") from error
 
     def handle_set_state(self, options: dict[str, Any]) -> None:
         started = timezone.now()
         if options["csv"] is not None:
-            parsed = bulk_file_parse(self._read(options["csv"]))
+            parsed = self._parse(options["csv"], bulk_file_parse)
             if not parsed.ok:
                 raise CommandError(parsed.fatal)
             for bad in parsed.errors:
@@ -183,7 +186,7 @@ class Command(BaseCommand):
         started = timezone.now()
         bad_lines = 0
         if options["csv"] is not None:
-            parsed = users_file_parse(self._read(options["csv"]))
+            parsed = self._parse(options["csv"], users_file_parse)
             if not parsed.ok:
                 raise CommandError(parsed.fatal)
             for bad in parsed.errors:
