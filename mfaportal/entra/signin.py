@@ -34,7 +34,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.core.modes import graph_mode
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
 from mfaportal.directory.services import password_verified_mark
 from mfaportal.entra.sync import user_refresh
 from mfaportal.graph import (
@@ -199,7 +199,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
         )
     if user is None or not user.account_enabled:
         return _refuse(request, _("Your account can't sign in to this portal."), status=403)
-    if user.portal_role not in (PortalRole.ADMIN, PortalRole.HELPDESK):
+    if Capability.VIEW_ADMIN not in user.capabilities:
         return render(
             request,
             "entra/signin_error.html",
@@ -213,7 +213,11 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
         )
     password_verified_mark(user=user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    logger.info("staff user %s signed in with Entra ID as %s", user.pk, user.portal_role)
+    logger.info(
+        "staff user %s signed in with Entra ID, may %s",
+        user.pk,
+        ", ".join(sorted(user.capabilities)),
+    )
     # 303: the browser follows with a GET, which now carries the new session cookie.
     response = redirect(next_url)
     response.status_code = 303

@@ -86,7 +86,7 @@ def test_unlicensed_users_are_skipped_for_enable_and_enforce_but_can_be_disabled
     assert state_of(user) == MfaState.DISABLED
 
 
-def test_helpdesk_cannot_change_users_holding_an_admin_role() -> None:
+def test_authentication_administrators_cannot_change_the_mfa_state_of_anyone() -> None:
     helpdesk = make_user("hd@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR)
     admin = make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
     plain = make_user("plain@contoso.test")
@@ -96,9 +96,27 @@ def test_helpdesk_cannot_change_users_holding_an_admin_role() -> None:
         state=MfaState.ENABLED,
         context=context,
     )
-    assert [item.user_principal_name for item in outcome.changed] == ["plain@contoso.test"]
-    assert [item.user_principal_name for item in outcome.skipped] == ["ga@contoso.test"]
-    assert state_of(admin) == MfaState.DISABLED
+    assert not outcome.changed
+    assert sorted(item.user_principal_name for item in outcome.skipped) == [
+        "ga@contoso.test",
+        "plain@contoso.test",
+    ]
+    assert state_of(admin) == state_of(plain) == MfaState.DISABLED
+
+
+def test_an_authentication_policy_administrator_changes_the_state_of_anyone() -> None:
+    policy_admin = make_user(
+        "apa@contoso.test", admin_role=roles.AUTHENTICATION_POLICY_ADMINISTRATOR
+    )
+    admin = make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    plain = make_user("plain@contoso.test")
+    outcome = mfa_state_set(
+        users=DirectoryUser.objects.filter(pk__in=[admin.pk, plain.pk]),
+        state=MfaState.ENABLED,
+        context=ChangeContext(actor=policy_admin, source=AuditSource.PAGE),
+    )
+    assert len(outcome.changed) == 2 and not outcome.skipped
+    assert state_of(admin) == state_of(plain) == MfaState.ENABLED
 
 
 def test_a_global_admin_can_change_another_admin() -> None:

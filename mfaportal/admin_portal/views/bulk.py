@@ -14,14 +14,15 @@ from mfaportal.admin_portal.forms import BulkUploadForm
 from mfaportal.admin_portal.jobs import bulk_update_job_create, job_start
 from mfaportal.admin_portal.models import BulkJob, BulkUpload
 from mfaportal.core.client_ip import client_ip
-from mfaportal.core.permissions import admin_required
+from mfaportal.core.permissions import capability_required, staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.bulk_csv import MAX_BYTES
 
 ERRORS_SHOWN = 200
 
 
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, post=(Capability.CHANGE_STATE,))
 @require_http_methods(["GET", "POST"])
 def bulk_update(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -55,7 +56,7 @@ def _upload_for(request: HttpRequest, upload_id: uuid.UUID) -> BulkUpload:
     return upload
 
 
-@admin_required
+@staff_required
 @require_GET
 def bulk_verify(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_for(request, upload_id)
@@ -72,7 +73,7 @@ def bulk_verify(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     )
 
 
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, Capability.CHANGE_STATE)
 @require_POST
 def bulk_apply(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_for(request, upload_id)
@@ -94,7 +95,7 @@ def bulk_apply(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     return redirect("admin_portal:job", job_id=job.pk)
 
 
-@admin_required
+@staff_required
 @require_GET
 def bulk_sample(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(SAMPLE_FILE, content_type="text/csv; charset=utf-8")

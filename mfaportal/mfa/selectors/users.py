@@ -13,7 +13,12 @@ from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Upper
 
-from mfaportal.directory.models import DirectoryRole, DirectoryUser
+from mfaportal.directory.models import (
+    DirectoryRole,
+    DirectoryUser,
+    holds_any_role,
+    holds_role_beyond_authentication_administrator_reach,
+)
 from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 
 VIEW_ALLOWED = "allowed"
@@ -356,6 +361,7 @@ class SelectedUser:
     is_licensed: bool
     registered: bool
     holds_admin_role: bool
+    beyond_authentication_administrator_reach: bool
 
 
 def users_selected(ids: list[int]) -> list[SelectedUser]:
@@ -364,9 +370,8 @@ def users_selected(ids: list[int]) -> list[SelectedUser]:
         DirectoryUser.objects.filter(pk__in=ids)
         .annotate(
             registered=Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
-            holds_role=Exists(
-                DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk"))
-            ),
+            holds_role=holds_any_role(),
+            beyond_reach=holds_role_beyond_authentication_administrator_reach(),
         )
         .order_by("display_name", "id")
         .values_list(
@@ -378,9 +383,10 @@ def users_selected(ids: list[int]) -> list[SelectedUser]:
             "is_licensed",
             "registered",
             "holds_role",
+            "beyond_reach",
         )
     )
     return [
-        SelectedUser(i, o, n, u, MfaState.DISABLED if s is None else s, lic, reg, role)
-        for i, o, n, u, s, lic, reg, role in users
+        SelectedUser(i, o, n, u, MfaState.DISABLED if s is None else s, lic, reg, role, beyond)
+        for i, o, n, u, s, lic, reg, role, beyond in users
     ]
