@@ -221,6 +221,11 @@ def test_a_reader_sees_the_pages_without_a_button_that_changes_anything(
         assert reverse("admin_portal:step", args=["manage"]) not in html, name
     assert "reads these settings only" in pages["settings"].content.decode()
     assert "Export MFA status report" in pages["users"].content.decode()
+    # The same pages, for a global administrator, do hold the forms looked for above.
+    client.force_login(world["admin"])
+    detail = client.get(reverse("admin_portal:user_detail", args=[target.object_id]))
+    assert admin_writes(detail.content.decode())
+    assert admin_writes(client.get(reverse("admin_portal:service_settings")).content.decode())
 
 
 def test_exchange_administrators_are_plain_users_here(client: Client, world) -> None:
