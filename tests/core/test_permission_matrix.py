@@ -1,4 +1,4 @@
-"""The permission matrix: every route × every role (DESIGN §1) → the status a GET and a POST
+"""The permission matrix: every route by every role (DESIGN §1) → the status a GET and a POST
 answer. A route added later without a row here fails ``test_every_route_has_a_row``.
 
 Roles are Entra's, held tenant-wide: Global Administrator (``ga``), Authentication Policy
