@@ -260,8 +260,6 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     SECURITY_READER.template_id: _READ,
     REPORTS_READER.template_id: _READ,
 }
-# The roles that open the admin pages at all (graph mode's staff sign-in admits only these).
-STAFF_ROLES = tuple(ROLES_BY_TEMPLATE_ID[template_id] for template_id in CAPABILITIES)
 
 
 def capabilities_for(template_ids: set[str]) -> frozenset[Capability]:

@@ -13,7 +13,8 @@ code posted from elsewhere finds no flow), MSAL checks ``state`` and the id toke
 ``nonce``, and the record is deleted on first use, so a replayed answer finds nothing.
 
 Who may sign in: people whose directory roles (read from Graph at sign-in, not from the
-cache) give them a portal role — Global Administrator or Authentication Administrator.
+cache) open the admin pages: one of the roles of DESIGN §1 (``core.roles.CAPABILITIES``),
+each giving what Entra gives it.
 Everyone else manages their security info with Microsoft.
 """
 

@@ -226,7 +226,8 @@ def password_reset_temporary(
 ) -> str:
     """An admin or helpdesk resets the user's password to a generated temporary one, shown
     once to them; the user must replace it at the next sign-in. Every session of the user
-    ends. Authentication administrators can't reset users beyond their reach (``policy.may_change``)."""
+    ends. Authentication administrators can't reset users beyond their reach
+    (``policy.may_change``)."""
     _refuse_unless_passwords_here()
     refusal = policy.may_change(
         policy.Actor.of(context),
