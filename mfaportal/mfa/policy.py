@@ -108,6 +108,17 @@ def may_change(actor: Actor, target: Target, action: Action) -> str:
     )
 
 
+def may_change_settings(actor: Actor) -> str:
+    """Whether ``actor`` may change the service settings: '' or why not (Global and
+    Authentication Policy Administrators; the CLI)."""
+    if actor.user_id is None or Capability.CHANGE_SETTINGS in actor.capabilities:
+        return ""
+    return _(
+        "Only global administrators and authentication policy administrators can change the "
+        "service settings."
+    )
+
+
 def eligible(target: Target, requested: MfaState) -> str:
     """Whether ``target`` may be given ``requested``: '' or why not. Only licensed users are
     eligible for multi-factor authentication; anyone may be disabled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from mfaportal.core import roles
 from mfaportal.core.audit import ChangeContext
@@ -12,6 +13,7 @@ from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
     RememberedDevice,
+    ServiceSettings,
     UserMfa,
     VerificationMethod,
 )
@@ -21,6 +23,7 @@ from mfaportal.mfa.services import (
     mfa_reregistration_require,
     mfa_state_set,
     remembered_devices_restore,
+    service_settings_update,
     sessions_revoke,
 )
 from tests.factories import make_user
@@ -190,3 +193,33 @@ def test_revoking_sessions_changes_the_session_hash() -> None:
     sessions_revoke(users=only(user), context=CLI)
     user.refresh_from_db()
     assert user.get_session_auth_hash() != before
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (roles.GLOBAL_ADMINISTRATOR, True),
+        (roles.AUTHENTICATION_POLICY_ADMINISTRATOR, True),
+        (roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, False),
+        (roles.AUTHENTICATION_ADMINISTRATOR, False),
+        (roles.GLOBAL_READER, False),
+        (None, False),
+    ],
+    ids=lambda value: getattr(value, "display_name", str(value)),
+)
+def test_the_settings_service_itself_refuses_roles_that_may_not_change_settings(
+    role: roles.BuiltInRole | None, allowed: bool
+) -> None:
+    actor = make_user("actor@contoso.test", admin_role=role)
+    context = ChangeContext(actor=actor, source=AuditSource.PAGE)
+    if allowed:
+        assert service_settings_update(changes={"app_passwords_allowed": True}, context=context)
+    else:
+        with pytest.raises(PermissionDenied):
+            service_settings_update(changes={"app_passwords_allowed": True}, context=context)
+    assert ServiceSettings.load().app_passwords_allowed is allowed
+
+
+def test_the_command_line_may_change_settings() -> None:
+    context = ChangeContext(actor=None, source=AuditSource.CLI)
+    assert service_settings_update(changes={"app_passwords_allowed": True}, context=context)
