@@ -209,3 +209,27 @@ def test_counts_on_the_verify_page_are_grouped_as_the_reader_writes_numbers(
     verify_url = response.redirect_chain[-1][0]
     spanish = admin_client.get(verify_url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "1\xa0500 líneas tienen problemas y no se aplicarán." in spanish
+
+
+def test_an_authentication_policy_administrator_updates_from_a_file_and_a_helpdesk_cannot(
+    client: Client, people: None, django_capture_on_commit_callbacks
+) -> None:
+    content = (
+        b"Username,MFA Status\r\nchris@contoso.test,Enabled\r\nadmin@contoso.test,Enforced\r\n"
+    )
+    client.force_login(
+        make_user("apa@contoso.test", admin_role=roles.AUTHENTICATION_POLICY_ADMINISTRATOR)
+    )
+    assert "2 rows are ready to update." in upload(client, content).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin_portal:bulk_apply", args=[BulkUpload.objects.get().pk]))
+    assert state_of("chris@contoso.test") == MfaState.ENABLED
+    # The per-user MFA state of an admin too: that is the policy administrator's to set.
+    assert state_of("admin@contoso.test") == MfaState.ENFORCED
+
+    client.force_login(make_user("hd@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR))
+    page = client.get(BULK).content.decode()
+    assert 'type="file"' not in page and "reads this page only" in page
+    refused = client.post(BULK, {"file": SimpleUploadedFile("u.csv", content, "text/csv")})
+    assert refused.status_code == 403
+    assert BulkUpload.objects.count() == 1
