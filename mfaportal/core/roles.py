@@ -276,6 +276,8 @@ def capabilities_for(template_ids: set[str]) -> frozenset[Capability]:
 # can perform sensitive actions" table with a tick in the Auth Admin column
 # (MicrosoftDocs/entra-docs, docs/identity/role-based-access-control/
 # privileged-roles-permissions.md; ids from permissions-reference.md's Template ID column).
+# Its "Who can reset passwords" table ticks the same rows for Auth Admin, so one set serves
+# methods, sessions and passwords alike.
 # A holder of any other role, built-in or custom, is beyond its reach. A role held only as
 # eligible or over an administrative unit counts as held: Entra protects its holder all the
 # same (PIM's eligible members may activate it at any moment).
