@@ -475,5 +475,9 @@ def test_every_role_pays_the_same_pinned_queries_for_the_page_and_its_pane(
     client.get(USERS)  # the session is written once, on the first visit
     for count in (2, 40):
         with django_assert_max_num_queries(PANE_PAGE_QUERIES):
-            response = client.get(USERS, {"u": [user.pk for user in users[:count]], "size": 50})
+            ticked: dict[str, list[int] | int] = {
+                "u": [user.pk for user in users[:count]],
+                "size": 50,
+            }
+            response = client.get(USERS, ticked)
         assert response.status_code == 200
