@@ -175,10 +175,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def seed(size: int) -> None:
-    from mfaportal.demo.tenant import seed_tenant
+    from mfaportal.demo.tenant import NAMED_ACCOUNTS, seed_tenant
 
     started = time.monotonic()
-    seed_tenant(users=size - 3, password="Bench-Passw0rd!")
+    seed_tenant(users=size - NAMED_ACCOUNTS, password="Bench-Passw0rd!")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"  seeded {size:,} users in {time.monotonic() - started:.1f} s", flush=True)

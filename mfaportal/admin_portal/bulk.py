@@ -60,7 +60,7 @@ def bulk_upload_verify(*, data: Source, file_name: str, actor: DirectoryUser) ->
     rows: list[list[Any]] = []
     if parsed.ok:
         # The policy's answer for each line, before anything is applied.
-        who = policy.Actor(user_id=actor.pk, role=actor.portal_role)
+        who = policy.Actor(user_id=actor.pk, capabilities=actor.capabilities)
         targets = {
             row.id: row.target
             for chunk in chunked(sorted({row.user_id for row in parsed.rows}))

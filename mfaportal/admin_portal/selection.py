@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from mfaportal.core.params import db_id
+from mfaportal.core.roles import Capability
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import policy
 from mfaportal.mfa.models import MfaState
@@ -86,7 +87,9 @@ def selection_from(data: QueryDict, *, may_select_all: bool) -> Selection:
     user_filter = UserFilter.from_params(data.get("view"), data.get("status"), data.get("q"))
     if data.get("all") == "1":
         if not may_select_all:
-            raise SelectionError(_("Only global administrators can select every matching user."))
+            raise SelectionError(
+                _("Only those whose role changes users can select every matching user.")
+            )
         return Selection(
             user_filter, all_matching=True, count=users_matching_count(user_filter, cap=None)
         )
@@ -127,46 +130,73 @@ STEP_FOR_STATE = {
 }
 
 
+def may_select_all(actor: DirectoryUser) -> bool:
+    """Whether the actor may act on every user that matches a view: only someone whose role
+    changes users (the services still skip, user by user, whom they may not change)."""
+    return bool(actor.capabilities & {Capability.CHANGE_STATE, Capability.MANAGE_METHODS})
+
+
 def quick_steps_for(selection: Selection, actor: DirectoryUser) -> QuickSteps:
     """The steps the pane offers for these users, and the notes that say why others are not:
     the rules are ``mfaportal.mfa.policy``'s, worded here for a selection."""
     if selection.all_matching:
-        return _steps_for_filter(selection)
+        return _steps_for_filter(selection, actor)
     users = selection.users
     if not users:
         return QuickSteps()
     result = QuickSteps()
-    who = policy.Actor(user_id=actor.pk, role=actor.portal_role)
-    changeable = [
+    who = policy.Actor(user_id=actor.pk, capabilities=actor.capabilities)
+    state_changeable = [
         user for user in users if not policy.may_change(who, _target(user), policy.Action.STATE)
     ]
-    refused = len(users) - len(changeable)
+    manageable = [
+        user
+        for user in users
+        if not policy.may_change(who, _target(user), policy.Action.REREGISTRATION)
+    ]
+    if Capability.MANAGE_METHODS in actor.capabilities:
+        _note_beyond_reach(result, selection, refused=len(users) - len(manageable))
+    if state_changeable:
+        offered: set[MfaState] = set()
+        for user in state_changeable:
+            offered.update(policy.states_offered(MfaState(user.state), licensed=user.is_licensed))
+        result.steps = [STEP_FOR_STATE[state] for state in STEP_FOR_STATE if state in offered]
+        _note_unlicensed(result, selection, state_changeable)
+    if manageable:
+        result.steps.append("manage")
+    # The Enforce dialog's caveats.
+    result.unregistered = sum(
+        1 for user in state_changeable if user.is_licensed and not user.registered
+    )
+    result.admins = sum(1 for user in state_changeable if user.holds_admin_role)
+    return result
+
+
+def _note_beyond_reach(result: QuickSteps, selection: Selection, *, refused: int) -> None:
     if refused and selection.single:
         result.notes.append(
             _(
-                "%(name)s holds an admin role. Authentication administrators can't change "
-                "users who hold an admin role; ask a global administrator."
+                "%(name)s holds a privileged admin role. Authentication administrators can't "
+                "change their sign-in methods; ask a privileged authentication administrator."
             )
-            % {"name": users[0].display_name}
+            % {"name": selection.users[0].display_name}
         )
     elif refused:
         result.notes.append(
             ngettext(
-                "%(count)d of the selected users holds an admin role and will be skipped: "
-                "authentication administrators can't change them.",
-                "%(count)d of the selected users hold an admin role and will be skipped: "
-                "authentication administrators can't change them.",
+                "%(count)d of the selected users holds a privileged admin role and will be "
+                "skipped: authentication administrators can't change them.",
+                "%(count)d of the selected users hold a privileged admin role and will be "
+                "skipped: authentication administrators can't change them.",
                 refused,
             )
             % {"count": refused}
         )
-    if not changeable:
-        return result
-    offered: set[MfaState] = set()
-    for user in changeable:
-        offered.update(policy.states_offered(MfaState(user.state), licensed=user.is_licensed))
-    result.steps = [STEP_FOR_STATE[state] for state in STEP_FOR_STATE if state in offered]
-    result.steps.append("manage")
+
+
+def _note_unlicensed(
+    result: QuickSteps, selection: Selection, changeable: list[SelectedUser]
+) -> None:
     unlicensed = [user for user in changeable if policy.eligible(_target(user), MfaState.ENABLED)]
     if unlicensed and selection.single:
         result.notes.append(
@@ -174,7 +204,7 @@ def quick_steps_for(selection: Selection, actor: DirectoryUser) -> QuickSteps:
                 "Only licensed users are eligible for multi-factor authentication. "
                 "%(name)s has no licence, so Enable and Enforce are not offered."
             )
-            % {"name": users[0].display_name}
+            % {"name": selection.users[0].display_name}
         )
     elif unlicensed:
         result.notes.append(
@@ -187,23 +217,23 @@ def quick_steps_for(selection: Selection, actor: DirectoryUser) -> QuickSteps:
             )
             % {"count": len(unlicensed)}
         )
-    result.unregistered = sum(
-        1 for user in changeable if user not in unlicensed and not user.registered
-    )
-    result.admins = sum(1 for user in changeable if user.holds_admin_role)
-    return result
 
 
 def _target(user: SelectedUser) -> policy.Target:
     return policy.Target(
-        user_id=user.id, holds_admin_role=user.holds_admin_role, is_licensed=user.is_licensed
+        user_id=user.id,
+        holds_admin_role=user.holds_admin_role,
+        beyond_authentication_administrator_reach=user.beyond_authentication_administrator_reach,
+        is_licensed=user.is_licensed,
     )
 
 
-def _steps_for_filter(selection: Selection) -> QuickSteps:
-    """Every matching user: the steps follow the status filter, without reading 100k rows."""
+def _steps_for_filter(selection: Selection, actor: DirectoryUser) -> QuickSteps:
+    """Every matching user: the steps follow the status filter and the actor's role, without
+    reading 100k rows."""
     if not selection.count:
         return QuickSteps()
+    held = actor.capabilities
     status = selection.user_filter.status
     by_status = {
         STATUS_ANY: ["enable", "enforce", "disable", "manage"],
@@ -211,12 +241,17 @@ def _steps_for_filter(selection: Selection) -> QuickSteps:
         "enabled": ["enforce", "disable", "manage"],
         "enforced": ["disable", "manage"],
     }
-    return QuickSteps(
-        steps=by_status.get(status, by_status[STATUS_ANY]),
-        notes=[
+    steps = [
+        step
+        for step in by_status.get(status, by_status[STATUS_ANY])
+        if (Capability.MANAGE_METHODS if step == "manage" else Capability.CHANGE_STATE) in held
+    ]
+    notes = []
+    if Capability.CHANGE_STATE in held:
+        notes.append(
             _(
                 "Only licensed users are eligible for multi-factor authentication: Enable and "
                 "Enforce skip users without a licence and list them as skipped."
             )
-        ],
-    )
+        )
+    return QuickSteps(steps=steps, notes=notes)

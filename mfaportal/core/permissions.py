@@ -1,4 +1,4 @@
-"""Role checks for views. Every view says which portal roles may use it."""
+"""Capability checks for views. Every view says what a person must be able to do to use it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from mfaportal.core.htmx import htmx_details, redirect_for
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
-def role_required(*roles: PortalRole) -> Callable[[View], View]:
-    """Anonymous → the sign-in page; signed in without one of ``roles`` → 403."""
+def capability_required(
+    *needed: Capability, post: tuple[Capability, ...] | None = None
+) -> Callable[[View], View]:
+    """Anonymous → the sign-in page; signed in without every one of ``needed`` → 403.
+
+    ``post``: what a POST needs instead (any one of them), for a page that readers may see
+    and only some may submit. Without it a POST needs what a GET does.
+    """
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -30,7 +36,10 @@ def role_required(*roles: PortalRole) -> Callable[[View], View]:
                 back = details.current_url_abs_path if details else None
                 login = redirect_to_login(back or request.get_full_path())
                 return redirect_for(request, login["Location"])
-            if request.user.portal_role not in roles:
+            held = request.user.capabilities
+            if not all(capability in held for capability in needed):
+                raise PermissionDenied
+            if post is not None and request.method == "POST" and not held & set(post):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
@@ -39,6 +48,7 @@ def role_required(*roles: PortalRole) -> Callable[[View], View]:
     return decorator
 
 
-staff_required = role_required(PortalRole.ADMIN, PortalRole.HELPDESK)
-admin_required = role_required(PortalRole.ADMIN)
-signed_in_required = role_required(PortalRole.ADMIN, PortalRole.HELPDESK, PortalRole.USER)
+# Anyone signed in: their own security info.
+signed_in_required = capability_required()
+# Every admin page, read-only for readers; what a page changes needs more, asked for there.
+staff_required = capability_required(Capability.VIEW_ADMIN)

@@ -1,4 +1,4 @@
-"""Directory roles and the portal role they grant.
+"""Directory roles and what they let a person do in the portal (DESIGN §1's role table).
 
 The role template ids are Microsoft Entra's built-in role ids; they are the same in every
 tenant, so local mode and graph mode agree on what "Global Administrator" is. The list holds
@@ -207,6 +207,8 @@ BUILT_IN_ROLES: tuple[BuiltInRole, ...] = (
     _privileged(
         "5d6b6bb7-de71-4623-b4af-96380a352509", _("Security Reader"), _("Security readers")
     ),
+    # Not privileged, listed because it reads the portal's pages (DESIGN §1).
+    BuiltInRole("4a5d8f65-41da-4de4-8968-e035b65339cf", _("Reports Reader"), _("Reports readers")),
 )
 ROLES_BY_TEMPLATE_ID = {role.template_id: role for role in BUILT_IN_ROLES}
 PRIVILEGED_ROLES = tuple(role for role in BUILT_IN_ROLES if role.privileged)
@@ -228,16 +230,80 @@ LIMITED_ROLES_BY_ID = {limited_role_id(role.template_id): role for role in BUILT
 LIMITED_DISPLAY_SUFFIX = " (eligible or scoped)"
 
 
-class PortalRole(enum.StrEnum):
-    ADMIN = "admin"
-    HELPDESK = "helpdesk"
-    USER = "user"
+AUTHENTICATION_POLICY_ADMINISTRATOR = ROLES_BY_TEMPLATE_ID["0526716b-113d-4c15-b2c8-68e3c22b9f80"]
+GLOBAL_READER = ROLES_BY_TEMPLATE_ID["f2ef992c-3afb-46b9-b7cf-a126ee74c451"]
+SECURITY_READER = ROLES_BY_TEMPLATE_ID["5d6b6bb7-de71-4623-b4af-96380a352509"]
+REPORTS_READER = ROLES_BY_TEMPLATE_ID["4a5d8f65-41da-4de4-8968-e035b65339cf"]
 
 
-def portal_role_for(template_ids: set[str]) -> PortalRole:
-    """Global Administrator → admin, Authentication Administrator → helpdesk, else user."""
-    if GLOBAL_ADMINISTRATOR.template_id in template_ids:
-        return PortalRole.ADMIN
-    if AUTHENTICATION_ADMINISTRATOR.template_id in template_ids:
-        return PortalRole.HELPDESK
-    return PortalRole.USER
+class Capability(enum.StrEnum):
+    """What a held role lets a person do here. The views and the policy ask for these, never
+    for a role by name, so a role's reach is written once (``CAPABILITIES``)."""
+
+    VIEW_ADMIN = "view_admin"  # every admin page, report, audit log and job, read-only
+    CHANGE_STATE = "change_state"  # per-user MFA state: quick steps, bulk update, CSV
+    CHANGE_SETTINGS = "change_settings"  # service settings (and graph mode's Sync now)
+    MANAGE_METHODS = "manage_methods"  # methods, re-registration, sessions, password, fraud
+    # ... of users who hold a role beyond an Authentication Administrator's reach.
+    MANAGE_METHODS_OF_PRIVILEGED = "manage_methods_of_privileged"
+
+
+_READ = frozenset({Capability.VIEW_ADMIN})
+CAPABILITIES: dict[str, frozenset[Capability]] = {
+    GLOBAL_ADMINISTRATOR.template_id: frozenset(Capability),
+    AUTHENTICATION_POLICY_ADMINISTRATOR.template_id: _READ
+    | {Capability.CHANGE_STATE, Capability.CHANGE_SETTINGS},
+    PRIVILEGED_AUTHENTICATION_ADMINISTRATOR.template_id: _READ
+    | {Capability.MANAGE_METHODS, Capability.MANAGE_METHODS_OF_PRIVILEGED},
+    AUTHENTICATION_ADMINISTRATOR.template_id: _READ | {Capability.MANAGE_METHODS},
+    GLOBAL_READER.template_id: _READ,
+    SECURITY_READER.template_id: _READ,
+    REPORTS_READER.template_id: _READ,
+}
+
+
+def capabilities_for(template_ids: set[str]) -> frozenset[Capability]:
+    """What the roles held tenant-wide and active give. An eligible or scoped role (its
+    ``limited_role_id``) gives nothing: the portal grants only what a role does tenant-wide,
+    now."""
+    granted: frozenset[Capability] = frozenset()
+    for template_id in template_ids:
+        granted |= CAPABILITIES.get(template_id, frozenset())
+    return granted
+
+
+# The roles an Authentication Administrator may still act on: the rows of Microsoft's "Who
+# can perform sensitive actions" table with a tick in the Auth Admin column
+# (MicrosoftDocs/entra-docs, docs/identity/role-based-access-control/
+# privileged-roles-permissions.md; ids from permissions-reference.md's Template ID column).
+# Its "Who can reset passwords" table ticks the same rows for Auth Admin, so one set serves
+# methods, sessions and passwords alike.
+# A holder of any other role, built-in or custom, is beyond its reach. A role held only as
+# eligible or over an administrative unit counts as held: Entra protects its holder all the
+# same (PIM's eligible members may activate it at any moment).
+WITHIN_AUTHENTICATION_ADMINISTRATOR_REACH = frozenset(
+    {
+        AUTHENTICATION_ADMINISTRATOR.template_id,
+        "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",  # Directory Readers
+        "95e79109-95c0-4d8e-aee3-d01accf2d47b",  # Guest Inviter
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",  # Message Center Reader
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",  # Password Administrator
+        REPORTS_READER.template_id,
+        "27460883-1df1-4691-b032-3b79643e5e63",  # User Experience Success Manager
+        "75934031-6c7e-415a-99d7-48dbd49e875e",  # Usage Summary Reports Reader
+    }
+)
+
+
+# The same, as the ids the cache holds (a role itself, or its eligible-or-scoped id): what a
+# query asks of a user's roles without reading them.
+WITHIN_REACH_ROLE_IDS = WITHIN_AUTHENTICATION_ADMINISTRATOR_REACH | {
+    limited_role_id(template_id) for template_id in WITHIN_AUTHENTICATION_ADMINISTRATOR_REACH
+}
+
+
+def beyond_authentication_administrator_reach(role_ids: set[str]) -> bool:
+    """Whether someone holding these roles (as the cache holds them, limited ones included)
+    is protected from an Authentication Administrator: only Privileged Authentication and
+    Global Administrators may reset their methods, sessions or password."""
+    return not role_ids <= WITHIN_REACH_ROLE_IDS

@@ -8,7 +8,7 @@ from django.templatetags.static import static
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
 
 
 @require_GET
@@ -16,7 +16,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """Send each person where they belong: staff to the admin page, others to their own."""
     if not request.user.is_authenticated:
         return redirect("signin")
-    if request.user.portal_role in (PortalRole.ADMIN, PortalRole.HELPDESK):
+    if Capability.VIEW_ADMIN in request.user.capabilities:
         return redirect("admin_portal:users")
     return redirect("selfservice:setup")
 

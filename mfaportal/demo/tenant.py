@@ -2,7 +2,7 @@
 
 Every 50th generated user (index 17, 67, 117, ...) is a new hire: MFA Enabled, nothing
 registered, and the printed password is a *temporary* one they must replace at their first
-sign-in (DESIGN §5.7). The three named accounts never are. A third of the users who have
+sign-in (DESIGN §5.7). The named accounts never are. A third of the users who have
 registered methods also have a verified authentication email for password reset.
 """
 
@@ -189,8 +189,28 @@ def _phone(rng: random.Random) -> str:
     return f"+1425555{rng.randrange(100, 200):04d}"
 
 
+# The named accounts with a role besides admin@ and helpdesk@: each role's pages as it sees
+# them (seed_demo prints them).
+ROLE_ACCOUNTS = (
+    (
+        f"policy@{DOMAIN}",
+        "Policy Administrator",
+        roles.AUTHENTICATION_POLICY_ADMINISTRATOR,
+    ),
+    (
+        f"privileged@{DOMAIN}",
+        "Privileged Helpdesk Agent",
+        roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+    ),
+    (f"reader@{DOMAIN}", "Global Reader", roles.GLOBAL_READER),
+    (f"security@{DOMAIN}", "Security Reader", roles.SECURITY_READER),
+    (f"reports@{DOMAIN}", "Reports Reader", roles.REPORTS_READER),
+)
+NAMED_ACCOUNTS = 3 + len(ROLE_ACCOUNTS)
+
+
 def tenant_specs(count: int) -> Iterator[UserSpec]:
-    """The three named accounts, then ``count`` more, the same every time."""
+    """The named accounts, then ``count`` more, the same every time."""
     rng = random.Random(20261122)
     yield UserSpec(
         f"admin@{DOMAIN}",
@@ -205,6 +225,16 @@ def tenant_specs(count: int) -> Iterator[UserSpec]:
         role_ids=[roles.AUTHENTICATION_ADMINISTRATOR.template_id],
     )
     yield UserSpec(f"adele@{DOMAIN}", "Adele Vance", uuid.UUID(int=rng.getrandbits(128), version=4))
+    # One account for each other role DESIGN §1 lists, from a generator of their own so that
+    # the rest of the tenant stays what it was before they were added.
+    role_rng = random.Random(20261202)
+    for upn, display_name, role in ROLE_ACCOUNTS:
+        yield UserSpec(
+            upn,
+            display_name,
+            uuid.UUID(int=role_rng.getrandbits(128), version=4),
+            role_ids=[role.template_id],
+        )
 
     other_roles = [role.template_id for role in roles.BUILT_IN_ROLES[2:]]
     for index in range(count):
@@ -324,7 +354,7 @@ def seed_tenant(
     batch: list[UserSpec] = []
     created_count = 0
     seen_upns: list[str] = []
-    total = users + 3
+    total = users + NAMED_ACCOUNTS
     for spec in tenant_specs(users):
         seen_upns.append(spec.upn)
         if spec.upn in existing:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -19,8 +20,10 @@ from django.utils.translation import gettext
 from mfaportal.core.roles import (
     LIMITED_ROLES_BY_ID,
     ROLES_BY_TEMPLATE_ID,
-    PortalRole,
-    portal_role_for,
+    WITHIN_REACH_ROLE_IDS,
+    Capability,
+    beyond_authentication_administrator_reach,
+    capabilities_for,
 )
 
 
@@ -146,9 +149,30 @@ class DirectoryUser(AbstractBaseUser):
         return cached
 
     @property
-    def portal_role(self) -> PortalRole:
-        return portal_role_for(self.role_template_ids)
+    def capabilities(self) -> frozenset[Capability]:
+        """What this person may do here, from the roles they hold (read once per object, so
+        once per request for the signed-in person)."""
+        return capabilities_for(self.role_template_ids)
+
+    @property
+    def beyond_authentication_administrator_reach(self) -> bool:
+        return beyond_authentication_administrator_reach(self.role_template_ids)
 
     @property
     def holds_admin_role(self) -> bool:
         return bool(self.role_template_ids)
+
+
+def holds_any_role() -> Exists:
+    """For an annotation: the user holds some directory role (active, eligible or scoped)."""
+    return Exists(DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk")))
+
+
+def holds_role_beyond_authentication_administrator_reach() -> Exists:
+    """For an annotation: ``DirectoryUser.beyond_authentication_administrator_reach`` in the
+    query itself, so a list of users needs no query per user."""
+    return Exists(
+        DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk")).exclude(
+            directoryrole__template_id__in=WITHIN_REACH_ROLE_IDS
+        )
+    )

@@ -13,7 +13,8 @@ code posted from elsewhere finds no flow), MSAL checks ``state`` and the id toke
 ``nonce``, and the record is deleted on first use, so a replayed answer finds nothing.
 
 Who may sign in: people whose directory roles (read from Graph at sign-in, not from the
-cache) give them a portal role — Global Administrator or Authentication Administrator.
+cache) open the admin pages: one of the roles of DESIGN §1 (``core.roles.CAPABILITIES``),
+each giving what Entra gives it.
 Everyone else manages their security info with Microsoft.
 """
 
@@ -34,7 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from mfaportal.core.modes import graph_mode
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.entra.sync import user_refresh
 from mfaportal.graph import (
@@ -199,7 +200,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
         )
     if user is None or not user.account_enabled:
         return _refuse(request, _("Your account can't sign in to this portal."), status=403)
-    if user.portal_role not in (PortalRole.ADMIN, PortalRole.HELPDESK):
+    if Capability.VIEW_ADMIN not in user.capabilities:
         return render(
             request,
             "entra/signin_error.html",
@@ -215,7 +216,11 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
     # Entra ID's sign-in (its password and whatever second factor its policies ask) is
     # this session's proof; the portal's own step-up pages are not used in graph mode.
     session_proof_mark(session=request.session)
-    logger.info("staff user %s signed in with Entra ID as %s", user.pk, user.portal_role)
+    logger.info(
+        "staff user %s signed in with Entra ID, may %s",
+        user.pk,
+        ", ".join(sorted(user.capabilities)),
+    )
     # 303: the browser follows with a GET, which now carries the new session cookie.
     response = redirect(next_url)
     response.status_code = 303

@@ -15,8 +15,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from mfaportal.core.htmx import is_htmx
 from mfaportal.core.modes import graph_mode
-from mfaportal.core.permissions import admin_required, staff_required
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.permissions import capability_required, staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.entra.models import DirectorySyncState
 from mfaportal.entra.selectors import outbox_summary
 from mfaportal.entra.sync import KIND_LABELS, STAGE_LABELS, sync_is_running
@@ -45,7 +45,7 @@ def sync_panel_context(request: HttpRequest) -> dict[str, Any]:
         "last_kind_label": KIND_LABELS.get(last_kind, last_kind),
         "percent": percent,
         "outbox": outbox_summary(),
-        "can_sync": user.is_authenticated and user.portal_role == PortalRole.ADMIN,
+        "can_sync": user.is_authenticated and Capability.CHANGE_SETTINGS in user.capabilities,
     }
 
 
@@ -61,7 +61,7 @@ def sync_status(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, Capability.CHANGE_SETTINGS)
 def sync_now(request: HttpRequest) -> HttpResponse:
     """Queue a sync for the task worker ("Sync now"); a full one when asked."""
     if not graph_mode():

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
+from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState
 
 
@@ -35,7 +36,7 @@ class Actor:
     """Who acts. ``user_id`` None: the CLI, sync or the system (the operator is trusted)."""
 
     user_id: int | None
-    role: PortalRole | None = None
+    capabilities: frozenset[Capability] = frozenset()
     # The person's own security info pages (they act on their own account).
     self_service: bool = False
 
@@ -44,10 +45,9 @@ class Actor:
         actor = context.actor
         if actor is None:
             return cls(user_id=None)
-        role = getattr(actor, "portal_role", None)
         return cls(
             user_id=actor.pk,
-            role=PortalRole(role) if role else None,
+            capabilities=getattr(actor, "capabilities", frozenset()),
             self_service=context.source == AuditSource.SELF_SERVICE,
         )
 
@@ -58,26 +58,65 @@ class Target:
 
     user_id: int
     holds_admin_role: bool
+    # Holds a role (active, eligible or scoped) outside what Microsoft lets an Authentication
+    # Administrator act on (``core.roles.beyond_authentication_administrator_reach``).
+    beyond_authentication_administrator_reach: bool
     is_licensed: bool = True
+
+    @classmethod
+    def of(cls, user: DirectoryUser) -> Target:
+        return cls(
+            user_id=user.pk,
+            holds_admin_role=user.holds_admin_role,
+            beyond_authentication_administrator_reach=user.beyond_authentication_administrator_reach,
+            is_licensed=user.is_licensed,
+        )
 
 
 def may_change(actor: Actor, target: Target, action: Action) -> str:
     """Whether ``actor`` may do ``action`` to ``target``: '' or why not.
 
-    Global administrators may change anyone; authentication administrators (helpdesk) anyone
-    who holds no admin role; everyone their own account on their own pages.
+    DESIGN §1: the per-user MFA state needs Global or Authentication Policy Administrator;
+    methods, sessions and passwords need Privileged Authentication Administrator (anyone) or
+    Authentication Administrator (only users within its reach); everyone may change their
+    own account on their own pages; the CLI and sync anything.
     """
     if actor.user_id is None:
         return ""
     if actor.self_service and actor.user_id == target.user_id:
         return ""
-    if actor.role == PortalRole.ADMIN:
+    held = actor.capabilities
+    if action == Action.STATE:
+        if Capability.CHANGE_STATE in held:
+            return ""
+        return _(
+            "Only global administrators and authentication policy administrators can change "
+            "a user's multi-factor authentication state."
+        )
+    if Capability.MANAGE_METHODS_OF_PRIVILEGED in held:
         return ""
-    if actor.role == PortalRole.HELPDESK:
-        if target.holds_admin_role:
-            return _("Authentication administrators can't change users who hold an admin role.")
+    if Capability.MANAGE_METHODS in held:
+        if target.beyond_authentication_administrator_reach:
+            return _(
+                "Authentication administrators can't change users who hold a privileged "
+                "admin role; ask a privileged authentication administrator."
+            )
         return ""
-    return _("Only administrators and helpdesk staff can change other users.")
+    return _(
+        "Only global administrators and (privileged) authentication administrators can "
+        "change another user's sign-in methods, sessions or password."
+    )
+
+
+def may_change_settings(actor: Actor) -> str:
+    """Whether ``actor`` may change the service settings: '' or why not (Global and
+    Authentication Policy Administrators; the CLI)."""
+    if actor.user_id is None or Capability.CHANGE_SETTINGS in actor.capabilities:
+        return ""
+    return _(
+        "Only global administrators and authentication policy administrators can change the "
+        "service settings."
+    )
 
 
 def eligible(target: Target, requested: MfaState) -> str:

@@ -226,11 +226,12 @@ def password_reset_temporary(
 ) -> str:
     """An admin or helpdesk resets the user's password to a generated temporary one, shown
     once to them; the user must replace it at the next sign-in. Every session of the user
-    ends. Authentication administrators can't reset users who hold an admin role."""
+    ends. Authentication administrators can't reset users beyond their reach
+    (``policy.may_change``)."""
     _refuse_unless_passwords_here()
     refusal = policy.may_change(
         policy.Actor.of(context),
-        policy.Target(user_id=user.pk, holds_admin_role=user.holds_admin_role),
+        policy.Target.of(user),
         policy.Action.PASSWORD,
     )
     if refusal:

@@ -238,3 +238,27 @@ def test_a_file_with_only_the_header_says_it_has_no_users(
     assert "results file" not in html
     assert "ready to update" not in html
     assert not BulkJob.objects.exists()
+
+
+def test_an_authentication_policy_administrator_updates_from_a_file_and_a_helpdesk_cannot(
+    client: Client, people: None, django_capture_on_commit_callbacks
+) -> None:
+    content = (
+        b"Username,MFA Status\r\nchris@contoso.test,Enabled\r\nadmin@contoso.test,Enforced\r\n"
+    )
+    client.force_login(
+        make_user("apa@contoso.test", admin_role=roles.AUTHENTICATION_POLICY_ADMINISTRATOR)
+    )
+    assert "2 rows are ready to update." in upload(client, content).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin_portal:bulk_apply", args=[BulkUpload.objects.get().pk]))
+    assert state_of("chris@contoso.test") == MfaState.ENABLED
+    # The per-user MFA state of an admin too: that is the policy administrator's to set.
+    assert state_of("admin@contoso.test") == MfaState.ENFORCED
+
+    client.force_login(make_user("hd@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR))
+    page = client.get(BULK).content.decode()
+    assert 'type="file"' not in page and "reads this page only" in page
+    refused = client.post(BULK, {"file": SimpleUploadedFile("u.csv", content, "text/csv")})
+    assert refused.status_code == 403
+    assert BulkUpload.objects.count() == 1

@@ -110,7 +110,9 @@ def test_mixed_selection_with_unlicensed_users_explains_they_are_skipped(
     assert "1 selected user has no licence and is skipped by Enable and Enforce" in html
 
 
-def test_helpdesk_gets_no_steps_for_a_user_holding_an_admin_role(helpdesk_client: Client) -> None:
+def test_helpdesk_gets_no_steps_for_a_user_holding_a_privileged_role(
+    helpdesk_client: Client,
+) -> None:
     exchange = make_user(
         "exch@contoso.test",
         display_name="Exchange Admin",
@@ -118,12 +120,39 @@ def test_helpdesk_gets_no_steps_for_a_user_holding_an_admin_role(helpdesk_client
     )
     assert pane_steps(helpdesk_client, exchange) == []
     html = helpdesk_client.get(PANE, {"u": exchange.pk}, HTTP_HX_REQUEST="true").content.decode()
-    assert "Authentication administrators can&#x27;t change users who hold an admin role" in html
+    assert "Exchange Admin holds a privileged admin role" in html
+    assert "Authentication administrators can&#x27;t change their sign-in methods" in html
 
 
-def test_helpdesk_gets_steps_for_ordinary_users(helpdesk_client: Client) -> None:
+def test_helpdesk_manages_the_settings_of_ordinary_users_but_not_their_state(
+    helpdesk_client: Client,
+) -> None:
     user = make_user("pat@contoso.test", state=MfaState.ENABLED)
-    assert pane_steps(helpdesk_client, user) == ["enforce", "disable", "manage"]
+    assert pane_steps(helpdesk_client, user) == ["manage"]
+    assert helpdesk_client.get(step_url("enforce"), {"u": user.pk}).status_code == 403
+    assert helpdesk_client.post(step_url("enforce"), {"u": user.pk}).status_code == 403
+    assert state_of(user) == MfaState.ENABLED
+
+
+def test_an_authentication_policy_administrator_gets_the_state_steps_only(
+    client: Client,
+) -> None:
+    client.force_login(
+        make_user("apa@contoso.test", admin_role=roles.AUTHENTICATION_POLICY_ADMINISTRATOR)
+    )
+    user = make_user("pat@contoso.test", state=MfaState.ENABLED)
+    assert pane_steps(client, user) == ["enforce", "disable"]
+    assert client.get(step_url("manage"), {"u": user.pk}).status_code == 403
+
+
+def test_a_privileged_authentication_administrator_manages_a_global_admin(
+    client: Client,
+) -> None:
+    client.force_login(
+        make_user("paa@contoso.test", admin_role=roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR)
+    )
+    other = make_user("ga2@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    assert pane_steps(client, other) == ["manage"]
 
 
 def test_admin_gets_steps_for_other_admins(admin_client: Client) -> None:
@@ -303,20 +332,22 @@ def test_updates_successful_lists_each_user_that_was_not_updated_and_why(
     assert state_of(unlicensed) == MfaState.DISABLED
 
 
-def test_helpdesk_enforce_on_a_mix_changes_ordinary_users_and_skips_admins(
+def test_helpdesk_manage_on_a_mix_changes_ordinary_users_and_skips_privileged_ones(
     helpdesk_client: Client,
 ) -> None:
-    ordinary = make_user("pat@contoso.test", state=MfaState.ENABLED)
-    privileged = make_user(
-        "ga2@contoso.test", state=MfaState.ENABLED, admin_role=roles.GLOBAL_ADMINISTRATOR
-    )
+    ordinary = make_user("pat@contoso.test")
+    privileged = make_user("ga2@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    for user in (ordinary, privileged):
+        AppPassword.objects.create(user=user, name="Outlook", digest=f"{user.pk:064d}")
     html = helpdesk_client.post(
-        step_url("enforce"), {"u": [ordinary.pk, privileged.pk]}, HTTP_HX_REQUEST="true"
+        step_url("manage"),
+        {"u": [ordinary.pk, privileged.pk], "delete_app_passwords": "on"},
+        HTTP_HX_REQUEST="true",
     ).content.decode()
-    assert state_of(ordinary) == MfaState.ENFORCED
-    assert state_of(privileged) == MfaState.ENABLED
+    assert not AppPassword.objects.filter(user=ordinary).exists()
+    assert AppPassword.objects.filter(user=privileged).exists()
     assert "ga2@contoso.test" in html
-    assert "can&#x27;t change users who hold an admin role" in html
+    assert "can&#x27;t change users who hold a privileged admin role" in html
 
 
 def test_manage_user_settings_applies_each_chosen_option(admin_client: Client) -> None:
@@ -439,14 +470,20 @@ def test_select_all_matching_applies_to_exactly_the_matching_users(
     assert sorted(job.user_ids) == sorted(user.pk for user in matching)
 
 
-def test_helpdesk_cannot_select_all_matching(helpdesk_client: Client) -> None:
+def test_readers_cannot_select_all_matching_and_helpdesk_gets_only_manage(
+    client: Client, helpdesk_client: Client
+) -> None:
     bulk_users(5, prefix="adq")
-    assert helpdesk_client.get(PANE, {"all": "1"}).status_code == 403
+    assert helpdesk_client.get(PANE, {"all": "1"}).status_code == 200
+    html = helpdesk_client.get(PANE, {"all": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-focus-key="step-manage"' in html and "step-enable" not in html
     assert (
         helpdesk_client.post(step_url("enable"), {"all": "1"}, HTTP_HX_REQUEST="true").status_code
         == 403
     )
-    assert helpdesk_client.get(reverse("admin_portal:users_count")).status_code == 403
+    client.force_login(make_user("reader@contoso.test", admin_role=roles.GLOBAL_READER))
+    assert client.get(PANE, {"all": "1"}).status_code == 403
+    assert client.post(step_url("manage"), {"all": "1"}).status_code == 403
 
 
 def test_select_all_steps_follow_the_status_filter(admin_client: Client) -> None:
@@ -606,8 +643,15 @@ def test_results_csv_lists_every_user_with_its_outcome(admin_client: Client) -> 
     assert by_user["'=cmd@contoso.test"][3] == "Skipped"
 
 
-def test_a_job_is_visible_to_its_creator_and_admins_only(
-    helpdesk_client: Client, admin: DirectoryUser
+def test_a_job_is_visible_to_every_admin_role_and_resumable_by_those_who_could_start_it(
+    client: Client, helpdesk_client: Client, admin: DirectoryUser
 ) -> None:
     job = BulkJob.objects.create(kind=BulkJob.Kind.STATE, created_by=admin, params={"state": 1})
-    assert helpdesk_client.get(reverse("admin_portal:job", args=[job.pk])).status_code == 404
+    url = reverse("admin_portal:job", args=[job.pk])
+    assert helpdesk_client.get(url).status_code == 200
+    # A state job: an authentication administrator could not have started it.
+    resume = reverse("admin_portal:job_resume", args=[job.pk])
+    assert helpdesk_client.post(resume).status_code == 403
+    client.force_login(make_user("reader@contoso.test", admin_role=roles.REPORTS_READER))
+    assert client.get(url).status_code == 200
+    assert client.post(resume).status_code == 403

@@ -17,9 +17,12 @@ from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.selectors.users import SEARCH_WINDOW, Cursor, Sort, UserFilter, users_page
 from tests.admin_portal.conftest import bulk_users
 from tests.factories import make_user
+from tests.factories import role as factory_role
 
 pytestmark = pytest.mark.django_db
 USERS = reverse("admin_portal:users")
+# The users page with 40 users ticked (the pane drawn with it), for any admin role.
+PANE_PAGE_QUERIES = 10
 
 
 def names(response) -> list[str]:
@@ -446,3 +449,35 @@ def test_a_selection_in_the_address_costs_one_query_more_whatever_its_size(
     with django_assert_max_num_queries(7):
         response = admin_client.get(USERS, {"size": "200", "u": ticked})
     assert "40 users selected" in pane_of(response)
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        roles.GLOBAL_ADMINISTRATOR,
+        roles.AUTHENTICATION_POLICY_ADMINISTRATOR,
+        roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        roles.AUTHENTICATION_ADMINISTRATOR,
+        roles.GLOBAL_READER,
+    ],
+    ids=lambda role: role.display_name,
+)
+def test_every_role_pays_the_same_pinned_queries_for_the_page_and_its_pane(
+    client: Client, django_assert_max_num_queries, role: roles.BuiltInRole
+) -> None:
+    """What the actor may do is read once per request, and whom the pane may not change is
+    one EXISTS in the selection's query: no query per row or per ticked user."""
+    client.force_login(make_user("actor@contoso.test", admin_role=role))
+    users = bulk_users(40, prefix="adq", state=MfaState.ENFORCED)
+    for index, user in enumerate(users[:10]):
+        held = roles.GLOBAL_ADMINISTRATOR if index % 2 else roles.REPORTS_READER
+        user.roles.add(factory_role(held))
+    client.get(USERS)  # the session is written once, on the first visit
+    for count in (2, 40):
+        with django_assert_max_num_queries(PANE_PAGE_QUERIES):
+            ticked: dict[str, list[int] | int] = {
+                "u": [user.pk for user in users[:count]],
+                "size": 50,
+            }
+            response = client.get(USERS, ticked)
+        assert response.status_code == 200

@@ -31,11 +31,16 @@ def test_plain_user_gets_403_on_admin_pages(client: Client, name: str) -> None:
     ("template", "status"),
     [
         (roles.GLOBAL_ADMINISTRATOR, 200),
+        (roles.AUTHENTICATION_POLICY_ADMINISTRATOR, 200),
+        (roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, 200),
         (roles.AUTHENTICATION_ADMINISTRATOR, 200),
+        (roles.GLOBAL_READER, 200),
+        (roles.SECURITY_READER, 200),
+        (roles.REPORTS_READER, 200),
         (roles.ROLES_BY_TEMPLATE_ID["29232cdf-9323-42fd-ade2-1d097af3e4de"], 403),  # Exchange
     ],
 )
-def test_only_global_and_authentication_administrators_reach_the_admin_page(
+def test_only_the_roles_design_lists_reach_the_admin_page(
     client: Client, template: roles.BuiltInRole, status: int
 ) -> None:
     client.force_login(make_user("staff@contoso.test", admin_role=template))
@@ -52,13 +57,13 @@ def test_home_sends_each_role_where_it_belongs(client: Client) -> None:
     assert client.get("/")["Location"] == reverse("selfservice:setup")
 
 
-def test_portal_role_mapping() -> None:
-    assert roles.portal_role_for({roles.GLOBAL_ADMINISTRATOR.template_id}) == roles.PortalRole.ADMIN
-    assert (
-        roles.portal_role_for({roles.AUTHENTICATION_ADMINISTRATOR.template_id})
-        == roles.PortalRole.HELPDESK
-    )
-    assert roles.portal_role_for(set()) == roles.PortalRole.USER
+def test_readers_start_on_the_admin_page_too(client: Client) -> None:
+    client.force_login(make_user("gr@contoso.test", admin_role=roles.GLOBAL_READER))
+    assert client.get("/")["Location"] == reverse("admin_portal:users")
+
+
+def test_no_role_gives_anything_here() -> None:
+    assert roles.capabilities_for(set()) == frozenset()
 
 
 @pytest.mark.django_db

@@ -28,17 +28,23 @@ def test_seeding_twice_gives_the_same_tenant() -> None:
     output = seed("--users", "120")
     assert tenant_snapshot() == first
     assert "0 users created" in output
-    assert len(first) == 123
+    assert len(first) == 128  # the eight named accounts and 120 more
 
 
-def test_the_three_named_accounts_start_disabled_and_sign_in_with_the_printed_password() -> None:
+def test_the_named_accounts_start_disabled_and_sign_in_with_the_printed_password() -> None:
     output = seed("--users", "5", "--password", "Another-Pass-7")
     assert "Another-Pass-7" in output
     for upn, role in (
         ("admin@contoso.test", ["Global Administrator"]),
         ("helpdesk@contoso.test", ["Authentication Administrator"]),
+        ("policy@contoso.test", ["Authentication Policy Administrator"]),
+        ("privileged@contoso.test", ["Privileged Authentication Administrator"]),
+        ("reader@contoso.test", ["Global Reader"]),
+        ("security@contoso.test", ["Security Reader"]),
+        ("reports@contoso.test", ["Reports Reader"]),
         ("adele@contoso.test", []),
     ):
+        assert upn in output
         user = DirectoryUser.objects.get(user_principal_name=upn)
         summary = user_summary(user)
         assert summary["mfaState"] == "Disabled" and summary["roles"] == role

@@ -43,7 +43,7 @@ def test_global_admin_signs_in_and_gets_the_admin_role_from_graph(
     assert answer.status_code == 303 and answer["Location"] == "/mfa/setup/"
     user = signed_in_user(client)
     assert user.user_principal_name == "admin@contoso.test"
-    assert user.portal_role == "admin"
+    assert user.capabilities == frozenset(roles.Capability)
     # Read from Graph at sign-in, with the roles: the cache did not hold this user before.
     assert set(user.roles.values_list("template_id", flat=True)) == {
         roles.GLOBAL_ADMINISTRATOR.template_id
@@ -60,7 +60,35 @@ def test_authentication_administrator_signs_in_as_helpdesk(
     )
 
     assert answer.status_code == 303
-    assert signed_in_user(client).portal_role == "helpdesk"
+    assert signed_in_user(client).capabilities == roles.capabilities_for(
+        {roles.AUTHENTICATION_ADMINISTRATOR.template_id}
+    )
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        roles.AUTHENTICATION_POLICY_ADMINISTRATOR,
+        roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
+        roles.GLOBAL_READER,
+        roles.SECURITY_READER,
+        roles.REPORTS_READER,
+    ],
+    ids=lambda role: role.display_name,
+)
+def test_every_role_design_lists_signs_in_with_what_it_may_do(
+    graph_mode: GraphEmulator, client: Client, role: roles.BuiltInRole
+) -> None:
+    person = graph_mode.tenant.user_at(22)
+    graph_mode.tenant.assign_role(role.template_id, person.id)
+
+    answer = client.post(
+        reverse("entra:callback"), start(client, graph_mode, person.user_principal_name)
+    )
+
+    assert answer.status_code == 303
+    assert signed_in_user(client).capabilities == roles.capabilities_for({role.template_id})
+    assert client.get(reverse("admin_portal:users")).status_code == 200
 
 
 def test_roles_come_from_graph_not_from_a_stale_cache(
@@ -183,7 +211,7 @@ def test_staff_sign_in_works_when_the_tenant_is_configured_by_its_domain_name(
     answer = client.post(reverse("entra:callback"), start(client, graph_mode, "admin@contoso.test"))
 
     assert answer.status_code == 303
-    assert signed_in_user(client).portal_role == "admin"
+    assert signed_in_user(client).capabilities == frozenset(roles.Capability)
 
 
 def test_a_staff_sign_in_with_a_password_only_is_refused(

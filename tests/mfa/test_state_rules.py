@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from mfaportal.core import roles
 from mfaportal.core.audit import ChangeContext
@@ -12,6 +13,7 @@ from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
     RememberedDevice,
+    ServiceSettings,
     UserMfa,
     VerificationMethod,
 )
@@ -21,6 +23,7 @@ from mfaportal.mfa.services import (
     mfa_reregistration_require,
     mfa_state_set,
     remembered_devices_restore,
+    service_settings_update,
     sessions_revoke,
 )
 from tests.factories import make_user
@@ -86,7 +89,7 @@ def test_unlicensed_users_are_skipped_for_enable_and_enforce_but_can_be_disabled
     assert state_of(user) == MfaState.DISABLED
 
 
-def test_helpdesk_cannot_change_users_holding_an_admin_role() -> None:
+def test_authentication_administrators_cannot_change_the_mfa_state_of_anyone() -> None:
     helpdesk = make_user("hd@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR)
     admin = make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
     plain = make_user("plain@contoso.test")
@@ -96,9 +99,27 @@ def test_helpdesk_cannot_change_users_holding_an_admin_role() -> None:
         state=MfaState.ENABLED,
         context=context,
     )
-    assert [item.user_principal_name for item in outcome.changed] == ["plain@contoso.test"]
-    assert [item.user_principal_name for item in outcome.skipped] == ["ga@contoso.test"]
-    assert state_of(admin) == MfaState.DISABLED
+    assert not outcome.changed
+    assert sorted(item.user_principal_name for item in outcome.skipped) == [
+        "ga@contoso.test",
+        "plain@contoso.test",
+    ]
+    assert state_of(admin) == state_of(plain) == MfaState.DISABLED
+
+
+def test_an_authentication_policy_administrator_changes_the_state_of_anyone() -> None:
+    policy_admin = make_user(
+        "apa@contoso.test", admin_role=roles.AUTHENTICATION_POLICY_ADMINISTRATOR
+    )
+    admin = make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    plain = make_user("plain@contoso.test")
+    outcome = mfa_state_set(
+        users=DirectoryUser.objects.filter(pk__in=[admin.pk, plain.pk]),
+        state=MfaState.ENABLED,
+        context=ChangeContext(actor=policy_admin, source=AuditSource.PAGE),
+    )
+    assert len(outcome.changed) == 2 and not outcome.skipped
+    assert state_of(admin) == state_of(plain) == MfaState.ENABLED
 
 
 def test_a_global_admin_can_change_another_admin() -> None:
@@ -172,3 +193,33 @@ def test_revoking_sessions_changes_the_session_hash() -> None:
     sessions_revoke(users=only(user), context=CLI)
     user.refresh_from_db()
     assert user.get_session_auth_hash() != before
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        (roles.GLOBAL_ADMINISTRATOR, True),
+        (roles.AUTHENTICATION_POLICY_ADMINISTRATOR, True),
+        (roles.PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, False),
+        (roles.AUTHENTICATION_ADMINISTRATOR, False),
+        (roles.GLOBAL_READER, False),
+        (None, False),
+    ],
+    ids=lambda value: getattr(value, "display_name", str(value)),
+)
+def test_the_settings_service_itself_refuses_roles_that_may_not_change_settings(
+    role: roles.BuiltInRole | None, allowed: bool
+) -> None:
+    actor = make_user("actor@contoso.test", admin_role=role)
+    context = ChangeContext(actor=actor, source=AuditSource.PAGE)
+    if allowed:
+        assert service_settings_update(changes={"app_passwords_allowed": True}, context=context)
+    else:
+        with pytest.raises(PermissionDenied):
+            service_settings_update(changes={"app_passwords_allowed": True}, context=context)
+    assert ServiceSettings.load().app_passwords_allowed is allowed
+
+
+def test_the_command_line_may_change_settings() -> None:
+    context = ChangeContext(actor=None, source=AuditSource.CLI)
+    assert service_settings_update(changes={"app_passwords_allowed": True}, context=context)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from mfaportal.admin_portal.forms import KNOWN_ACTIONS, AuditFilterForm
 from mfaportal.core.models import AuditEvent
 from mfaportal.core.params import aware_moment, day_bounds, db_id
-from mfaportal.core.permissions import admin_required
+from mfaportal.core.permissions import staff_required
 from mfaportal.directory.models import DirectoryUser
 
 PAGE_SIZE = 50
@@ -77,7 +77,7 @@ def audit_events(cleaned: dict[str, Any]) -> QuerySet[AuditEvent]:
     return events
 
 
-@admin_required
+@staff_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)

@@ -14,7 +14,8 @@ from mfaportal.admin_portal.forms import BulkUploadForm
 from mfaportal.admin_portal.jobs import bulk_update_job_create, job_start
 from mfaportal.admin_portal.models import BulkJob, BulkUpload, BulkUploadError
 from mfaportal.core.client_ip import client_ip
-from mfaportal.core.permissions import admin_required
+from mfaportal.core.permissions import capability_required, staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.bulk_csv import MAX_BYTES, MAX_USERS, file_too_large_message
 
@@ -30,7 +31,7 @@ def _upload_page(request: HttpRequest, form: BulkUploadForm, fatal: str = "") ->
     )
 
 
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, post=(Capability.CHANGE_STATE,))
 @require_http_methods(["GET", "POST"])
 def bulk_update(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -74,7 +75,7 @@ def _page_number(request: HttpRequest, pages: int) -> int:
     return min(max(number, 1), max(pages, 1))
 
 
-@admin_required
+@staff_required
 @require_GET
 def bulk_verify(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_for(request, upload_id)
@@ -100,7 +101,7 @@ def bulk_verify(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     )
 
 
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, Capability.CHANGE_STATE)
 @require_POST
 def bulk_apply(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     upload = _upload_for(request, upload_id)
@@ -122,7 +123,7 @@ def bulk_apply(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     return redirect("admin_portal:job", job_id=job.pk)
 
 
-@admin_required
+@staff_required
 @require_GET
 def bulk_sample(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(SAMPLE_FILE, content_type="text/csv; charset=utf-8")

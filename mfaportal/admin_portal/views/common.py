@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.models import AuditSource
-from mfaportal.core.roles import PortalRole
+from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 
 
@@ -17,5 +17,6 @@ def change_context(request: HttpRequest, source: AuditSource = AuditSource.PAGE)
     )
 
 
-def is_admin(request: HttpRequest) -> bool:
-    return signed_in_user(request).portal_role == PortalRole.ADMIN
+def can(request: HttpRequest, capability: Capability) -> bool:
+    """Whether the signed-in person's roles give ``capability`` (read once per request)."""
+    return capability in signed_in_user(request).capabilities

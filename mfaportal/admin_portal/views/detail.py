@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,10 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 from mfaportal.admin_portal.forms import ManageUserSettingsForm
 from mfaportal.admin_portal.jobs import UserSettingsParams, user_settings_notes
 from mfaportal.admin_portal.selection import Selection, quick_steps_for
-from mfaportal.admin_portal.views.common import change_context, is_admin
+from mfaportal.admin_portal.views.common import change_context
 from mfaportal.core.models import AuditEvent
 from mfaportal.core.outcome import Outcome
-from mfaportal.core.permissions import staff_required
+from mfaportal.core.permissions import capability_required, staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import policy
@@ -44,13 +46,27 @@ def _target(object_id: uuid.UUID) -> DirectoryUser:
 
 
 def _may_change(request: HttpRequest, user: DirectoryUser) -> bool:
-    """Whether the page offers the actions that change this user (the services ask again)."""
+    """Whether the page offers the actions on this user's methods, sessions and password
+    (the services ask again)."""
     actor = signed_in_user(request)
     return not policy.may_change(
-        policy.Actor(user_id=actor.pk, role=actor.portal_role),
-        policy.Target(user_id=user.pk, holds_admin_role=user.holds_admin_role),
+        policy.Actor(user_id=actor.pk, capabilities=actor.capabilities),
+        policy.Target.of(user),
         policy.Action.REREGISTRATION,
     )
+
+
+def _changeable_or_403(request: HttpRequest, object_id: uuid.UUID) -> DirectoryUser:
+    """The user of an action on this page, if the actor may change them: else 403, as for a
+    page the actor's role doesn't reach (the page offered no such action)."""
+    user = _target(object_id)
+    if not _may_change(request, user):
+        raise PermissionDenied
+    return user
+
+
+# The actions on one user's methods, sessions and password (DESIGN §1).
+methods_required = capability_required(Capability.VIEW_ADMIN, Capability.MANAGE_METHODS)
 
 
 def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]:
@@ -93,7 +109,6 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         "quick_steps": quick_steps,
         "may_change": _may_change(request, user),
         "settings_form": ManageUserSettingsForm(),
-        "is_admin": is_admin(request),
         # Account recovery (issue 7): masked contacts, registration, temporary password.
         "recovery": recovery_contacts(user),
         "passwords_here": passwords_kept_here(),
@@ -114,10 +129,10 @@ def _say(request: HttpRequest, outcome: Outcome, done: str) -> None:
         messages.success(request, done)
 
 
-@staff_required
+@methods_required
 @require_POST
 def user_manage(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
-    user = _target(object_id)
+    user = _changeable_or_403(request, object_id)
     form = ManageUserSettingsForm(request.POST)
     if not form.is_valid():
         context = _detail_context(request, user)
@@ -144,7 +159,7 @@ def _one_user_step(
     success: str,
 ) -> HttpResponse:
     """Run a service on the user of this detail page and come back to it with the outcome."""
-    user = _target(object_id)
+    user = _changeable_or_403(request, object_id)
     outcome = service(
         users=DirectoryUser.objects.filter(pk=user.pk), context=change_context(request)
     )
@@ -152,7 +167,7 @@ def _one_user_step(
     return redirect("admin_portal:user_detail", object_id=user.object_id)
 
 
-@staff_required
+@methods_required
 @require_POST
 def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
     return _one_user_step(
@@ -163,7 +178,7 @@ def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResp
     )
 
 
-@staff_required
+@methods_required
 @require_POST
 def user_fraud_unblock(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
     return _one_user_step(

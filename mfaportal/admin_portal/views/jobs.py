@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,18 +21,26 @@ from mfaportal.admin_portal.jobs import (
     job_results_csv_lines,
 )
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
-from mfaportal.admin_portal.views.common import is_admin
 from mfaportal.core.htmx import USERS_CHANGED, HtmxHttpRequest, trigger
-from mfaportal.core.permissions import admin_required, staff_required
+from mfaportal.core.permissions import staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 
 PROBLEMS_SHOWN = 50
 
 
+# What resuming a job of each kind needs: what starting it needed.
+RESUME_NEEDS = {
+    BulkJob.Kind.STATE: Capability.CHANGE_STATE,
+    BulkJob.Kind.BULK_UPDATE: Capability.CHANGE_STATE,
+    BulkJob.Kind.USER_SETTINGS: Capability.MANAGE_METHODS,
+}
+
+
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
-    """The job, if this staff member may see it: their own, or any job for an admin."""
+    """The job: every admin reads every job (readers included)."""
     job = BulkJob.objects.filter(pk=job_id).select_related("upload").defer("upload__rows").first()
-    if job is None or (job.created_by_id != signed_in_user(request).pk and not is_admin(request)):
+    if job is None:
         raise Http404
     return job
 
@@ -109,11 +118,14 @@ def job_results(request: HttpRequest, job_id: uuid.UUID) -> StreamingHttpRespons
     return response
 
 
-@admin_required
+@staff_required
 @require_POST
 def job_resume(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """Queue an interrupted job again; it carries on after its last finished chunk."""
+    """Queue an interrupted job again; it carries on after its last finished chunk, with the
+    rights of whoever started it (the services ask the policy for its creator)."""
     found = _job_for(request, job_id)
+    if RESUME_NEEDS[BulkJob.Kind(found.kind)] not in signed_in_user(request).capabilities:
+        raise PermissionDenied
     if job_is_stalled(found):
         BulkJob.objects.filter(pk=found.pk).update(heartbeat_at=timezone.now())
         job_enqueue(found)

@@ -13,27 +13,23 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mfaportal.admin_portal.views.common import change_context
-from mfaportal.admin_portal.views.detail import _may_change, _target
-from mfaportal.core.permissions import staff_required
+from mfaportal.admin_portal.views.detail import _changeable_or_403, methods_required
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.recovery import RecoveryRefused, password_reset_temporary, passwords_kept_here
 from mfaportal.mfa.shown_once import TEMPORARY_PASSWORD, secret_hold, secret_take
 
 
 @never_cache
-@staff_required
+@methods_required
 @require_http_methods(["GET", "POST"])
 def user_password_reset(request: HttpRequest, object_id: uuid.UUID) -> HttpResponse:
-    user = _target(object_id)
-    if not _may_change(request, user):
-        raise PermissionDenied
+    user = _changeable_or_403(request, object_id)
     context = {"target": user, "passwords_here": passwords_kept_here()}
     if request.method == "POST":
         try:
@@ -51,15 +47,13 @@ def user_password_reset(request: HttpRequest, object_id: uuid.UUID) -> HttpRespo
 
 
 @never_cache
-@staff_required
+@methods_required
 @require_GET
 def user_password_shown(
     request: HttpRequest, object_id: uuid.UUID, secret_id: uuid.UUID
 ) -> HttpResponse:
     """*Updates successful* with the temporary password, the first time only."""
-    user = _target(object_id)
-    if not _may_change(request, user):
-        raise PermissionDenied
+    user = _changeable_or_403(request, object_id)
     shown = secret_take(
         secret_id=secret_id, reader=signed_in_user(request), purpose=TEMPORARY_PASSWORD
     )

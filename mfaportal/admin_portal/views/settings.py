@@ -1,4 +1,5 @@
-"""service settings (DESIGN §4.2): global administrators only."""
+"""service settings (DESIGN §4.2): every admin reads them; global and authentication policy
+administrators change them."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from django.views.decorators.http import require_http_methods
 
 from mfaportal.admin_portal.forms import ServiceSettingsForm
 from mfaportal.admin_portal.views.common import change_context
-from mfaportal.core.permissions import admin_required
+from mfaportal.core.permissions import capability_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.interface import SERVICE_SETTINGS, get_directory
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.services import service_settings_update
 
 
-@admin_required
+@capability_required(Capability.VIEW_ADMIN, post=(Capability.CHANGE_SETTINGS,))
 @require_http_methods(["GET", "POST"])
 def service_settings(request: HttpRequest) -> HttpResponse:
     current = ServiceSettings.load()

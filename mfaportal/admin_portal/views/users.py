@@ -34,10 +34,11 @@ from mfaportal.admin_portal.selection import (
     STEPS,
     Selection,
     SelectionError,
+    may_select_all,
     quick_steps_for,
     selection_from,
 )
-from mfaportal.admin_portal.views.common import change_context, is_admin
+from mfaportal.admin_portal.views.common import change_context
 from mfaportal.admin_portal.views.jobs import job_context
 from mfaportal.admin_portal.views.listing import listing_read, url_with
 from mfaportal.core.audit import AuditEntry, audit_record
@@ -50,7 +51,8 @@ from mfaportal.core.htmx import (
     trigger,
 )
 from mfaportal.core.params import db_id
-from mfaportal.core.permissions import admin_required, staff_required
+from mfaportal.core.permissions import staff_required
+from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.reports import report_csv_lines
@@ -141,9 +143,9 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
         user_filter=user_filter,
         params=user_filter.as_params(),
     )
-    admin = is_admin(request)
+    select_all = may_select_all(signed_in_user(request))
     selected = _selected_ids(request)
-    all_matching = admin and request.GET.get("all") == "1"
+    all_matching = select_all and request.GET.get("all") == "1"
     return {
         **listing.context(),
         "filter": user_filter,
@@ -152,8 +154,7 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
         "all_matching": all_matching,
         "count_url": url_with("admin_portal:users_count", user_filter.as_params()),
         "report_url": url_with("admin_portal:users_report", user_filter.as_params()),
-        "may_select_all": admin,
-        "is_admin": admin,
+        "may_select_all": select_all,
     }
 
 
@@ -220,7 +221,7 @@ def recent_jobs(request: HttpRequest) -> HttpResponse:
     )
 
 
-@admin_required
+@staff_required
 @require_GET
 def users_count(request: HttpRequest) -> HttpResponse:
     """The banner's "Select all N users that match this view", counted only when asked and
@@ -237,10 +238,11 @@ def users_count(request: HttpRequest) -> HttpResponse:
 
 
 def _selection_or_400(request: HttpRequest, data: Any) -> Selection | HttpResponse:
+    select_all = may_select_all(signed_in_user(request))
     try:
-        return selection_from(data, may_select_all=is_admin(request))
+        return selection_from(data, may_select_all=select_all)
     except SelectionError as error:
-        if data.get("all") == "1" and not is_admin(request):
+        if data.get("all") == "1" and not select_all:
             raise PermissionDenied from error
         return HttpResponseBadRequest(str(error))
 
@@ -270,6 +272,9 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     """A quick-step dialog (GET) and its confirmation (POST)."""
     if step not in STEPS:
         return HttpResponseBadRequest(_("Unknown quick step."))
+    needed = Capability.MANAGE_METHODS if step == "manage" else Capability.CHANGE_STATE
+    if needed not in signed_in_user(request).capabilities:
+        raise PermissionDenied
     data = request.POST if request.method == "POST" else request.GET
     selection = _selection_or_400(request, data)
     if isinstance(selection, HttpResponse):
@@ -323,7 +328,7 @@ def _render_dialog(request: HttpRequest, context: dict[str, Any], htmx: bool) ->
     return render(request, "admin_portal/dialogs.html", context)
 
 
-@admin_required
+@staff_required
 @require_GET
 def users_report(request: HttpRequest) -> StreamingHttpResponse:
     """The MFA status report of every user matching the current view, streamed as CSV."""

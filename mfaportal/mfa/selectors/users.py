@@ -14,7 +14,12 @@ from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Upper
 
 from mfaportal.core.params import db_id, db_text
-from mfaportal.directory.models import DirectoryRole, DirectoryUser
+from mfaportal.directory.models import (
+    DirectoryRole,
+    DirectoryUser,
+    holds_any_role,
+    holds_role_beyond_authentication_administrator_reach,
+)
 from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 
 VIEW_ALLOWED = "allowed"
@@ -360,6 +365,7 @@ class SelectedUser:
     is_licensed: bool
     registered: bool
     holds_admin_role: bool
+    beyond_authentication_administrator_reach: bool
 
 
 def users_selected(ids: list[int]) -> list[SelectedUser]:
@@ -368,9 +374,8 @@ def users_selected(ids: list[int]) -> list[SelectedUser]:
         DirectoryUser.objects.filter(pk__in=ids)
         .annotate(
             registered=Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
-            holds_role=Exists(
-                DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk"))
-            ),
+            holds_role=holds_any_role(),
+            beyond_reach=holds_role_beyond_authentication_administrator_reach(),
         )
         .order_by("display_name", "id")
         .values_list(
@@ -382,9 +387,10 @@ def users_selected(ids: list[int]) -> list[SelectedUser]:
             "is_licensed",
             "registered",
             "holds_role",
+            "beyond_reach",
         )
     )
     return [
-        SelectedUser(i, o, n, u, MfaState.DISABLED if s is None else s, lic, reg, role)
-        for i, o, n, u, s, lic, reg, role in users
+        SelectedUser(i, o, n, u, MfaState.DISABLED if s is None else s, lic, reg, role, beyond)
+        for i, o, n, u, s, lic, reg, role, beyond in users
     ]

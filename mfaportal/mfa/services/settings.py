@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -10,6 +11,7 @@ from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
 from mfaportal.core.outcome import Outcome
 from mfaportal.directory.interface import Directory
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import policy
 from mfaportal.mfa.models import ServiceSettings
 from mfaportal.mfa.services.access import remembered_devices_restore
 from mfaportal.mfa.services.app_passwords import app_passwords_delete_all
@@ -43,7 +45,10 @@ def user_settings_manage(
 
 
 def service_settings_update(*, changes: dict[str, object], context: ChangeContext) -> list[str]:
-    """Save the service settings tab; one audit event names each changed setting."""
+    """Save the service settings tab; one audit event names each changed setting. Refused
+    (PermissionDenied) to those whose role may not change them."""
+    if refusal := policy.may_change_settings(policy.Actor.of(context)):
+        raise PermissionDenied(refusal)
     with transaction.atomic():
         current = ServiceSettings.objects.select_for_update().get(pk=ServiceSettings.load().pk)
         changed = [name for name, value in changes.items() if getattr(current, name) != value]

@@ -11,7 +11,11 @@ from django.db.models import Exists, OuterRef, QuerySet
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.chunks import chunked
 from mfaportal.core.outcome import Outcome, UserResult
-from mfaportal.directory.models import DirectoryUser
+from mfaportal.directory.models import (
+    DirectoryUser,
+    holds_any_role,
+    holds_role_beyond_authentication_administrator_reach,
+)
 from mfaportal.mfa import policy
 from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
 
@@ -24,11 +28,15 @@ class TargetRow:
     state: MfaState
     registered: bool
     holds_admin_role: bool
+    beyond_authentication_administrator_reach: bool
 
     @property
     def target(self) -> policy.Target:
         return policy.Target(
-            user_id=self.id, holds_admin_role=self.holds_admin_role, is_licensed=self.is_licensed
+            user_id=self.id,
+            holds_admin_role=self.holds_admin_role,
+            beyond_authentication_administrator_reach=self.beyond_authentication_administrator_reach,
+            is_licensed=self.is_licensed,
         )
 
 
@@ -38,19 +46,30 @@ def target_rows(users: QuerySet[DirectoryUser]) -> list[TargetRow]:
         users.order_by()
         .annotate(
             registered=Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
-            holds_role=Exists(
-                DirectoryUser.roles.through.objects.filter(directoryuser_id=OuterRef("pk"))
-            ),
+            holds_role=holds_any_role(),
+            beyond_reach=holds_role_beyond_authentication_administrator_reach(),
         )
         .values_list(
-            "id", "user_principal_name", "is_licensed", "mfa__state", "registered", "holds_role"
+            "id",
+            "user_principal_name",
+            "is_licensed",
+            "mfa__state",
+            "registered",
+            "holds_role",
+            "beyond_reach",
         )
     )
     return [
         TargetRow(
-            id, upn, licensed, MfaState.DISABLED if state is None else MfaState(state), reg, admin
+            id,
+            upn,
+            licensed,
+            MfaState.DISABLED if state is None else MfaState(state),
+            reg,
+            admin,
+            beyond,
         )
-        for id, upn, licensed, state, reg, admin in rows.iterator(chunk_size=2000)
+        for id, upn, licensed, state, reg, admin, beyond in rows.iterator(chunk_size=2000)
     ]
 
 

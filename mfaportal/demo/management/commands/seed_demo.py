@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.urls import reverse
 
-from mfaportal.demo.tenant import DEFAULT_PASSWORD, DOMAIN, seed_tenant
+from mfaportal.demo.tenant import DEFAULT_PASSWORD, DOMAIN, ROLE_ACCOUNTS, seed_tenant
 from mfaportal.directory.models import DirectoryUser
 
 # Where `make demo` serves the portal.
@@ -49,9 +49,10 @@ class Command(BaseCommand):
         for upn, what in (
             (f"admin@{DOMAIN}", "Global Administrator"),
             (f"helpdesk@{DOMAIN}", "Authentication Administrator"),
+            *((upn, role.display_name) for upn, _name, role in ROLE_ACCOUNTS),
             (f"adele@{DOMAIN}", "ordinary user"),
         ):
-            self.stdout.write(f"  {upn:<24} {what}")
+            self.stdout.write(f"  {upn:<26} {what}")
         self.stdout.write(f"  password: {options['password']}")
         new_hires = DirectoryUser.objects.filter(password_must_change=True).order_by(
             "user_principal_name"
