@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -38,10 +39,10 @@ class PasswordCheck:
 
 
 @cache
-def _dummy_hash() -> str:
-    """A hash by the current default hasher, of nothing anyone knows: checking a password
+def _dummy_hash(hasher: str) -> str:
+    """A hash by ``hasher`` (the default one), of nothing anyone knows: checking a password
     against it costs what checking a real one does."""
-    return make_password(secrets.token_urlsafe(32))
+    return make_password(secrets.token_urlsafe(32), hasher=get_hasher("default"))
 
 
 def password_hash_check(user: DirectoryUser | None, password: str) -> bool:
@@ -49,7 +50,7 @@ def password_hash_check(user: DirectoryUser | None, password: str) -> bool:
     usable password, disabled or not), so the time taken doesn't tell which user names
     are real or which state they are in."""
     if user is None or not user.has_usable_password():
-        check_password(password, _dummy_hash())
+        check_password(password, _dummy_hash(settings.PASSWORD_HASHERS[0]))
         return False
     return user.check_password(password)
 
