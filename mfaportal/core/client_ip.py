@@ -20,6 +20,7 @@ import time
 from functools import cache
 
 from django.conf import settings
+from django.core import checks
 from django.core.cache import cache as shared_cache
 from django.http import HttpRequest
 
@@ -109,3 +110,21 @@ def client_ip_for_trust(request: HttpRequest) -> str | None:
         untrusted_forwarding_note(request)
         return None
     return client_ip(request)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def trusted_proxies_check(**_kwargs: object) -> list[checks.CheckMessage]:
+    """Behind a reverse proxy (the documented deployment) an empty list makes every client
+    the proxy: one guesser locks everyone out, and the audit shows one address."""
+    if settings.DEBUG or settings.MFAPORTAL_TRUSTED_PROXIES:
+        return []
+    return [
+        checks.Warning(
+            "MFAPORTAL_TRUSTED_PROXIES is empty: behind a reverse proxy every client will "
+            "look like the proxy (one address for sign-in limits, audit and trusted IPs).",
+            hint="Set MFAPORTAL_TRUSTED_PROXIES to the proxy's address (e.g. 127.0.0.1/32), "
+            "see docs/deployment.md; if clients connect directly, silence this check with "
+            "SILENCED_SYSTEM_CHECKS.",
+            id="mfaportal.W001",
+        )
+    ]
