@@ -175,3 +175,33 @@ def test_thirty_parallel_wrong_text_codes_check_at_most_the_allowed_attempts(
     method.refresh_from_db()
     assert checks.count <= challenges.MAX_CODE_ATTEMPTS
     assert method.failed_attempts <= throttle.FREE_FAILURES
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_reservations_of_one_limit_admit_exactly_the_limit() -> None:
+    """The primitive under every guarded check (registration and setup codes, the current
+    password on *Update your password*, reset codes): reserve, check slowly, fail."""
+    counters = [throttle.Counter("test:one-limit", PASSWORD_PER_ACCOUNT_AND_ADDRESS)]
+
+    def guess() -> bool:
+        # Each step retried on its own: a retried reservation would be a second guess.
+        if like_a_client(lambda: throttle.attempt_reserve(counters)):
+            return False
+        time.sleep(CHECK_SECONDS)  # the check
+        like_a_client(lambda: throttle.attempt_failed(counters))
+        return True
+
+    admitted = hammer(guess)
+    assert admitted.count(True) == PASSWORD_PER_ACCOUNT_AND_ADDRESS.count
+    bucket = ThrottleBucket.objects.get(key="test:one-limit")
+    assert bucket.count == PASSWORD_PER_ACCOUNT_AND_ADDRESS.count
+    assert bucket.blocked_until is not None
+
+
+@pytest.mark.django_db
+def test_a_successful_attempt_gives_its_reservation_back() -> None:
+    counters = [throttle.Counter("test:one-limit", PASSWORD_PER_ACCOUNT_AND_ADDRESS)]
+    for _attempt in range(PASSWORD_PER_ACCOUNT_AND_ADDRESS.count * 2):
+        assert throttle.attempt_reserve(counters) == 0
+        throttle.attempt_succeeded(counters)
+    assert ThrottleBucket.objects.get(key="test:one-limit").count == 0
