@@ -21,6 +21,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from mfaportal.core import client_ip
+from mfaportal.core.models import AuditEvent
 from mfaportal.core.roles import GLOBAL_ADMINISTRATOR
 from mfaportal.mfa.models import MfaState
 from tests.factories import PASSWORD, make_user
@@ -142,3 +143,13 @@ def test_behind_a_listed_proxy_a_client_inside_the_trusted_range_skips_the_secon
     client = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.40")
     client.post(reverse("signin"), {"username": "adele@contoso.test", "password": PASSWORD})
     assert "_auth_user_id" in client.session
+
+
+@pytest.mark.django_db
+@override_settings(MFAPORTAL_TRUSTED_PROXIES=[f"{PROXY}/32"])
+def test_behind_a_listed_proxy_the_audit_records_the_client_not_the_proxy() -> None:
+    user = make_user("adele@contoso.test")
+    client = admin_client(through_the_proxy())
+    client.post(reverse("admin_portal:step", args=["enable"]), {"u": user.pk})
+    addresses = set(AuditEvent.objects.values_list("ip_address", flat=True))
+    assert addresses == {OUTSIDE}
