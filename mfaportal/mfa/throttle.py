@@ -156,6 +156,11 @@ def attempt_reserve(counters: Sequence[Counter]) -> int:
             blocked = bucket.blocked_until is not None and bucket.blocked_until > now
             if not blocked and now - bucket.window_started_at >= counter.limit.window:
                 bucket.window_started_at, bucket.count, bucket.blocked_until = now, 0, None
+            elif bucket.blocked_until is not None and not blocked:
+                # A block has run out: one more try, and a failure blocks again (as Entra's
+                # smart lockout does after a lockout period).
+                bucket.window_started_at, bucket.blocked_until = now, None
+                bucket.count = min(bucket.count, counter.limit.count - 1)
             if counter.enforced:
                 if blocked:
                     refused = max(refused, seconds_left(bucket.blocked_until, now))

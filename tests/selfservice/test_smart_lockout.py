@@ -8,14 +8,16 @@ much higher ceiling, and it does not shut out an address the user has signed in 
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
-from mfaportal.mfa.models import MfaState, UserMfa
+from mfaportal.mfa.models import MfaState, ThrottleBucket, UserMfa
 from mfaportal.mfa.services.app_passwords import app_password_create
 from mfaportal.mfa.signin import PASSWORD_CEILING, PASSWORD_PER_ACCOUNT_AND_ADDRESS
 from tests.factories import PASSWORD, make_user
@@ -102,3 +104,15 @@ def test_a_valid_app_password_works_while_other_addresses_fail() -> None:
     assert legacy("adele@contoso.test", app_password, HOME) == 200
     assert legacy("megan@contoso.test", PASSWORD, HOME) == 200
     assert legacy("adele@contoso.test", app_password, "198.51.100.66") == 429
+
+
+@override_settings(MFAPORTAL_TRUSTED_PROXIES=[f"{PROXY}/32"])
+def test_when_the_lock_runs_out_one_more_try_is_allowed_and_a_failure_locks_again() -> None:
+    make_user("adele@contoso.test")
+    for _attempt in range(PASSWORD_PER_ACCOUNT_AND_ADDRESS.count):
+        sign_in("adele@contoso.test", "wrong", "198.51.100.66")
+    ThrottleBucket.objects.update(blocked_until=timezone.now() - timedelta(seconds=1))
+    sign_in("adele@contoso.test", "wrong", "198.51.100.66")
+    assert not signed_in(sign_in("adele@contoso.test", PASSWORD, "198.51.100.66"))
+    ThrottleBucket.objects.update(blocked_until=timezone.now() - timedelta(seconds=1))
+    assert signed_in(sign_in("adele@contoso.test", PASSWORD, "198.51.100.66"))
