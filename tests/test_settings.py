@@ -38,6 +38,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path: Path) 
         "WARNING",
         MFAPORTAL_SECRET_KEY="x" * 20 + "-a-long-random-production-key-0123456789",
         MFAPORTAL_ALLOWED_HOSTS="mfa.contoso.test",
+        MFAPORTAL_TRUSTED_PROXIES="127.0.0.1/32",  # behind nginx, as docs/deployment.md says
         MFAPORTAL_VAR_DIR=str(tmp_path),
         MFAPORTAL_TELEPHONY="http",
         MFAPORTAL_TELEPHONY_URL="https://sms-gateway.contoso.test/send",

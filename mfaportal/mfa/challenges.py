@@ -2,7 +2,8 @@
 
 Every check is a conditional write, so two requests racing with one code cannot both win:
 a text code is consumed by ``UPDATE ... WHERE status = 'pending'``, a TOTP step by
-``UPDATE ... WHERE last_used_step < step`` under ``select_for_update``. Codes exist in
+``UPDATE ... WHERE last_used_step < step`` under ``select_for_update``. A failure is counted
+before that row lock is released, so parallel wrong answers never pass the lockout. Codes exist in
 clear only in the message that carries them; the database keeps a keyed hash.
 """
 
@@ -219,7 +220,8 @@ def text_code_check(*, challenge_id: str, user: DirectoryUser, code: str) -> Che
         VerificationChallenge.objects.filter(pk=challenge.pk).update(
             attempts=challenge.attempts + 1
         )
-    return _failure(challenge.method_id, _("That code isn't right. Check it and try again."))
+        # Counted before the row is let go: the next request sees this failure.
+        return _failure(challenge.method_id, _("That code isn't right. Check it and try again."))
 
 
 def _failure(method_id: int | None, message: str) -> Check:
@@ -267,15 +269,16 @@ def notification_respond(
             challenge.status, challenge.decided_at = Status.DENIED, now
             challenge.save(update_fields=["status", "decided_at"])
             return Check("denied", _("You denied the sign-in request."))
-        if not hmac.compare_digest(number.strip(), challenge.match_number):
-            challenge.status, challenge.decided_at = Status.DENIED, now
-            challenge.save(update_fields=["status", "decided_at"])
-            method_id = challenge.method_id
-        else:
+        if hmac.compare_digest(number.strip(), challenge.match_number):
             challenge.status, challenge.decided_at = Status.APPROVED, now
             challenge.save(update_fields=["status", "decided_at"])
             return Check("ok", _("Approved. Go back to the sign-in page."))
-    return _failure(method_id, _("The number you entered didn't match, so the request was denied."))
+        challenge.status, challenge.decided_at = Status.DENIED, now
+        challenge.save(update_fields=["status", "decided_at"])
+        return _failure(
+            challenge.method_id,
+            _("The number you entered didn't match, so the request was denied."),
+        )
 
 
 def call_answer(*, challenge_id: str, keys: str) -> Check:
@@ -383,4 +386,6 @@ def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
             if won:
                 return Check("ok", step=step)
             return Check("used", _("That code has already been used. Wait for the next code."))
-    return _failure(method_id, _("That code isn't right. Check it and try again."))
+        # Counted while the method row is still locked, so parallel wrong codes see each
+        # other's failures and the lock comes after exactly the free ones.
+        return _failure(method_id, _("That code isn't right. Check it and try again."))

@@ -285,7 +285,8 @@ class TelephonyMessage(models.Model):
 
 
 class ThrottleBucket(models.Model):
-    """A fixed-window failure counter shared by every process (legacy endpoint limits)."""
+    """A fixed-window failure counter shared by every process (sign-in, legacy endpoint and
+    code limits). ``count`` includes attempts reserved and still being checked."""
 
     key = models.CharField(max_length=200, unique=True)
     window_started_at = models.DateTimeField(default=timezone.now)
@@ -294,6 +295,26 @@ class ThrottleBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class FamiliarAddress(models.Model):
+    """A client address this user completed a password sign-in from: a *familiar location*
+    in the sense of Microsoft's smart lockout, which the per-account ceiling of failures does
+    not shut out (mfa/signin.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="familiar_addresses"
+    )
+    address = models.CharField(max_length=45)
+    last_success_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "address"], name="familiar_address_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} for user {self.user_id}"
 
 
 # --- account recovery (issue 7) --------------------------------------------------------------

@@ -3,31 +3,55 @@
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from django.contrib.auth.hashers import check_password
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from mfaportal.core.modes import graph_mode
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
-from mfaportal.mfa.models import MethodType, MfaState, ServiceSettings, VerificationMethod
+from mfaportal.mfa.crypto import keyed_hash
+from mfaportal.mfa.models import (
+    FamiliarAddress,
+    MethodType,
+    MfaState,
+    ServiceSettings,
+    VerificationMethod,
+)
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.remembered import remembered_device_valid
 from mfaportal.mfa.selectors import user_mfa
 from mfaportal.mfa.trusted_ips import ip_is_trusted
-
-# A password check against a user that does not exist costs the same as one that does,
-# so timing doesn't tell an attacker which user names are real.
-_DUMMY_HASH = "pbkdf2_sha256$1000000$mfaportal$HdvvGu9ePGSWCVp7bGO6JqxKnBZkHbD7k7iwClX3a+4="
 
 
 @dataclass(frozen=True)
 class PasswordCheck:
     user: DirectoryUser | None
     error: str = ""
+
+
+@cache
+def _dummy_hash(hasher: str) -> str:
+    """A hash by ``hasher`` (the default one), of nothing anyone knows: checking a password
+    against it costs what checking a real one does."""
+    return make_password(secrets.token_urlsafe(32), hasher=get_hasher("default"))
+
+
+def password_hash_check(user: DirectoryUser | None, password: str) -> bool:
+    """Exactly one password-hash verification, whoever the user is (unknown, without a
+    usable password, disabled or not), so the time taken doesn't tell which user names
+    are real or which state they are in."""
+    if user is None or not user.has_usable_password():
+        check_password(password, _dummy_hash(settings.PASSWORD_HASHERS[0]))
+        return False
+    return user.check_password(password)
 
 
 def password_check(*, user_principal_name: str, password: str) -> PasswordCheck:
@@ -37,10 +61,11 @@ def password_check(*, user_principal_name: str, password: str) -> PasswordCheck:
             None, _("Sign in with Microsoft Entra ID: this portal keeps no passwords.")
         )
     user = DirectoryUser.objects.by_upn(user_principal_name).first()
-    if user is None or not user.has_usable_password():
-        check_password(password, _DUMMY_HASH)
-        return PasswordCheck(None, _("Your account or password is incorrect."))
-    if not user.check_password(password):
+    return _password_verify(user, password)
+
+
+def _password_verify(user: DirectoryUser | None, password: str) -> PasswordCheck:
+    if not password_hash_check(user, password) or user is None:
         return PasswordCheck(None, _("Your account or password is incorrect."))
     if not user.account_enabled:
         return PasswordCheck(
@@ -174,27 +199,102 @@ def default_option(user: DirectoryUser, options: list[SignInOption]) -> SignInOp
     return next((o for o in options if o.method_type == default), options[0] if options else None)
 
 
-# Guessing passwords in the browser is limited per user name and per address, whether or
-# not the user exists, so the answer never tells which user names are real.
-PASSWORD_PER_USER = throttle.Limit(
+# Guessing passwords is limited per (account, address) and per address, whether or not the
+# user exists, so the answer never tells which user names are real. Per account alone only
+# a much higher ceiling applies, and not to the addresses the user has signed in from
+# before: failures elsewhere must not lock the user out (Microsoft's smart lockout keeps
+# separate counters for familiar and unfamiliar locations).
+PASSWORD_PER_ACCOUNT_AND_ADDRESS = throttle.Limit(
     count=10, window=timedelta(minutes=15), block=timedelta(minutes=5)
 )
 PASSWORD_PER_ADDRESS = throttle.Limit(
     count=50, window=timedelta(minutes=15), block=timedelta(minutes=15)
 )
+PASSWORD_CEILING = throttle.Limit(
+    count=100, window=timedelta(minutes=15), block=timedelta(minutes=15)
+)
+FAMILIAR_FOR = timedelta(days=90)
 
 
-def password_throttle_keys(user_principal_name: str, address: str | None) -> tuple[str, str]:
-    return (
-        f"signin:user:{user_principal_name.strip().lower()[:255]}",
-        f"signin:address:{address or 'unknown'}",
+@dataclass(frozen=True)
+class GuessLimits:
+    per_account_and_address: throttle.Limit
+    per_address: throttle.Limit
+    ceiling: throttle.Limit
+
+
+SIGN_IN_LIMITS = GuessLimits(
+    PASSWORD_PER_ACCOUNT_AND_ADDRESS, PASSWORD_PER_ADDRESS, PASSWORD_CEILING
+)
+
+
+def guess_counters(
+    *,
+    scope: str,
+    user_principal_name: str,
+    address: str | None,
+    limits: GuessLimits,
+    familiar: bool,
+) -> list[throttle.Counter]:
+    """The counters one password guess counts against. Keys hold keyed hashes: bounded in
+    length, and no typed user name kept in clear."""
+    upn = user_principal_name.strip().lower()
+    where = address or "unknown"
+    pair = keyed_hash(f"{upn}\n{where}", purpose="throttle-account-address")[:40]
+    account = keyed_hash(upn, purpose="throttle-account")[:40]
+    return [
+        throttle.Counter(f"{scope}:pair:{pair}", limits.per_account_and_address),
+        throttle.Counter(f"{scope}:address:{where}", limits.per_address),
+        throttle.Counter(f"{scope}:account:{account}", limits.ceiling, enforced=not familiar),
+    ]
+
+
+def address_is_familiar(user: DirectoryUser | None, address: str | None) -> bool:
+    if user is None or not address:
+        return False
+    return FamiliarAddress.objects.filter(
+        user=user, address=address, last_success_at__gte=timezone.now() - FAMILIAR_FOR
+    ).exists()
+
+
+def familiar_address_note(*, user: DirectoryUser, address: str | None) -> None:
+    """Remember that the user signed in from here (at most one write a day per address)."""
+    if not address:
+        return
+    now = timezone.now()
+    updated = FamiliarAddress.objects.filter(
+        user=user, address=address, last_success_at__lt=now - timedelta(days=1)
+    ).update(last_success_at=now)
+    if not updated:
+        FamiliarAddress.objects.get_or_create(
+            user=user, address=address, defaults={"last_success_at": now}
+        )
+
+
+def password_sign_in(
+    *, user_principal_name: str, password: str, address: str | None
+) -> PasswordCheck:
+    """The password step of browser sign-in, limited: the attempt is reserved before the
+    hash is checked, so parallel guesses never get more checks than the limits allow."""
+    if graph_mode():
+        return password_check(user_principal_name=user_principal_name, password=password)
+    user = DirectoryUser.objects.by_upn(user_principal_name).first()
+    counters = guess_counters(
+        scope="signin",
+        user_principal_name=user_principal_name,
+        address=address,
+        limits=SIGN_IN_LIMITS,
+        familiar=address_is_familiar(user, address),
     )
-
-
-def password_failure_record(keys: tuple[str, str]) -> None:
-    user_key, address_key = keys
-    throttle.bucket_hit(user_key, PASSWORD_PER_USER)
-    throttle.bucket_hit(address_key, PASSWORD_PER_ADDRESS)
+    if blocked := throttle.attempt_reserve(counters):
+        return PasswordCheck(None, password_lockout_message(blocked))
+    check = _password_verify(user, password)
+    if check.user is None:
+        throttle.attempt_failed(counters)
+    else:
+        throttle.attempt_succeeded(counters)
+        familiar_address_note(user=check.user, address=address)
+    return check
 
 
 def password_lockout_message(seconds: int) -> str:

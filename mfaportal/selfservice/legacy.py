@@ -4,8 +4,8 @@
 429 with ``Retry-After``. It works as an nginx ``auth_request`` target. Which secret works
 follows DESIGN §3: Disabled → the password; Enabled → the password until the user has
 registered, app passwords too; Enforced → app passwords only, except from a trusted IP range
-for a user who has created none. Failures are counted per
-user and per address in the database, so every worker process shares the limits.
+for a user who has created none. Failures are counted per (user, address) and per address,
+with a higher per-user ceiling, in the database, so every worker process shares the limits.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
-from django.contrib.auth.hashers import check_password
 from django.db.models import Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from mfaportal.core.client_ip import client_ip
+from mfaportal.core.client_ip import client_ip, client_ip_for_trust
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import (
@@ -39,14 +39,27 @@ from mfaportal.mfa.services.app_passwords import (
     app_password_match,
     app_password_used,
 )
-from mfaportal.mfa.signin import _DUMMY_HASH
+from mfaportal.mfa.signin import (
+    GuessLimits,
+    address_is_familiar,
+    familiar_address_note,
+    guess_counters,
+    password_hash_check,
+)
 from mfaportal.mfa.trusted_ips import ip_is_trusted
 
 logger = logging.getLogger(__name__)
 
 REALM = 'Basic realm="MFA Portal legacy clients", charset="UTF-8"'
-PER_USER = throttle.Limit(count=10, window=timedelta(minutes=5), block=timedelta(minutes=5))
-PER_ADDRESS = throttle.Limit(count=50, window=timedelta(minutes=5), block=timedelta(minutes=5))
+# As for browser sign-in (mfa/signin.py): per (account, address) and per address, and per
+# account only a higher ceiling that addresses the user signed in from before don't meet.
+LIMITS = GuessLimits(
+    per_account_and_address=throttle.Limit(
+        count=10, window=timedelta(minutes=5), block=timedelta(minutes=5)
+    ),
+    per_address=throttle.Limit(count=50, window=timedelta(minutes=5), block=timedelta(minutes=5)),
+    ceiling=throttle.Limit(count=100, window=timedelta(minutes=15), block=timedelta(minutes=15)),
+)
 
 
 def _credentials(request: HttpRequest) -> tuple[str, str] | None:
@@ -70,10 +83,6 @@ def _unauthorized() -> HttpResponse:
     return response
 
 
-def _keys(username: str, address: str) -> tuple[str, str]:
-    return f"legacy:user:{username.lower()}", f"legacy:address:{address}"
-
-
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "HEAD"])
@@ -82,20 +91,46 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     if credentials is None:
         return _unauthorized()
     username, secret = credentials
-    address = client_ip(request) or "unknown"
-    user_key, address_key = _keys(username, address)
-    if fast := _app_password_fast_path(username, secret, [user_key, address_key]):
+    address = client_ip(request)
+    # The ceiling per account (the third counter) is the general way's business: a valid
+    # app password can't be guessed, and the per-address limits still apply to it.
+    pair, per_address, ceiling = guess_counters(
+        scope="legacy", user_principal_name=username, address=address, limits=LIMITS, familiar=False
+    )
+    if fast := _app_password_fast_path(username, secret, [pair.key, per_address.key]):
         return fast
-    if blocked := throttle.bucket_blocked_for([user_key, address_key]):
+    user = (
+        DirectoryUser.objects.by_upn(username)
+        .select_related("mfa")
+        .only(
+            "id",
+            "user_principal_name",
+            "display_name",
+            "account_enabled",
+            "password",
+            "password_must_change",
+            "mfa__state",
+            "mfa__must_register",
+            "mfa__blocked_for_fraud_at",
+        )
+        .first()
+    )
+    if address_is_familiar(user, address):
+        ceiling = replace(ceiling, enforced=False)
+    counters = [pair, per_address, ceiling]
+    # Reserved before the password hash is checked: parallel guesses get no more checks
+    # than the limits allow.
+    if blocked := throttle.attempt_reserve(counters):
         return _too_many(blocked)
-    user = _authenticate(username, secret, address)
-    if user is None:
-        throttle.bucket_hit(user_key, PER_USER)
-        throttle.bucket_hit(address_key, PER_ADDRESS)
+    accepted = _authenticate(user, secret, inside=client_ip_for_trust(request))
+    if accepted is None:
+        throttle.attempt_failed(counters)
         logger.info("legacy sign-in refused for %r from %s", username[:64], address)
         return _unauthorized()
+    throttle.attempt_succeeded(counters)
+    familiar_address_note(user=accepted, address=address)
     return JsonResponse(
-        {"userPrincipalName": user.user_principal_name, "displayName": user.display_name}
+        {"userPrincipalName": accepted.user_principal_name, "displayName": accepted.display_name}
     )
 
 
@@ -149,58 +184,47 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
     return None
 
 
-def _authenticate(username: str, secret: str, address: str) -> DirectoryUser | None:
-    user = (
-        DirectoryUser.objects.by_upn(username)
-        .select_related("mfa")
-        .only(
-            "id",
-            "user_principal_name",
-            "display_name",
-            "account_enabled",
-            "password",
-            "password_must_change",
-            "mfa__state",
-            "mfa__must_register",
-            "mfa__blocked_for_fraud_at",
-        )
-        .first()
+def _authenticate(
+    user: DirectoryUser | None, secret: str, inside: str | None
+) -> DirectoryUser | None:
+    """Who the secret signs in, by DESIGN §3. Every answer costs exactly one password-hash
+    verification (against a dummy hash when there is no real one to check), so the time
+    taken tells nothing about whether the user exists or which state they are in."""
+    enabled = user if user is not None and user.account_enabled else None
+    # A temporary password is for the sign-in page only, where it must be replaced.
+    password_ok = password_hash_check(enabled, secret) and not (
+        enabled is not None and enabled.password_must_change
     )
-    if user is None or not user.account_enabled:
-        check_password(secret, _DUMMY_HASH)  # the same time as a real check
+    if enabled is None:
         return None
     try:
-        mfa = user.mfa
+        mfa = enabled.mfa
     except UserMfa.DoesNotExist:
-        mfa = UserMfa(user=user)
+        mfa = UserMfa(user=enabled)
     if mfa.state == MfaState.DISABLED:
-        return user if _password_ok(user, secret) else None
+        return enabled if password_ok else None
     if mfa.blocked_for_fraud_at is not None:
         return None
     app_password = None
     service = ServiceSettings.load()
     if service.app_passwords_allowed:
-        app_password = app_password_match(user_id=user.pk, value=secret)
+        app_password = app_password_match(user_id=enabled.pk, value=secret)
     if app_password is not None:
         app_password_used(app_password)
-        return user
+        return enabled
     if mfa.state == MfaState.ENABLED:
-        registered = not mfa.must_register and VerificationMethod.objects.filter(user=user).exists()
-        if not registered and _password_ok(user, secret):
-            return user
+        registered = (
+            not mfa.must_register and VerificationMethod.objects.filter(user=enabled).exists()
+        )
+        if not registered and password_ok:
+            return enabled
     # Trusted IPs (service settings), as Microsoft documents them: inside the corporate
     # network app passwords aren't required "if the user hasn't created an app password.
     # After an app password is in use, the password is required." Outside, they are.
     if (
-        ip_is_trusted(address, service.trusted_ip_ranges)
-        and not AppPassword.objects.filter(user=user).exists()
-        and _password_ok(user, secret)
+        password_ok
+        and ip_is_trusted(inside, service.trusted_ip_ranges)
+        and not AppPassword.objects.filter(user=enabled).exists()
     ):
-        return user
+        return enabled
     return None
-
-
-def _password_ok(user: DirectoryUser, secret: str) -> bool:
-    # A temporary password is for the sign-in page only, where it must be replaced.
-    matches = user.check_password(secret)
-    return matches and not user.password_must_change

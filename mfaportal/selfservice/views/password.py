@@ -60,13 +60,15 @@ def update_password(request: HttpRequest) -> HttpResponse:
         return flow.where_it_stands(request)
     form = UpdatePasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        key = f"password-change:user:{user.pk}"
-        if blocked := throttle.bucket_blocked_for([key]):
+        # The attempt is taken before the hash is checked: parallel guesses get no more.
+        counters = [throttle.Counter(f"password-change:user:{user.pk}", CURRENT_PASSWORD_LIMIT)]
+        if blocked := throttle.attempt_reserve(counters):
             form.add_error(None, _wait_message(blocked))
         elif not user.check_password(form.cleaned_data["current_password"]):
-            throttle.bucket_hit(key, CURRENT_PASSWORD_LIMIT)
+            throttle.attempt_failed(counters)
             form.add_error("current_password", _("Your current password is incorrect."))
         else:
+            throttle.attempt_succeeded(counters)
             try:
                 # The new password and the sign-in it finishes, together.
                 with transaction.atomic():
@@ -81,7 +83,7 @@ def update_password(request: HttpRequest) -> HttpResponse:
             except flows.FlowMoved:
                 return flow.where_it_stands(request)
             else:
-                throttle.bucket_clear(key)
+                throttle.bucket_clear(counters[0].key)
                 return response
     return render(
         request,

@@ -411,13 +411,15 @@ def _answer(
         return flow.where_it_stands(request)
     code = request.POST.get("code", "")
     if target["kind"] == Method.Kind.AUTHENTICATOR_APP:
-        key = f"register-code:user:{user.pk}"
-        if blocked := throttle.bucket_blocked_for([key]):
+        # The attempt is taken before the code is checked: parallel guesses get no more.
+        counters = [throttle.Counter(f"register-code:user:{user.pk}", REGISTER_CODE_LIMIT)]
+        if blocked := throttle.attempt_reserve(counters):
             return throttle.lockout_message(blocked)
         step = totp.matching_step(pending_app_secret(user, target), code)
         if step is not None:
+            throttle.attempt_succeeded(counters)
             return _verified(request, found, reg, which, step=step)
-        throttle.bucket_hit(key, REGISTER_CODE_LIMIT)
+        throttle.attempt_failed(counters)
         return _("That code isn't right. Check the time on your phone and try again.")
     outcome = challenges.text_code_check(challenge_id=challenge_id, user=user, code=code)
     if outcome.ok:

@@ -302,8 +302,17 @@ def code(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         started = time.perf_counter()
-        keys = [_user_key(state), _address_key(request)]
-        if throttle.bucket_blocked_for(keys):
+        counters = [
+            throttle.Counter(_user_key(state), CHECK_PER_USER),
+            throttle.Counter(_address_key(request), CHECK_PER_ADDRESS),
+        ]
+        # A typed code takes its attempt before it is checked (parallel guesses get no
+        # more checks than the limits); the call's poll checks nothing and takes none.
+        if channel == "call":
+            blocked = throttle.bucket_blocked_for([counter.key for counter in counters])
+        else:
+            blocked = throttle.attempt_reserve(counters)
+        if blocked:
             error = _too_many()
         else:
             if channel == "call":
@@ -316,6 +325,11 @@ def code(request: HttpRequest) -> HttpResponse:
                 )
             else:
                 outcome = _invented_check(state)
+            if channel != "call":
+                if outcome.status == "wrong":
+                    throttle.attempt_failed(counters)
+                else:
+                    throttle.attempt_succeeded(counters)
             if outcome.ok and user is not None:
                 return _proved(request, found, state, user, PHONE if channel != "email" else EMAIL)
             if outcome.status == "pending":
@@ -324,9 +338,6 @@ def code(request: HttpRequest) -> HttpResponse:
                     return HttpResponse(status=204)
                 error = _("We're still waiting for your answer.")
             else:
-                if outcome.status == "wrong":
-                    throttle.bucket_hit(keys[0], CHECK_PER_USER)
-                    throttle.bucket_hit(keys[1], CHECK_PER_ADDRESS)
                 error = outcome.message
                 _save(found, state)
         _even_out(started)

@@ -492,18 +492,20 @@ def app_configure(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action", "")
         if pending["mode"] == "code" and action == "code":
-            key = f"setup-code:user:{user.pk}"
-            if blocked := throttle.bucket_blocked_for([key]):
+            # The attempt is taken before the code is checked: parallel guesses get no more.
+            counters = [throttle.Counter(f"setup-code:user:{user.pk}", SETUP_CODE_LIMIT)]
+            if blocked := throttle.attempt_reserve(counters):
                 error = throttle.lockout_message(blocked)
             else:
                 step = totp.matching_step(secret, request.POST.get("code", ""))
                 if step is not None:
+                    throttle.attempt_succeeded(counters)
                     try:
                         with transaction.atomic():
                             return _app_saved(request, user, app_flow, secret, step)
                     except flows.FlowMoved:
                         return redirect_for(request, reverse("selfservice:setup"))
-                throttle.bucket_hit(key, SETUP_CODE_LIMIT)
+                throttle.attempt_failed(counters)
                 error = _("That code isn't right. Check the time on your phone and try again.")
         elif pending["mode"] == "notification" and action == "send":
             try:

@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from mfaportal.core.client_ip import client_ip_for_trust
 from mfaportal.core.htmx import is_htmx, redirect_for
-from mfaportal.mfa import challenges, throttle
+from mfaportal.mfa import challenges
 from mfaportal.mfa.models import MethodType, ServiceSettings, VerificationChallenge
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.recovery import password_reset_available
@@ -24,10 +25,7 @@ from mfaportal.mfa.signin import (
     Next,
     SignInOption,
     default_option,
-    password_check,
-    password_failure_record,
-    password_lockout_message,
-    password_throttle_keys,
+    password_sign_in,
     signin_next_step,
     signin_options,
 )
@@ -49,21 +47,16 @@ def signin(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next", "")
     form = SignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        keys = password_throttle_keys(form.cleaned_data["username"], flow.client_ip(request))
-        if blocked := throttle.bucket_blocked_for(list(keys)):
-            form.add_error(None, password_lockout_message(blocked))
-            return render(request, "selfservice/signin.html", {"form": form, "next": next_url})
-        check = password_check(
+        check = password_sign_in(
             user_principal_name=form.cleaned_data["username"],
             password=form.cleaned_data["password"],
+            address=flow.client_ip(request),
         )
-        if check.user is None:
-            password_failure_record(keys)
         if check.user is not None:
             user = check.user
             step = signin_next_step(
                 user=user,
-                ip_address=flow.client_ip(request),
+                ip_address=client_ip_for_trust(request),
                 device_token=flow.remembered_token(request, user),
                 service=ServiceSettings.load(),
             )
