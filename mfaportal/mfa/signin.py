@@ -297,6 +297,26 @@ def password_sign_in(
     return check
 
 
+# Asking for the password again before a change of security info (step-up): five wrong
+# answers per account lock it for a while, reserved before the hash is checked.
+REAUTHENTICATION_LIMIT = throttle.Limit(
+    count=5, window=timedelta(minutes=15), block=timedelta(minutes=15)
+)
+
+
+def password_reauthenticate(*, user: DirectoryUser, password: str) -> tuple[bool, int]:
+    """The signed-in user's password asked again: (proved, seconds locked). The attempt is
+    reserved before the hash is checked, so parallel guesses never get more checks."""
+    counters = [throttle.Counter(f"reauth:user:{user.pk}", REAUTHENTICATION_LIMIT)]
+    if blocked := throttle.attempt_reserve(counters):
+        return False, blocked
+    if user.check_password(password):
+        throttle.attempt_succeeded(counters)
+        return True, 0
+    throttle.attempt_failed(counters)
+    return False, 0
+
+
 def password_lockout_message(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(

@@ -22,7 +22,12 @@ from django.test import RequestFactory
 
 from mfaportal.mfa import challenges, throttle, totp
 from mfaportal.mfa.models import MfaState, ThrottleBucket, VerificationChallenge, VerificationMethod
-from mfaportal.mfa.signin import PASSWORD_PER_ACCOUNT_AND_ADDRESS, password_sign_in
+from mfaportal.mfa.signin import (
+    PASSWORD_PER_ACCOUNT_AND_ADDRESS,
+    REAUTHENTICATION_LIMIT,
+    password_reauthenticate,
+    password_sign_in,
+)
 from mfaportal.selfservice import legacy
 from tests.factories import make_user
 from tests.selfservice.helpers import add_app, code_now, last_code
@@ -205,3 +210,14 @@ def test_a_successful_attempt_gives_its_reservation_back() -> None:
         assert throttle.attempt_reserve(counters) == 0
         throttle.attempt_succeeded(counters)
     assert ThrottleBucket.objects.get(key="test:one-limit").count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_wrong_reauthentications_get_at_most_the_limit_checked(
+    password_checks: Calls,
+) -> None:
+    user = make_user("adele@contoso.test")
+    results = hammer(lambda: password_reauthenticate(user=user, password="wrong"))
+    assert not any(proved for proved, _blocked in results)
+    assert 0 < password_checks.count <= REAUTHENTICATION_LIMIT.count
+    assert sum(1 for _proved, blocked in results if blocked) == THREADS - password_checks.count

@@ -56,6 +56,7 @@ from mfaportal.mfa.services.methods import (
     verification_method_delete,
 )
 from mfaportal.mfa.shown_once import APP_PASSWORD, secret_hold, secret_take
+from mfaportal.mfa.signin import password_reauthenticate
 from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.forms import (
     AppPasswordForm,
@@ -72,7 +73,6 @@ Channel = VerificationChallenge.Channel
 REAUTH_AFTER = timedelta(minutes=10)
 STEP_UP_TTL = timedelta(minutes=10)
 CHANGE_TTL = timedelta(minutes=15)
-REAUTH_LIMIT = throttle.Limit(count=5, window=timedelta(minutes=15), block=timedelta(minutes=15))
 SETUP_CODE_LIMIT = throttle.Limit(count=5, window=timedelta(hours=1), block=timedelta(minutes=15))
 
 
@@ -594,17 +594,16 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         return redirect("selfservice:setup")
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        key = f"reauth:user:{user.pk}"
-        if blocked := throttle.bucket_blocked_for([key]):
+        proved, blocked = password_reauthenticate(user=user, password=form.cleaned_data["password"])
+        if blocked:
             form.add_error(None, throttle.lockout_message(blocked))
-        elif user.check_password(form.cleaned_data["password"]):
+        elif proved:
             session_proof_mark(session=request.session)
             if not flows.flow_end(request, step_up):
                 # The same change was replayed by a request racing this one.
                 return redirect("selfservice:setup")
             return _replay(request, dict(step_up.data))
         else:
-            throttle.bucket_hit(key, REAUTH_LIMIT)
             form.add_error(None, _("Your password is incorrect."))
     return render(request, "selfservice/reauthenticate.html", {"form": form})
 
