@@ -271,6 +271,9 @@ SETTING_NAMES: dict[str, Promise] = {
         "Allow users to reset their own password (self-service password reset)"
     ),
     "password_reset_methods_required": gettext_lazy("Number of methods required to reset"),
+    "app_password_binding_required": gettext_lazy(
+        "Require users to choose the application each new app password is for"
+    ),
 }
 
 

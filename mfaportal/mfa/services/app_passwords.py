@@ -68,6 +68,16 @@ def app_password_service_parse(value: str | None) -> str:
     return wanted
 
 
+def app_password_service_choices(*, binding_required: bool) -> list[tuple[str, str]]:
+    """The "what is it for" list: any application first (as before binding existed),
+    or, when the admin requires a binding, a prompt to choose one."""
+    first = _("Choose one") if binding_required else _("Any application")
+    return [
+        ("", first),
+        *((str(value), str(label)) for value, label in AppPassword.Service.choices),
+    ]
+
+
 def app_password_allows(app_password: AppPassword, service: str) -> bool:
     """An unbound app password works for every application; a bound one only where the
     request names its service (a request that names none can't show it is that one)."""
