@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class MfaState(models.IntegerChoices):
@@ -139,7 +140,7 @@ class AppPassword(models.Model):
         MAIL = "mail", _("Mail (IMAP/POP/SMTP)")
         CALENDAR = "calendar", _("Calendar and contacts")
         OFFICE = "office", _("Office apps")
-        OTHER = "other", _("Other")
+        OTHER = "other", pgettext_lazy("app password service", "Other")
 
     name = models.CharField(max_length=64)
     digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA-256, hex")

@@ -10,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from mfaportal.core.models import AuditEvent
+from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import AppPassword, MfaState, ServiceSettings
 from tests.admin_portal.test_service_settings import post
@@ -60,3 +61,19 @@ def test_helpdesk_sees_what_each_app_password_is_for_and_its_last_use(
     cells = re.sub(r"<[^>]+>|\s+", " ", page)
     assert re.search(r"Phone mail\s+Mail \(IMAP/POP/SMTP\)\s+\S.*?—", cells)
     assert re.search(r"Laptop\s+Any application\s+.+?Office apps, from 198\.51\.100\.4", cells)
+
+
+def test_the_history_says_what_an_app_password_was_created_for(
+    helpdesk_client: Client, admin: DirectoryUser
+) -> None:
+    user = make_user("megan@contoso.test", state=MfaState.ENFORCED, registered=True)
+    audit_record(
+        ChangeContext(actor=user, source=AuditSource.SELF_SERVICE),
+        AuditEntry.about(
+            user, "mfa.app_password_created", after="Phone", detail={"id": 1, "service": "mail"}
+        ),
+    )
+    page = helpdesk_client.get(
+        reverse("admin_portal:user_detail", args=[user.object_id])
+    ).content.decode()
+    assert "App password “Phone” created for Mail (IMAP/POP/SMTP)." in page
