@@ -6,6 +6,10 @@ follows DESIGN §3: Disabled → the password; Enabled → the password until th
 registered, app passwords too; Enforced → app passwords only, except from a trusted IP range
 for a user who has created none. Failures are counted per (user, address) and per address,
 with a higher per-user ceiling, in the database, so every worker process shares the limits.
+
+An app password may be bound to one service (issue 16.4): the request names it as
+``?service=NAME`` or ``X-MFA-Service`` (400 for an unknown one), and a password bound to
+another service gets 403 with its own reason (see ``_not_for_this_service``).
 """
 
 from __future__ import annotations
