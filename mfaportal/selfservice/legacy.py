@@ -108,7 +108,7 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
         scope="legacy", user_principal_name=username, address=address, limits=LIMITS, familiar=False
     )
     if fast := _app_password_fast_path(
-        username, secret, [pair.key, per_address.key], service=service, address=address
+        username, secret, [pair.key, per_address.key], service=service, address=address or ""
     ):
         return fast
     user = (
@@ -136,7 +136,11 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
         return _too_many(blocked)
     try:
         accepted = _authenticate(
-            user, secret, inside=client_ip_for_trust(request), service=service, address=address
+            user,
+            secret,
+            inside=client_ip_for_trust(request),
+            service=service,
+            address=address or "",
         )
     except _BoundElsewhere as bound:
         # Holding a valid app password is no guess: the reserved attempt is given back.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -44,8 +45,9 @@ def app_password(service: str = "", *, state: MfaState = MfaState.ENFORCED) -> s
     return value
 
 
-def legacy(client: Client, secret: str, query: str = "", **headers: str):
-    return client.get(f"/legacy/auth{query}", **basic(UPN, secret), **headers)
+def legacy(client: Client, secret: str, query: str = "", **headers: Any):
+    extra: dict[str, Any] = {**basic(UPN, secret), **headers}
+    return client.get(f"/legacy/auth{query}", **extra)
 
 
 def test_a_mail_password_signs_in_to_mail_named_in_the_query(client: Client) -> None:
