@@ -143,3 +143,34 @@ def test_the_registration_step_creates_a_password_for_the_chosen_service(client:
     assert 'id="id_app_password_service"' in page and "Mail (IMAP/POP/SMTP)" in page
     client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook", "service": "mail"})
     assert AppPassword.objects.get(user=user).service == "mail"
+
+
+def test_at_registration_a_required_binding_is_asked_for_and_nothing_typed_is_lost(
+    client: Client,
+) -> None:
+    service_set(app_passwords_allowed=True, app_password_binding_required=True)
+    user = make_user("adele@contoso.test", state=MfaState.ENABLED)
+    password_step(client, "adele@contoso.test")
+    client.post(
+        REGISTER,
+        {
+            "contact": "authentication_phone",
+            "auth-country": "US",
+            "auth-phone": "425 555 0100",
+            "auth-how": "text",
+        },
+    )
+    client.post(VERIFY, {"action": "code", "code": last_code("+14255550100")})
+    response = client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook"})
+    assert response.status_code == 400
+    assert "your administrator requires it" in text(response)
+    assert 'value="Outlook"' in response.content.decode()
+    assert not AppPassword.objects.filter(user=user).exists()
+    client.post(APP_PASSWORDS_STEP, {"action": "create", "name": "Outlook", "service": "office"})
+    assert AppPassword.objects.get(user=user).service == "office"
+
+
+def test_a_very_long_service_value_gets_the_clear_message(client: Client, adele) -> None:
+    response = client.post(PAGE, {"name": "Laptop", "service": "m" * 500})
+    assert response.status_code == 400
+    assert "Choose what the app password is for from the list." in text(response)
