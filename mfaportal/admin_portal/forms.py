@@ -75,6 +75,7 @@ class ServiceSettingsForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
+    app_password_binding_required = forms.BooleanField(required=False)
     skip_mfa_for_federated_intranet = forms.BooleanField(required=False)
     trusted_ip_ranges = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea)
     method_call = forms.BooleanField(required=False)
@@ -112,6 +113,7 @@ class ServiceSettingsForm(forms.Form):
         "fraud_report_blocks_user",
         "password_reset_enabled",
         "password_reset_methods_required",
+        "app_password_binding_required",
     )
 
     @classmethod

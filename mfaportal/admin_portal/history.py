@@ -26,7 +26,13 @@ from django.utils.translation import gettext_lazy, ngettext, override
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.core.templatetags.portal import when
-from mfaportal.mfa.models import MethodType, MfaState, VerificationChallenge, VerificationMethod
+from mfaportal.mfa.models import (
+    AppPassword,
+    MethodType,
+    MfaState,
+    VerificationChallenge,
+    VerificationMethod,
+)
 
 Sentence = Callable[[AuditEvent], SafeString]
 
@@ -179,6 +185,13 @@ def _app_password(created: bool) -> Sentence:
         name = event.after if created else event.before
         if not name:
             return _say(_("App password created.") if created else _("App password deleted."))
+        service = (event.detail or {}).get("service") if created else None
+        if service in AppPassword.Service.values:
+            return _say(
+                _("App password “%(name)s” created for %(service)s."),
+                name=name,
+                service=AppPassword.Service(service).label,
+            )
         template = (
             _("App password “%(name)s” created.")
             if created
@@ -271,6 +284,9 @@ SETTING_NAMES: dict[str, Promise] = {
         "Allow users to reset their own password (self-service password reset)"
     ),
     "password_reset_methods_required": gettext_lazy("Number of methods required to reset"),
+    "app_password_binding_required": gettext_lazy(
+        "Require users to choose the application each new app password is for"
+    ),
 }
 
 

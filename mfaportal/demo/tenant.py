@@ -426,6 +426,7 @@ def _create_batch(
                     AppPassword(
                         user=user,
                         name=["Outlook desktop", "iPhone mail", "Lync"][number % 3],
+                        service=["", AppPassword.Service.MAIL, ""][number % 3],
                         digest=keyed_hash(secrets.token_hex(16), purpose="app-password"),
                     )
                 )

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class MfaState(models.IntegerChoices):
@@ -132,10 +133,24 @@ class AppPassword(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_passwords"
     )
+
+    class Service(models.TextChoices):
+        """What a bound app password is for (issue 16.4); "" = any application."""
+
+        MAIL = "mail", _("Mail (IMAP/POP/SMTP)")
+        CALENDAR = "calendar", _("Calendar and contacts")
+        OFFICE = "office", _("Office apps")
+        OTHER = "other", pgettext_lazy("app password service", "Other")
+
     name = models.CharField(max_length=64)
     digest = models.CharField(max_length=64, unique=True, help_text="HMAC-SHA-256, hex")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    service = models.CharField(max_length=16, choices=Service.choices, blank=True, default="")
+    last_used_service = models.CharField(
+        max_length=16, choices=Service.choices, blank=True, default=""
+    )
+    last_used_address = models.CharField(max_length=45, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -181,6 +196,9 @@ class ServiceSettings(models.Model):
     # (authentication email, authentication phone) a person proves to reset: 1 or 2.
     password_reset_enabled = models.BooleanField(default=False)
     password_reset_methods_required = models.PositiveSmallIntegerField(default=2)
+    # Issue 16.4: new app passwords must name the application they are for. Unbound ones
+    # created before keep working until deleted.
+    app_password_binding_required = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

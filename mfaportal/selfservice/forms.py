@@ -112,6 +112,8 @@ class MobileAppForm(forms.Form):
 
 class AppPasswordForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=64)
+    # What it is for (issue 16.4); the service refuses an unknown one with a clear message.
+    service = forms.CharField(label=_("What is it for?"), required=False)
 
 
 # --- account recovery (DESIGN §5.7) ------------------------------------------------------

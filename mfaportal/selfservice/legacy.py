@@ -6,6 +6,10 @@ follows DESIGN §3: Disabled → the password; Enabled → the password until th
 registered, app passwords too; Enforced → app passwords only, except from a trusted IP range
 for a user who has created none. Failures are counted per (user, address) and per address,
 with a higher per-user ceiling, in the database, so every worker process shares the limits.
+
+An app password may be bound to one service (issue 16.4): the request names it as
+``?service=NAME`` or ``X-MFA-Service`` (400 for an unknown one), and a password bound to
+another service gets 403 with its own reason (see ``_not_for_this_service``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.services.app_passwords import (
+    app_password_allows,
     app_password_digest,
     app_password_match,
+    app_password_service_parse,
     app_password_used,
 )
 from mfaportal.mfa.signin import (
@@ -87,6 +93,10 @@ def _unauthorized() -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def legacy_auth(request: HttpRequest) -> HttpResponse:
+    service = _service(request)
+    if service is None:
+        # A configuration mistake in the client or in nginx, not a guess: say so at once.
+        return JsonResponse({"error": "unknown_service"}, status=400)
     credentials = _credentials(request)
     if credentials is None:
         return _unauthorized()
@@ -97,7 +107,9 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     pair, per_address, ceiling = guess_counters(
         scope="legacy", user_principal_name=username, address=address, limits=LIMITS, familiar=False
     )
-    if fast := _app_password_fast_path(username, secret, [pair.key, per_address.key]):
+    if fast := _app_password_fast_path(
+        username, secret, [pair.key, per_address.key], service=service, address=address or ""
+    ):
         return fast
     user = (
         DirectoryUser.objects.by_upn(username)
@@ -122,7 +134,18 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     # than the limits allow.
     if blocked := throttle.attempt_reserve(counters):
         return _too_many(blocked)
-    accepted = _authenticate(user, secret, inside=client_ip_for_trust(request))
+    try:
+        accepted = _authenticate(
+            user,
+            secret,
+            inside=client_ip_for_trust(request),
+            service=service,
+            address=address or "",
+        )
+    except _BoundElsewhere as bound:
+        # Holding a valid app password is no guess: the reserved attempt is given back.
+        throttle.attempt_succeeded(counters)
+        return _not_for_this_service(bound.app_password, service)
     if accepted is None:
         throttle.attempt_failed(counters)
         logger.info("legacy sign-in refused for %r from %s", username[:64], address)
@@ -134,13 +157,51 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _service(request: HttpRequest) -> str | None:
+    """The service the request is for (issue 16.4): ``?service=NAME`` or the header
+    ``X-MFA-Service`` that nginx sets per location; "" when neither names one, None when
+    either names an unknown service or the two disagree."""
+    named = {
+        request.GET.get("service", "").strip().lower(),
+        request.headers.get("X-MFA-Service", "").strip().lower(),
+    } - {""}
+    if len(named) > 1:
+        return None
+    try:
+        return app_password_service_parse(named.pop() if named else "")
+    except ValueError:
+        return None
+
+
+class _BoundElsewhere(Exception):
+    def __init__(self, app_password: AppPassword) -> None:
+        super().__init__(app_password.pk)
+        self.app_password = app_password
+
+
+def _not_for_this_service(app_password: AppPassword, service: str) -> HttpResponse:
+    """A valid app password bound to another application. Its own answer, not the wrong
+    password's 401: the sender holds an unguessable secret, so nothing is told to a
+    guesser, and the person (or helpdesk) learns why one app works and another doesn't
+    instead of creating passwords in vain. 403 is what nginx ``auth_request`` passes on."""
+    logger.info(
+        "legacy sign-in refused: app password %s is for %r, the request for %r",
+        app_password.pk,
+        app_password.service,
+        service or "no service",
+    )
+    return JsonResponse({"error": "app_password_not_for_this_service"}, status=403)
+
+
 def _too_many(seconds: int) -> HttpResponse:
     response = JsonResponse({"error": "too_many_attempts"}, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
 
-def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> HttpResponse | None:
+def _app_password_fast_path(
+    username: str, secret: str, keys: list[str], *, service: str, address: str
+) -> HttpResponse | None:
     """The common case, a valid app password, in one query: the indexed digest look-up
     joined to its user and MFA row, with the admin's policy and the rate-limit state as
     subqueries. Anything else (no match, another user's, a policy refusal) returns None
@@ -177,7 +238,9 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
         and mfa.state in (MfaState.ENABLED, MfaState.ENFORCED)
         and mfa.blocked_for_fraud_at is None
     ):
-        app_password_used(match)
+        if not app_password_allows(match, service):
+            return _not_for_this_service(match, service)
+        app_password_used(match, service=service, address=address)
         return JsonResponse(
             {"userPrincipalName": user.user_principal_name, "displayName": user.display_name}
         )
@@ -185,11 +248,17 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
 
 
 def _authenticate(
-    user: DirectoryUser | None, secret: str, inside: str | None
+    user: DirectoryUser | None,
+    secret: str,
+    inside: str | None,
+    *,
+    service: str = "",
+    address: str = "",
 ) -> DirectoryUser | None:
     """Who the secret signs in, by DESIGN §3. Every answer costs exactly one password-hash
     verification (against a dummy hash when there is no real one to check), so the time
-    taken tells nothing about whether the user exists or which state they are in."""
+    taken tells nothing about whether the user exists or which state they are in. Raises
+    _BoundElsewhere for the user's app password bound to another service."""
     enabled = user if user is not None and user.account_enabled else None
     # A temporary password is for the sign-in page only, where it must be replaced.
     password_ok = password_hash_check(enabled, secret) and not (
@@ -206,11 +275,13 @@ def _authenticate(
     if mfa.blocked_for_fraud_at is not None:
         return None
     app_password = None
-    service = ServiceSettings.load()
-    if service.app_passwords_allowed:
+    settings_row = ServiceSettings.load()
+    if settings_row.app_passwords_allowed:
         app_password = app_password_match(user_id=enabled.pk, value=secret)
     if app_password is not None:
-        app_password_used(app_password)
+        if not app_password_allows(app_password, service):
+            raise _BoundElsewhere(app_password)
+        app_password_used(app_password, service=service, address=address)
         return enabled
     if mfa.state == MfaState.ENABLED:
         registered = (
@@ -223,7 +294,7 @@ def _authenticate(
     # After an app password is in use, the password is required." Outside, they are.
     if (
         password_ok
-        and ip_is_trusted(inside, service.trusted_ip_ranges)
+        and ip_is_trusted(inside, settings_row.trusted_ip_ranges)
         and not AppPassword.objects.filter(user=enabled).exists()
     ):
         return enabled

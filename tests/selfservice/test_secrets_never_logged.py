@@ -116,6 +116,15 @@ def test_secrets_never_reach_the_logs(client: Client, captured: Capture) -> None
     for value in (app_password, "wrong-password", PASSWORD):
         header = base64.b64encode(f"adele@contoso.test:{value}".encode()).decode()
         client.get("/legacy/auth", HTTP_AUTHORIZATION=f"Basic {header}")
+    # One bound to mail (issue 16.4), refused for the calendar: the refusal is logged too.
+    created = client.post(
+        "/mfa/app-passwords/", {"name": "Mail", "service": "mail"}, follow=True
+    ).content.decode()
+    bound = _match(r'class="app-password">([a-z]{16})<', created)
+    secrets_seen.append(bound)
+    header = base64.b64encode(f"adele@contoso.test:{bound}".encode()).decode()
+    refused = client.get("/legacy/auth?service=calendar", HTTP_AUTHORIZATION=f"Basic {header}")
+    assert refused.status_code == 403
 
     log = "\n".join(captured.lines)
     assert "password accepted for user" in log  # the flows did log

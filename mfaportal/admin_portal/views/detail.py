@@ -96,7 +96,14 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
             }
         ],
         "app_passwords": list(
-            user.app_passwords.only("name", "created_at", "last_used_at").order_by("created_at")
+            user.app_passwords.only(
+                "name",
+                "created_at",
+                "last_used_at",
+                "service",
+                "last_used_service",
+                "last_used_address",
+            ).order_by("created_at")
         ),
         "devices": list(user.remembered_devices.all()),
         "sign_ins": list(

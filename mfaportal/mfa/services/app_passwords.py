@@ -59,17 +59,50 @@ def app_passwords_available(user: DirectoryUser, service: ServiceSettings | None
     return state in (MfaState.ENABLED, MfaState.ENFORCED)
 
 
+def app_password_service_parse(value: str | None) -> str:
+    """A service name as a client or nginx sends it (``mail``, `` Mail ``) → the stored
+    value; "" when none is named. ValueError for a name that isn't one of ours."""
+    wanted = (value or "").strip().lower()
+    if wanted and wanted not in AppPassword.Service.values:
+        raise ValueError(wanted)
+    return wanted
+
+
+def app_password_service_choices(*, binding_required: bool) -> list[tuple[str, str]]:
+    """The "what is it for" list: any application first (as before binding existed),
+    or, when the admin requires a binding, a prompt to choose one."""
+    first = _("Choose one") if binding_required else _("Any application")
+    return [
+        ("", first),
+        *((str(value), str(label)) for value, label in AppPassword.Service.choices),
+    ]
+
+
+def app_password_allows(app_password: AppPassword, service: str) -> bool:
+    """An unbound app password works for every application; a bound one only where the
+    request names its service (a request that names none can't show it is that one)."""
+    return not app_password.service or app_password.service == service
+
+
 def app_password_create(
-    *, user: DirectoryUser, name: str, context: ChangeContext
+    *, user: DirectoryUser, name: str, context: ChangeContext, service: str = ""
 ) -> tuple[AppPassword, str]:
-    """Create one; the clear password is returned once and never stored."""
+    """Create one, bound to ``service`` or ("") to any application; the clear password is
+    returned once and never stored."""
     name = name.strip()
     if not name:
         raise AppPasswordRefused(_("Give the app password a name, such as the device it's for."))
     if len(name) > 64:
         raise AppPasswordRefused(_("Use a name of at most 64 characters."))
-    if not app_passwords_available(user):
+    if service and service not in AppPassword.Service.values:
+        raise AppPasswordRefused(_("Choose what the app password is for from the list."))
+    settings_row = ServiceSettings.load()
+    if not app_passwords_available(user, settings_row):
         raise AppPasswordRefused(_("Your administrator doesn't allow app passwords."))
+    if not service and settings_row.app_password_binding_required:
+        raise AppPasswordRefused(
+            _("Choose what the app password is for: your administrator requires it.")
+        )
     with transaction.atomic():
         # Lock the user's row so two parallel creates can't both pass the limit.
         DirectoryUser.objects.select_for_update().filter(pk=user.pk).first()
@@ -83,14 +116,17 @@ def app_password_create(
             )
         value = app_password_generate()
         app_password = AppPassword.objects.create(
-            user=user, name=name, digest=app_password_digest(value)
+            user=user, name=name, digest=app_password_digest(value), service=service
         )
         # A person who once said no non-browser app would use the account has changed mind.
         UserMfa.objects.filter(user=user).update(app_passwords_declined_at=None)
         audit_record(
             context,
             AuditEntry.about(
-                user, "mfa.app_password_created", after=name, detail={"id": app_password.pk}
+                user,
+                "mfa.app_password_created",
+                after=name,
+                detail={"id": app_password.pk, "service": service},
             ),
         )
     logger.info("app password %s created for user %s", app_password.pk, user.pk)
@@ -166,8 +202,16 @@ def app_password_match(*, user_id: int, value: str) -> AppPassword | None:
     return app_password
 
 
-def app_password_used(app_password: AppPassword) -> None:
-    """Record use, at most once a minute per app password (no write on every request)."""
+def app_password_used(app_password: AppPassword, *, service: str = "", address: str = "") -> None:
+    """Record use: when, for which service and from which address. At most once a minute
+    per app password while those stay the same (no write on every request)."""
     now = timezone.now()
-    if app_password.last_used_at is None or now - app_password.last_used_at >= LAST_USED_RESOLUTION:
-        AppPassword.objects.filter(pk=app_password.pk).update(last_used_at=now)
+    if (
+        app_password.last_used_at is None
+        or now - app_password.last_used_at >= LAST_USED_RESOLUTION
+        or app_password.last_used_service != service
+        or app_password.last_used_address != address
+    ):
+        AppPassword.objects.filter(pk=app_password.pk).update(
+            last_used_at=now, last_used_service=service, last_used_address=address[:45]
+        )

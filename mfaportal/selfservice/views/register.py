@@ -37,6 +37,7 @@ from mfaportal.mfa.phones import phone_international
 from mfaportal.mfa.services.app_passwords import (
     AppPasswordRefused,
     app_password_create,
+    app_password_service_choices,
     app_passwords_available,
     app_passwords_decline,
 )
@@ -578,11 +579,16 @@ def _app_passwords_answer(request: HttpRequest, found: Pending) -> HttpResponse:
         if action == "create" and not found.flow.get("app_password_created"):
             claimed = flows.flow_move(found.flow, app_password_created=True)
             name = request.POST.get("name", "").strip() or _("Created at registration")
+            service = request.POST.get("service", "")
             try:
-                record, value = app_password_create(user=user, name=name, context=context)
+                record, value = app_password_create(
+                    user=user, name=name, service=service, context=context
+                )
             except AppPasswordRefused as refused:
                 flows.flow_advance(claimed, drop=("app_password_created",))
-                return _app_passwords_page(request, found, error=refused.message, name=name)
+                return _app_passwords_page(
+                    request, found, error=refused.message, name=name, service=service
+                )
             held = secret_hold(reader=user, purpose=APP_PASSWORD, value=value, label=record.name)
             flows.flow_move(claimed, app_password_secret=str(held), app_password_name=record.name)
         elif action == "decline" and not found.flow.get("app_password_created"):
@@ -595,7 +601,7 @@ def _app_passwords_answer(request: HttpRequest, found: Pending) -> HttpResponse:
 
 
 def _app_passwords_page(
-    request: HttpRequest, found: Pending, *, error: str = "", name: str = ""
+    request: HttpRequest, found: Pending, *, error: str = "", name: str = "", service: str = ""
 ) -> HttpResponse:
     created = bool(found.flow.get("app_password_created"))
     shown = None
@@ -606,6 +612,7 @@ def _app_passwords_page(
             purpose=APP_PASSWORD,
         )
     reg = found.flow.get("reg") or {}
+    binding_required = ServiceSettings.load().app_password_binding_required
     return render(
         request,
         "selfservice/register_app_passwords.html",
@@ -616,6 +623,9 @@ def _app_passwords_page(
             "app_password_name": found.flow.get("app_password_name", ""),
             "error": error,
             "name": name,
+            "service": service,
+            "binding_required": binding_required,
+            "service_choices": app_password_service_choices(binding_required=binding_required),
         },
         status=400 if error else 200,
     )

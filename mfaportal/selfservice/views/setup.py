@@ -44,6 +44,7 @@ from mfaportal.mfa.services.app_passwords import (
     AppPasswordRefused,
     app_password_create,
     app_password_delete,
+    app_password_service_choices,
     app_passwords_available,
 )
 from mfaportal.mfa.services.methods import (
@@ -620,7 +621,7 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
     if action == "setup_app":
         return _apply_app_setup(request, data.get("mode", "code"))
     if action == "app_password_create":
-        return _apply_app_password_create(request, data.get("name", ""))
+        return _apply_app_password_create(request, data.get("name", ""), data.get("service", ""))
     if action == "recovery_email":
         from mfaportal.selfservice.views.recovery import email_code_send
 
@@ -650,7 +651,9 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             if needs_reauthentication(request):
                 return reauthentication_ask(request, "app_password_create", request.POST)
-            return _apply_app_password_create(request, form.cleaned_data["name"])
+            return _apply_app_password_create(
+                request, form.cleaned_data["name"], form.cleaned_data["service"]
+            )
     rows = list(AppPassword.objects.filter(user=user)) if available else []
     return render(
         request,
@@ -662,14 +665,25 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
             "max": MAX_PER_USER,
             "at_limit": len(rows) >= MAX_PER_USER,
             "declined_at": user_mfa(user).app_passwords_declined_at,
+            **_service_choice(),
         },
     )
 
 
-def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
+def _service_choice() -> dict[str, Any]:
+    required = ServiceSettings.load().app_password_binding_required
+    return {
+        "binding_required": required,
+        "service_choices": app_password_service_choices(binding_required=required),
+    }
+
+
+def _apply_app_password_create(request: HttpRequest, name: str, service: str = "") -> HttpResponse:
     user = signed_in_user(request)
     try:
-        record, value = app_password_create(user=user, name=name, context=_context(request))
+        record, value = app_password_create(
+            user=user, name=name, service=service, context=_context(request)
+        )
     except AppPasswordRefused as refused:
         rows = list(AppPassword.objects.filter(user=user))
         return render(
@@ -678,10 +692,11 @@ def _apply_app_password_create(request: HttpRequest, name: str) -> HttpResponse:
             {
                 "available": app_passwords_available(user),
                 "rows": rows,
-                "form": AppPasswordForm(initial={"name": name}),
+                "form": AppPasswordForm(initial={"name": name, "service": service}),
                 "error": refused.message,
                 "max": MAX_PER_USER,
                 "at_limit": len(rows) >= MAX_PER_USER,
+                **_service_choice(),
             },
             status=400,
         )
