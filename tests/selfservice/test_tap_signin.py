@@ -3,9 +3,14 @@ second factor, then on to registration."""
 
 from __future__ import annotations
 
-import pytest
-from django.test import Client
+import re
 
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from mfaportal.core import roles
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
@@ -13,6 +18,7 @@ from mfaportal.mfa.models import MfaState, UserMfa
 from mfaportal.mfa.services.tap import temporary_access_pass_create
 from tests.factories import make_user
 from tests.selfservice.helpers import is_signed_in, text
+from tests.selfservice.test_secrets_never_logged import Capture, captured  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 TAP = "/signin/temporary-access-pass/"
@@ -76,3 +82,31 @@ def test_a_wrong_pass_is_refused_and_nobody_signed_in(client: Client) -> None:
     response = with_pass(client, "adele@contoso.test", "not-the-pass")
     assert "Your user name or Temporary Access Pass is incorrect." in text(response)
     assert not is_signed_in(client)
+
+
+def test_a_pass_never_reaches_the_logs_or_the_database(
+    client: Client,
+    captured: Capture,  # noqa: F811 (the log scan's fixture, imported)
+) -> None:
+    helpdesk = make_user("helpdesk@contoso.test", admin_role=roles.AUTHENTICATION_ADMINISTRATOR)
+    megan = make_user("megan@contoso.test", state=MfaState.ENFORCED, registered=True)
+    client.force_login(helpdesk)
+    issued = client.post(
+        reverse("admin_portal:user_tap", args=[megan.object_id]),
+        {"lifetime": "1", "unit": "hours", "one_time": "on"},
+    )
+    page = text(client.get(issued["Location"]))
+    found = re.search(r'id="temporary-access-pass" class="temporary-access-pass">([^<]+)<', page)
+    assert found is not None
+    value = found.group(1)
+    client.post("/signout/")
+    with_pass(client, "megan@contoso.test", value[::-1])  # a wrong one first
+    assert with_pass(client, "megan@contoso.test", value).status_code == 302
+    with_pass(client, "megan@contoso.test", value)  # and a second use, refused
+
+    assert captured.lines, "nothing was logged: the capture is broken"
+    assert not [line for line in captured.lines if value in line]
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')
+            assert value not in repr(cursor.fetchall()), table
