@@ -4,6 +4,7 @@ second factor, then on to registration."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -33,7 +34,7 @@ def issue(user: DirectoryUser, **options: object) -> str:
     return value
 
 
-def with_pass(client: Client, upn: str, value: str):  # type: ignore[no-untyped-def]
+def with_pass(client: Client, upn: str, value: str) -> Any:
     return client.post(TAP, {"username": upn, "temporary_access_pass": value})
 
 
