@@ -387,7 +387,10 @@ class TemporaryAccessPass(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="temporary_access_pass"
     )
-    digest = models.CharField(max_length=64, help_text="HMAC-SHA-256, hex")
+    # Empty for a pass the directory of record issued (graph mode): it is checked there.
+    digest = models.CharField(max_length=64, blank=True, help_text="HMAC-SHA-256, hex")
+    # The directory's id of the pass (graph mode), to delete it there.
+    directory_id = models.CharField(max_length=64, blank=True)
     starts_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     one_time = models.BooleanField(default=False)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.models import AuditSource
 from mfaportal.core.modes import graph_mode
+from mfaportal.directory.interface import Directory, DirectoryRefused, get_directory
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import policy, throttle
 from mfaportal.mfa.crypto import keyed_hash
@@ -84,9 +85,11 @@ def temporary_access_pass_create(
     one_time: bool = False,
     starts_at: datetime | None = None,
     context: ChangeContext,
+    directory: Directory | None = None,
 ) -> tuple[TemporaryAccessPass, str]:
     """Issue a pass for ``user``, replacing any they hold; the clear pass is returned once
-    and never stored."""
+    and never stored. In graph mode Microsoft Graph issues it (and checks it at sign-in):
+    the portal keeps when it is valid, not the pass."""
     refused = policy.may_change(
         policy.Actor.of(context), policy.Target.of(user), policy.Action.TEMPORARY_ACCESS_PASS
     )
@@ -95,24 +98,43 @@ def temporary_access_pass_create(
     if problem := lifetime_problem(lifetime_minutes):
         raise TemporaryAccessPassRefused(problem)
     now = timezone.now()
-    starts_at = starts_at or now
-    if starts_at < now - START_LEEWAY:
+    if starts_at is not None and starts_at < now - START_LEEWAY:
         raise TemporaryAccessPassRefused(
             _("The start time is in the past. Leave it empty to start now.")
         )
-    starts_at = max(starts_at, now)
+    if starts_at is not None and starts_at <= now:
+        starts_at = None  # "now", typed
     if not user.account_enabled:
         raise TemporaryAccessPassRefused(
             _("This user is blocked from signing in: a Temporary Access Pass wouldn't work.")
         )
-    value = temporary_access_pass_generate()
+    directory = directory or get_directory()
+    try:
+        # Outside the transaction: no row stays locked while Graph answers.
+        from_directory = directory.temporary_access_pass_issue(
+            object_id=str(user.object_id),
+            lifetime_minutes=lifetime_minutes,
+            one_time=one_time,
+            starts_at=starts_at,
+        )
+    except DirectoryRefused as refusal:
+        raise TemporaryAccessPassRefused(refusal.message) from refusal
+    if from_directory is not None:
+        value, digest, directory_id = from_directory.value, "", from_directory.directory_id
+        starts_at = from_directory.starts_at
+        lifetime_minutes, one_time = from_directory.lifetime_minutes, from_directory.one_time
+    else:
+        value = temporary_access_pass_generate()
+        digest, directory_id = temporary_access_pass_digest(value), ""
+        starts_at = starts_at or now
     with transaction.atomic():
         # Lock the user's row: two agents issuing at once end with one pass, the later one.
         DirectoryUser.objects.select_for_update().filter(pk=user.pk).first()
         replaced = TemporaryAccessPass.objects.filter(user=user).delete()[0] > 0
         issued = TemporaryAccessPass.objects.create(
             user=user,
-            digest=temporary_access_pass_digest(value),
+            digest=digest,
+            directory_id=directory_id,
             starts_at=starts_at,
             expires_at=starts_at + timedelta(minutes=lifetime_minutes),
             one_time=one_time,
@@ -131,6 +153,7 @@ def temporary_access_pass_create(
                     "lifetime_minutes": lifetime_minutes,
                     "one_time": one_time,
                     "replaced": replaced,
+                    "directory": directory.name,
                 },
             ),
         )
@@ -138,15 +161,27 @@ def temporary_access_pass_create(
     return issued, value
 
 
-def temporary_access_pass_delete(*, user: DirectoryUser, context: ChangeContext) -> bool:
-    """Remove the user's pass (a pass issued by mistake, or no longer needed)."""
+def temporary_access_pass_delete(
+    *, user: DirectoryUser, context: ChangeContext, directory: Directory | None = None
+) -> bool:
+    """Remove the user's pass (issued by mistake, or no longer needed), in the directory of
+    record too."""
     refused = policy.may_change(
         policy.Actor.of(context), policy.Target.of(user), policy.Action.TEMPORARY_ACCESS_PASS
     )
     if refused:
         raise TemporaryAccessPassRefused(refused)
+    held = TemporaryAccessPass.objects.filter(user=user).first()
+    if held is None:
+        return False
+    try:
+        (directory or get_directory()).temporary_access_pass_delete(
+            object_id=str(user.object_id), directory_id=held.directory_id
+        )
+    except DirectoryRefused as refusal:
+        raise TemporaryAccessPassRefused(refusal.message) from refusal
     with transaction.atomic():
-        deleted = TemporaryAccessPass.objects.filter(user=user).delete()[0] > 0
+        deleted = TemporaryAccessPass.objects.filter(pk=held.pk).delete()[0] > 0
         if deleted:
             audit_record(context, AuditEntry.about(user, "mfa.temporary_access_pass_deleted"))
     return deleted
