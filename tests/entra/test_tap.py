@@ -15,6 +15,7 @@ from mfaportal.entra.sync import directory_sync
 from mfaportal.mfa.models import TemporaryAccessPass
 from tests.factories import make_user
 from tests.graph_emulator.server import GraphEmulator
+from tests.graph_emulator.tenant import User as EmulatedUser
 from tests.selfservice.helpers import text
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,12 @@ def synced(graph_mode: GraphEmulator) -> GraphEmulator:
 
 def cached(emulator: GraphEmulator, index: int) -> DirectoryUser:
     return DirectoryUser.objects.get(object_id=emulator.tenant.user_at(index).id)
+
+
+def in_emulator(emulator: GraphEmulator, user: DirectoryUser) -> EmulatedUser:
+    found = emulator.tenant.find(str(user.object_id))
+    assert found is not None
+    return found
 
 
 @pytest.fixture
@@ -50,7 +57,7 @@ def test_graph_issues_the_pass_and_the_page_shows_it_once(
     page = text(helpdesk_client.get(response["Location"]))
     found = re.search(r'id="temporary-access-pass" class="temporary-access-pass">([^<]+)<', page)
     assert found is not None
-    in_graph = synced.tenant.find(str(user.object_id)).temporary_access_pass
+    in_graph = in_emulator(synced, user).temporary_access_pass
     assert in_graph is not None and found.group(1) == in_graph.value
     assert in_graph.lifetime_minutes == 120 and in_graph.usable_once
     held = TemporaryAccessPass.objects.get(user=user)
@@ -67,7 +74,7 @@ def test_deleting_the_pass_deletes_it_in_graph(
         reverse("admin_portal:user_tap", args=[user.object_id]), {"lifetime": "1", "unit": "hours"}
     )
     helpdesk_client.post(reverse("admin_portal:user_tap_delete", args=[user.object_id]))
-    assert synced.tenant.find(str(user.object_id)).temporary_access_pass is None
+    assert in_emulator(synced, user).temporary_access_pass is None
     assert not TemporaryAccessPass.objects.filter(user=user).exists()
 
 
