@@ -14,12 +14,15 @@ from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import TemporaryAccessPass
+from mfaportal.mfa.services import tap
 from mfaportal.mfa.services.tap import (
     TemporaryAccessPassRefused,
     temporary_access_pass_create,
     temporary_access_pass_sign_in,
 )
-from tests.factories import make_user
+from mfaportal.mfa.signin import PASSWORD_PER_ACCOUNT_AND_ADDRESS, password_sign_in
+from tests.factories import PASSWORD, make_user
+from tests.mfa.test_race_free_limits import Calls, hammer
 
 pytestmark = pytest.mark.django_db
 CLI = ChangeContext(actor=None, source=AuditSource.CLI)
@@ -178,3 +181,48 @@ def test_repeated_wrong_passes_lock_further_tries_even_with_the_right_pass() -> 
     user, error = sign_in(value)
     assert user is None and "too many times" in error
     assert TemporaryAccessPass.objects.get(user=adele).used_at is None
+
+
+def test_wrong_passes_count_against_password_sign_in_from_the_same_place() -> None:
+    adele = make_user("adele@contoso.test")
+    issue(adele)
+    for _ in range(10):
+        sign_in("wrong-pass-123")
+    check = password_sign_in(
+        user_principal_name="adele@contoso.test", password=PASSWORD, address=ADDRESS
+    )
+    assert check.user is None and "too many times" in check.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_sign_ins_with_one_one_time_pass_spend_it_once() -> None:
+    adele = make_user("adele@contoso.test")
+    value = issue(adele, one_time=True)
+    results = hammer(
+        lambda: temporary_access_pass_sign_in(
+            user_principal_name="adele@contoso.test", value=value, address=ADDRESS
+        )
+    )
+    # Exactly one sign-in spent it. (The in-memory test database answers a concurrent writer
+    # "locked" where a real one waits; the harness then retries like a client, so the one
+    # that spent it may itself be told, on its retry, that the pass was used.)
+    assert AuditEvent.objects.filter(action="mfa.temporary_access_pass_used").count() == 1
+    assert len([result for result in results if result.user is not None]) <= 1
+    assert TemporaryAccessPass.objects.get(user=adele).used_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_parallel_wrong_passes_get_at_most_the_limit_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    adele = make_user("adele@contoso.test")
+    issue(adele)
+    checks = Calls()
+    monkeypatch.setattr(tap, "_pass_verify", checks.wrap(tap._pass_verify))
+    results = hammer(
+        lambda: temporary_access_pass_sign_in(
+            user_principal_name="adele@contoso.test", value="wrong-pass-123", address=ADDRESS
+        )
+    )
+    assert all(result.user is None for result in results)
+    assert 0 < checks.count <= PASSWORD_PER_ACCOUNT_AND_ADDRESS.count

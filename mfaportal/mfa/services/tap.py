@@ -214,7 +214,9 @@ def temporary_access_pass_sign_in(
         )
     user = DirectoryUser.objects.by_upn(user_principal_name).first()
     counters = guess_counters(
-        scope="tap",
+        # The password's own counters: switching between the password and a pass gives a
+        # guesser no more tries (Entra's lockout counts failed sign-ins, whatever was typed).
+        scope="signin",
         user_principal_name=user_principal_name,
         address=address,
         limits=SIGN_IN_LIMITS,
@@ -267,23 +269,24 @@ def _pass_verify(user: DirectoryUser | None, value: str, address: str | None) ->
     spent = TemporaryAccessPass.objects.filter(pk=held.pk, digest=digest)
     if held.one_time:
         spent = spent.filter(used_at__isnull=True)
-    if not spent.update(used_at=now):
-        # Used (or replaced) by a sign-in racing this one.
-        return PassCheck(
-            None,
-            _(
-                "This Temporary Access Pass has already been used: it works only once. Ask "
-                "your support person for a new one."
+    # The use and its audit entry commit together: a sign-in that fails midway has not
+    # spent a one-time pass.
+    with transaction.atomic():
+        if not spent.update(used_at=now):
+            # Used (or replaced) by a sign-in racing this one.
+            return PassCheck(
+                None,
+                _(
+                    "This Temporary Access Pass has already been used: it works only once. "
+                    "Ask your support person for a new one."
+                ),
+            )
+        audit_record(
+            ChangeContext(actor=user, source=AuditSource.SELF_SERVICE, ip_address=address),
+            AuditEntry.about(
+                user, "mfa.temporary_access_pass_used", detail={"one_time": held.one_time}
             ),
         )
-    audit_record(
-        ChangeContext(actor=user, source=AuditSource.SELF_SERVICE, ip_address=address),
-        AuditEntry.about(
-            user,
-            "mfa.temporary_access_pass_used",
-            detail={"one_time": held.one_time},
-        ),
-    )
     logger.info("temporary access pass accepted for user %s", user.pk)
     return PassCheck(user)
 
