@@ -91,3 +91,21 @@ def test_signing_in_with_a_pass_happens_at_entra_in_graph_mode(
         )
     )
     assert 'name="temporary_access_pass"' not in refused
+
+
+def test_a_pass_graph_refuses_is_not_shown_and_the_page_says_why(
+    synced: GraphEmulator, helpdesk_client: Client
+) -> None:
+    # A tenant whose Authentication methods policy doesn't enable Temporary Access Pass
+    # answers 403 (a policy refusal; Graph's code is shown).
+    synced.faults.add(r"/temporaryAccessPassMethods$", status=403, method="POST", times=None)
+    user = cached(synced, 5)
+    response = helpdesk_client.post(
+        reverse("admin_portal:user_tap", args=[user.object_id]),
+        {"lifetime": "1", "unit": "hours"},
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert "Microsoft Graph refused the Temporary Access Pass (Authorization_RequestDenied)" in page
+    assert not TemporaryAccessPass.objects.exists()
+    assert in_emulator(synced, user).temporary_access_pass is None
