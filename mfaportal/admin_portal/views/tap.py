@@ -12,7 +12,6 @@ import uuid
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -80,7 +79,6 @@ def user_tap_shown(
             "shown": True,
             "temporary_access_pass": shown.value if shown else "",
             "issued": TemporaryAccessPass.objects.filter(user=user).first(),
-            "now": timezone.now(),
         },
     )
 
