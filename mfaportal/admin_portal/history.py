@@ -349,6 +349,19 @@ def _email_deleted(event: AuditEvent) -> SafeString:
     return _say(_("Authentication email removed."))
 
 
+def _tap_created(event: AuditEvent) -> SafeString:
+    detail = event.detail or {}
+    starts, expires = detail.get("starts_at", ""), detail.get("expires_at", "")
+    if not starts or not expires:
+        return _say(_("Temporary Access Pass issued."))
+    template = (
+        _("One-time Temporary Access Pass issued, valid from %(start)s until %(end)s.")
+        if detail.get("one_time")
+        else _("Temporary Access Pass issued, valid from %(start)s until %(end)s.")
+    )
+    return _say(template, start=_moment(starts), end=_moment(expires))
+
+
 def _fixed(text: Promise) -> Sentence:
     return lambda event: _say(str(text))
 
@@ -414,6 +427,17 @@ ACTIONS: dict[str, Action] = {
     "sspr.authentication_email_set": Action(gettext_lazy("Authentication email set"), _email_set),
     "sspr.authentication_email_deleted": Action(
         gettext_lazy("Authentication email removed"), _email_deleted
+    ),
+    "mfa.temporary_access_pass_created": Action(
+        gettext_lazy("Temporary Access Pass issued"), _tap_created
+    ),
+    "mfa.temporary_access_pass_deleted": Action(
+        gettext_lazy("Temporary Access Pass deleted"),
+        _fixed(gettext_lazy("Temporary Access Pass deleted.")),
+    ),
+    "mfa.temporary_access_pass_used": Action(
+        gettext_lazy("Signed in with a Temporary Access Pass"),
+        _fixed(gettext_lazy("Signed in with a Temporary Access Pass.")),
     ),
     "directory.synced": Action(gettext_lazy("Directory synced"), _synced),
     "directory.sync_failed": Action(gettext_lazy("Directory sync failed"), _sync_failed),

@@ -9,6 +9,7 @@ from mfaportal.admin_portal.views import (
     jobs,
     password,
     settings,
+    tap,
     users,
 )
 
@@ -38,6 +39,17 @@ urlpatterns = [
         "users/<uuid:object_id>/reset-password/<uuid:secret_id>/",
         password.user_password_shown,
         name="user_password_shown",
+    ),
+    path("users/<uuid:object_id>/temporary-access-pass/", tap.user_tap, name="user_tap"),
+    path(
+        "users/<uuid:object_id>/temporary-access-pass/<uuid:secret_id>/",
+        tap.user_tap_shown,
+        name="user_tap_shown",
+    ),
+    path(
+        "users/<uuid:object_id>/temporary-access-pass/delete/",
+        tap.user_tap_delete,
+        name="user_tap_delete",
     ),
     path("jobs/<uuid:job_id>/", jobs.job, name="job"),
     path("jobs/<uuid:job_id>/results.csv", jobs.job_results, name="job_results"),

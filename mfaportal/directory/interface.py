@@ -48,6 +48,26 @@ class Settlement:
     waiting: set[int] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class IssuedPass:
+    """A Temporary Access Pass the directory of record issued (graph mode): the pass as its
+    answer showed it, once, and what the directory made of the request."""
+
+    value: str
+    directory_id: str
+    starts_at: datetime
+    lifetime_minutes: int
+    one_time: bool
+
+
+class DirectoryRefused(Exception):
+    """The directory of record refused a change made while the person waits (its reason)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 # (done, total) while changes travel.
 SettleProgress = Callable[[int, int], None]
 
@@ -120,6 +140,24 @@ class Directory(Protocol):
         self, *, user_ids: Sequence[int], context: ChangeContext | None = None
     ) -> Delivery:
         """Sign the users out of every session."""
+        ...
+
+    def temporary_access_pass_issue(
+        self,
+        *,
+        object_id: str,
+        lifetime_minutes: int,
+        one_time: bool,
+        starts_at: datetime | None,
+    ) -> IssuedPass | None:
+        """Issue a Temporary Access Pass in the directory of record, now (the pass is shown
+        to the person waiting, so it can't wait in an outbox); None when the portal is the
+        directory and issues it itself. Raises ``DirectoryRefused``."""
+        ...
+
+    def temporary_access_pass_delete(self, *, object_id: str, directory_id: str) -> None:
+        """Delete the pass the directory issued (nothing to do when the portal issued it).
+        Raises ``DirectoryRefused``."""
         ...
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from mfaportal.core.audit import ChangeContext
-from mfaportal.directory.interface import Delivery, Settlement, SettleProgress
+from mfaportal.directory.interface import Delivery, IssuedPass, Settlement, SettleProgress
 from mfaportal.directory.services import sessions_end
 
 
@@ -68,3 +68,17 @@ class LocalDirectory:
     ) -> Delivery:
         sessions_end(user_ids=user_ids)
         return Delivery.APPLIED
+
+    def temporary_access_pass_issue(
+        self,
+        *,
+        object_id: str,
+        lifetime_minutes: int,
+        one_time: bool,
+        starts_at: datetime | None,
+    ) -> IssuedPass | None:
+        """The portal issues it: the database is the directory."""
+        return None
+
+    def temporary_access_pass_delete(self, *, object_id: str, directory_id: str) -> None:
+        return None

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from mfaportal.core.audit import ChangeContext
@@ -31,6 +33,8 @@ from mfaportal.directory.interface import (
     REMEMBERED_DEVICES,
     SERVICE_SETTINGS,
     Delivery,
+    DirectoryRefused,
+    IssuedPass,
     Settlement,
     SettleProgress,
 )
@@ -40,7 +44,7 @@ from mfaportal.entra.mapping import state_to_graph
 from mfaportal.entra.models import OutboxChange
 from mfaportal.entra.outbox import outbox_record
 from mfaportal.entra.outbox.settle import changes_settle
-from mfaportal.graph import my_sign_ins_url_from_settings
+from mfaportal.graph import GraphError, client_from_settings, my_sign_ins_url_from_settings
 from mfaportal.mfa.models import MfaState
 
 # External users' user names carry #EXT# (Entra's own dynamic-group rule for "every member
@@ -168,6 +172,54 @@ class GraphDirectory:
             context=context,
         )
         return Delivery.QUEUED
+
+    def temporary_access_pass_issue(
+        self,
+        *,
+        object_id: str,
+        lifetime_minutes: int,
+        one_time: bool,
+        starts_at: datetime | None,
+    ) -> IssuedPass | None:
+        """POST it to Graph now, not through the outbox: Graph shows the pass once, in its
+        answer, to the person waiting for it; a failed request issued nothing to lose."""
+        try:
+            created = client_from_settings().temporary_access_pass_create(
+                object_id,
+                lifetime_minutes=lifetime_minutes,
+                is_usable_once=one_time,
+                start=starts_at.isoformat() if starts_at is not None else None,
+            )
+        except GraphError as error:
+            raise DirectoryRefused(
+                str(_("Microsoft Graph refused the Temporary Access Pass (%(error)s)."))
+                % {"error": error.code}
+            ) from error
+        if not created.temporary_access_pass:
+            raise DirectoryRefused(str(_("Microsoft Graph answered without the pass.")))
+        start = starts_at or timezone.now()
+        if created.start:
+            start = datetime.fromisoformat(created.start.replace("Z", "+00:00"))
+        return IssuedPass(
+            value=created.temporary_access_pass,
+            directory_id=created.id,
+            starts_at=start,
+            lifetime_minutes=created.lifetime_minutes or lifetime_minutes,
+            one_time=one_time if created.is_usable_once is None else created.is_usable_once,
+        )
+
+    def temporary_access_pass_delete(self, *, object_id: str, directory_id: str) -> None:
+        if not directory_id:
+            return
+        try:
+            client_from_settings().temporary_access_pass_delete(object_id, directory_id)
+        except GraphError as error:
+            if error.status == 404:
+                return  # gone already (expired and removed, or replaced in Entra)
+            raise DirectoryRefused(
+                str(_("Microsoft Graph refused to delete the Temporary Access Pass (%(error)s)."))
+                % {"error": error.code}
+            ) from error
 
 
 def _external(user_ids: Sequence[int], reason: object) -> dict[int, str]:

@@ -69,6 +69,7 @@ from .types import (
     RegistrationDetails,
     RoleAssignment,
     SignInPreferences,
+    TemporaryAccessPassMethod,
 )
 
 # Well-known directory role template ids (roleDefinitionId of built-in roles).
@@ -118,6 +119,7 @@ __all__ = [
     "RoleAssignment",
     "SignInPreferences",
     "SignedInUser",
+    "TemporaryAccessPassMethod",
     "TokenError",
     "TokenProvider",
     "TokenSource",

@@ -245,6 +245,36 @@ AUTHENTICATOR_METHOD_TYPE = "#microsoft.graph.microsoftAuthenticatorAuthenticati
 SOFTWARE_OATH_METHOD_TYPE = "#microsoft.graph.softwareOathAuthenticationMethod"
 
 
+TEMPORARY_ACCESS_PASS_METHOD_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+
+
+@dataclass(frozen=True)
+class TemporaryAccessPassMethod:
+    """A user's temporaryAccessPassAuthenticationMethod. ``temporary_access_pass`` is only in
+    the answer to its creation (Graph hides it on every later read)."""
+
+    id: str
+    temporary_access_pass: str | None
+    start: str | None
+    lifetime_minutes: int | None
+    is_usable_once: bool | None
+    is_usable: bool | None = None
+    usability_reason: str | None = None
+
+    @classmethod
+    def from_graph(cls, data: JsonObject) -> TemporaryAccessPassMethod:
+        lifetime = data.get("lifetimeInMinutes")
+        return cls(
+            id=str(data["id"]),
+            temporary_access_pass=_str_or_none(data.get("temporaryAccessPass")),
+            start=_str_or_none(data.get("startDateTime")),
+            lifetime_minutes=lifetime if isinstance(lifetime, int) else None,
+            is_usable_once=_bool_or_none(data.get("isUsableOnce")),
+            is_usable=_bool_or_none(data.get("isUsable")),
+            usability_reason=_str_or_none(data.get("methodUsabilityReason")),
+        )
+
+
 @dataclass(frozen=True)
 class DeltaPage:
     """One page of /users/delta. The last page carries ``delta_link``: store it for next time."""

@@ -4,6 +4,7 @@ and the tenant's service settings."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -393,3 +394,47 @@ class SecretShownOnce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} for user {self.reader_id}"
+
+
+class TemporaryAccessPass(models.Model):
+    """A time-limited pass a helpdesk agent or admin issues so a user can sign in without
+    their password and second factor, and register methods again (Entra's Temporary Access
+    Pass). One per user (Microsoft's rule: a new pass replaces the old). Only a keyed hash
+    of the pass is kept; a one-time pass keeps the moment it was used."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="temporary_access_pass"
+    )
+    # Empty for a pass the directory of record issued (graph mode): it is checked there.
+    digest = models.CharField(max_length=64, blank=True, help_text="HMAC-SHA-256, hex")
+    # The directory's id of the pass (graph mode), to delete it there.
+    directory_id = models.CharField(max_length=64, blank=True)
+    starts_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    one_time = models.BooleanField(default=False)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"temporary access pass of user {self.user_id}"
+
+    def usability(self, now: datetime) -> str:
+        """Graph's ``methodUsabilityReason``, as the detail page words it."""
+        if self.one_time and self.used_at is not None:
+            return "used"
+        if now < self.starts_at:
+            return "not_yet_valid"
+        if now >= self.expires_at:
+            return "expired"
+        return "usable"
+
+    @property
+    def lifetime_minutes(self) -> int:
+        return int((self.expires_at - self.starts_at).total_seconds() // 60)

@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     SESSIONS = "sessions"  # revoke sessions
     PASSWORD = "password"  # reset to a temporary password
     FRAUD_BLOCK = "fraud_block"  # lift a fraud-report block
+    TEMPORARY_ACCESS_PASS = "temporary_access_pass"  # issue a Temporary Access Pass
 
 
 @dataclass(frozen=True)

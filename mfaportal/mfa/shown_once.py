@@ -22,6 +22,7 @@ from mfaportal.mfa.models import SecretShownOnce
 SHOW_WITHIN = timedelta(minutes=10)
 APP_PASSWORD = "app_password"
 TEMPORARY_PASSWORD = "temporary_password"
+TEMPORARY_ACCESS_PASS = "temporary_access_pass"
 
 
 @dataclass(frozen=True)

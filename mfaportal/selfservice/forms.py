@@ -198,3 +198,12 @@ class AuthenticationEmailForm(forms.Form):
             return authentication_email_clean(self.cleaned_data.get("email", ""))
         except RecoveryRefused as refused:
             raise forms.ValidationError(refused.message) from refused
+
+
+class TemporaryAccessPassSignInForm(forms.Form):
+    """Sign-in with a Temporary Access Pass instead of the password (issue 16.2)."""
+
+    username = forms.CharField(label=_("User name"), max_length=255)
+    temporary_access_pass = forms.CharField(
+        label=_("Temporary Access Pass"), max_length=64, strip=True
+    )

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from mfaportal.selfservice.views import password, register, reset, signin
+from mfaportal.selfservice.views import password, register, reset, signin, tap
 
 app_name = "signin_flow"
 urlpatterns = [
     path("verify/", signin.verify, name="verify"),
+    path("temporary-access-pass/", tap.signin_with_pass, name="temporary_access_pass"),
     path("verify/other/", signin.verify_other, name="verify_other"),
     path("more-information/", register.more_information, name="more_information"),
     path("register/", register.contact, name="register"),

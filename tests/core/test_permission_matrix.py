@@ -108,6 +108,8 @@ MATRIX: dict[str, list[Row]] = {
     "signin_flow:register_app_passwords": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:update_password": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:forgot_password": [Row(statuses(200, 200), statuses(200, 200))],
+    # Sign-in with a Temporary Access Pass (a POST without one shows the form again).
+    "signin_flow:temporary_access_pass": [Row(statuses(200, 200), statuses(200, 200))],
     "signin_flow:forgot_verify": [Row(statuses(200, 200), statuses(200, 200))],
     "signin_flow:forgot_code": [Row(statuses(200, 200), statuses(200, 200))],
     "signin_flow:forgot_new_password": [Row(statuses(200, 200), statuses(200, 200))],
@@ -210,6 +212,29 @@ MATRIX: dict[str, list[Row]] = {
             only(MANAGE_METHODS, 200),
             only(ON_SOMEONE, 405),
             kwargs={"object_id": "{target_oid}", "secret_id": "{uuid}"},
+        )
+    ],
+    # Temporary Access Pass (issue 16.2): issued, shown once, deleted like the password reset.
+    "admin_portal:user_tap": [
+        Row(
+            only(MANAGE_METHODS, 200),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}"},
+            data={"lifetime": "1", "unit": "hours"},
+        )
+    ],
+    "admin_portal:user_tap_shown": [
+        Row(
+            only(MANAGE_METHODS, 200),
+            only(ON_SOMEONE, 405),
+            kwargs={"object_id": "{target_oid}", "secret_id": "{uuid}"},
+        )
+    ],
+    "admin_portal:user_tap_delete": [
+        Row(
+            only(ON_SOMEONE, 405),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}"},
         )
     ],
     "admin_portal:job": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST, kwargs={"job_id": "{job}"})],

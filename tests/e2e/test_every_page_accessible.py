@@ -969,3 +969,54 @@ def test_an_admin_of_a_graph_synced_tenant_meets_no_accessibility_barrier(
     page.reload()
     expect(page.locator("#sync-progress")).to_be_visible()
     check(page)
+
+
+# --- a Temporary Access Pass (issue 16.2) ----------------------------------------------------
+
+
+@in_english_and_spanish
+@tour(
+    "admin_portal:user_detail",
+    "admin_portal:user_tap",
+    "admin_portal:user_tap_shown",
+    "signin",
+    "signin_flow:temporary_access_pass",
+)
+def test_issuing_and_using_a_temporary_access_pass_has_no_accessibility_barrier(
+    page: Page, check: Check, context: BrowserContext, live_server, tenant: dict[str, Any]
+) -> None:
+    signed_in_as(context, live_server, tenant["helpdesk"])
+    adele = tenant["adele"]
+    page.goto(reverse("admin_portal:user_detail", args=[adele.object_id]))
+    check(page)
+    follow(page, page.locator(f"a[href$='/users/{adele.object_id}/temporary-access-pass/']"))
+    check(page)
+    # A lifetime shorter than Microsoft allows: the form says so.
+    page.locator("#id_lifetime").fill("5")
+    page.locator("#id_unit").select_option("minutes")
+    submit(page)
+    expect(page.locator("main [role=alert]")).to_be_visible()
+    check(page)
+    page.locator("#id_lifetime").fill("1")
+    page.locator("#id_unit").select_option("hours")
+    page.locator("#id_one_time").check()
+    submit(page)
+    expect(page.locator("#temporary-access-pass")).to_be_visible()
+    check(page)
+    page.reload()  # shown once: a reload says so, and issues no other
+    expect(page.locator("main [role=status]")).to_be_visible()
+    check(page)
+    page.goto(reverse("admin_portal:user_detail", args=[adele.object_id]))
+    expect(page.locator("#tap-status")).to_be_visible()
+    check(page)
+
+    sign_out(page)
+    page.goto(reverse("signin"))
+    check(page)
+    follow(page, page.locator(f"main a[href='{reverse('signin_flow:temporary_access_pass')}']"))
+    check(page)
+    page.locator("#id_username").fill("adele@contoso.test")
+    page.locator("#id_temporary_access_pass").fill("not-the-pass")
+    submit(page)
+    expect(page.locator("main [role=alert]")).to_be_visible()
+    check(page)

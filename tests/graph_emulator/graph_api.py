@@ -30,6 +30,7 @@ from .tenant import (
     PREFERRED_METHOD_NEEDS,
     USER_PROPERTY_NAMES,
     HardwareOath,
+    TemporaryAccessPass,
     Tenant,
     User,
     iso,
@@ -231,6 +232,14 @@ class GraphApi:
             if n == 6 and seg[5] == "deactivate" and method == "POST":
                 method_id = seg[4]
                 return with_user(lambda r, u: self.hardware_oath_deactivate(u, method_id))
+        if area == "temporaryAccessPassMethods":
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.tap_list(u, version))
+            if n == 4 and method == "POST":
+                return with_user(lambda r, u: self.tap_create(r, u, version))
+            if n == 5 and method == "DELETE":
+                method_id = seg[4]
+                return with_user(lambda r, u: self.tap_delete(u, method_id))
         if area in ("microsoftAuthenticatorMethods", "softwareOathMethods"):
             if n == 4 and method == "GET":
                 return with_user(lambda r, u: self.app_methods_list(u, area, version))
@@ -860,6 +869,90 @@ class GraphApi:
         token.status = "assigned"
         if user.preferred_method and not user.has_method_for(user.preferred_method):
             user.preferred_method = None
+        return Response(204)
+
+    # --- Temporary Access Pass ----------------------------------------------------------------
+    # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+    # authentication-post-temporaryaccesspassmethods.md and resources/
+    # temporaryaccesspassauthenticationmethod.md: lifetimeInMinutes "must be between 10 and
+    # 43200 inclusive (equivalent to 30 days)"; "A user can only have one Temporary Access
+    # Pass that's usable within its specified lifetime": a new one deletes the previous; the
+    # pass is "only returned on creation ... hidden in subsequent read operations and
+    # returned as null"; isUsableOnce limits it to one use.
+
+    TAP_FIELDS = frozenset({"startDateTime", "lifetimeInMinutes", "isUsableOnce"})
+
+    def tap_json(self, tap: TemporaryAccessPass, *, shown: bool) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        end = tap.start.timestamp() + tap.lifetime_minutes * 60
+        usable = tap.start <= now and now.timestamp() < end
+        reason = "EnabledByPolicy" if usable else ("NotYetValid" if now < tap.start else "Expired")
+        return {
+            "id": tap.id,
+            "isUsable": usable,
+            "methodUsabilityReason": reason,
+            "temporaryAccessPass": tap.value if shown else None,
+            "createdDateTime": iso(tap.created),
+            "startDateTime": iso(tap.start),
+            "lifetimeInMinutes": tap.lifetime_minutes,
+            "isUsableOnce": tap.usable_once,
+        }
+
+    def tap_list(self, user: User, version: str) -> Response:
+        taps = [user.temporary_access_pass] if user.temporary_access_pass else []
+        value = [self.tap_json(tap, shown=False) for tap in taps]
+        context = self.context(
+            version, f"users('{user.id}')/authentication/temporaryAccessPassMethods"
+        )
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def tap_create(self, request: Request, user: User, version: str) -> Response:
+        body = request.body
+        if not isinstance(body, dict) or set(body) - self.TAP_FIELDS:
+            return graph_error(
+                400, "badRequest", "Expected startDateTime, lifetimeInMinutes and isUsableOnce."
+            )
+        lifetime = body.get("lifetimeInMinutes", 60)
+        if (
+            not isinstance(lifetime, int)
+            or isinstance(lifetime, bool)
+            or not 10 <= lifetime <= 43_200
+        ):
+            return graph_error(
+                400,
+                "badRequest",
+                "lifetimeInMinutes must be between 10 and 43200 (30 days).",
+            )
+        usable_once = body.get("isUsableOnce", False)
+        if not isinstance(usable_once, bool):
+            return graph_error(400, "badRequest", "isUsableOnce must be a Boolean.")
+        now = datetime.now(UTC)
+        start = now
+        if body.get("startDateTime") is not None:
+            try:
+                start = datetime.fromisoformat(str(body["startDateTime"]).replace("Z", "+00:00"))
+            except ValueError:
+                return graph_error(400, "badRequest", "startDateTime is not a DateTimeOffset.")
+            if start.tzinfo is None:
+                return graph_error(400, "badRequest", "startDateTime needs a time zone offset.")
+        tap = TemporaryAccessPass(
+            id=str(uuid.uuid4()),
+            value=base64.b32encode(uuid.uuid4().bytes).decode()[:8],
+            start=start,
+            lifetime_minutes=lifetime,
+            usable_once=usable_once,
+            created=now,
+        )
+        user.temporary_access_pass = tap  # the previous one, if any, is deleted
+        context = self.context(
+            version, f"users('{user.id}')/authentication/temporaryAccessPassMethods/$entity"
+        )
+        return Response(201, {"@odata.context": context, **self.tap_json(tap, shown=True)})
+
+    def tap_delete(self, user: User, method_id: str) -> Response:
+        if user.temporary_access_pass is None or user.temporary_access_pass.id != method_id:
+            return not_found(method_id)
+        user.temporary_access_pass = None
         return Response(204)
 
     # --- registration report ------------------------------------------------------------------

@@ -101,6 +101,19 @@ class SoftwareOath:
 
 
 @dataclass(slots=True)
+class TemporaryAccessPass:
+    """A user's Temporary Access Pass (``temporaryAccessPassMethods``); ``value`` is shown
+    only in the answer to its creation."""
+
+    id: str
+    value: str
+    start: datetime
+    lifetime_minutes: int
+    usable_once: bool
+    created: datetime
+
+
+@dataclass(slots=True)
 class HardwareOath:
     """A hardware OATH token assigned to a user (beta ``hardwareOathMethods``)."""
 
@@ -135,6 +148,7 @@ class User:
     authenticators: list[AuthenticatorApp] = field(default_factory=list)
     software_oath: list[SoftwareOath] = field(default_factory=list)
     hardware_oath: list[HardwareOath] = field(default_factory=list)
+    temporary_access_pass: TemporaryAccessPass | None = None
     preferred_method: str | None = None
     system_preferred_enabled: bool = False
     sessions_revoked_at: datetime | None = None

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -26,7 +27,7 @@ from mfaportal.core.roles import Capability
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import policy
-from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.models import MfaState, TemporaryAccessPass
 from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 from mfaportal.mfa.selectors.users import UserFilter, users_selected
@@ -119,6 +120,9 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         # Account recovery (issue 7): masked contacts, registration, temporary password.
         "recovery": recovery_contacts(user),
         "passwords_here": passwords_kept_here(),
+        # Temporary Access Pass (issue 16.2): the user's one pass, if any.
+        "tap": (tap := TemporaryAccessPass.objects.filter(user=user).first()),
+        "tap_usability": tap.usability(timezone.now()) if tap else "",
     }
 
 
