@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db.models import Subquery
@@ -30,6 +30,10 @@ from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
     ServiceSettings,
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
     ThrottleBucket,
     UserMfa,
     VerificationMethod,
@@ -39,6 +43,7 @@ from mfaportal.mfa.services.app_passwords import (
     app_password_match,
     app_password_used,
 )
+from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.signin import (
     GuessLimits,
     address_is_familiar,
@@ -97,7 +102,7 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     pair, per_address, ceiling = guess_counters(
         scope="legacy", user_principal_name=username, address=address, limits=LIMITS, familiar=False
     )
-    if fast := _app_password_fast_path(username, secret, [pair.key, per_address.key]):
+    if fast := _app_password_fast_path(username, secret, [pair.key, per_address.key], address):
         return fast
     user = (
         DirectoryUser.objects.by_upn(username)
@@ -121,8 +126,11 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     # Reserved before the password hash is checked: parallel guesses get no more checks
     # than the limits allow.
     if blocked := throttle.attempt_reserve(counters):
+        _logged(Verdict(None, SignInAsked.PASSWORD, SignInReason.LOCKED), user, username, address)
         return _too_many(blocked)
-    accepted = _authenticate(user, secret, inside=client_ip_for_trust(request))
+    verdict = _authenticate(user, secret, inside=client_ip_for_trust(request))
+    _logged(verdict, user, username, address)
+    accepted = verdict.user
     if accepted is None:
         throttle.attempt_failed(counters)
         logger.info("legacy sign-in refused for %r from %s", username[:64], address)
@@ -134,13 +142,39 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Who a secret signs in (None: nobody), what it was taken for, and why it failed."""
+
+    user: DirectoryUser | None
+    asked: SignInAsked = SignInAsked.PASSWORD
+    reason: SignInReason = SignInReason.NONE
+
+
+def _logged(
+    verdict: Verdict, account: DirectoryUser | None, typed_name: str, address: str | None
+) -> None:
+    """One row in the sign-in log, whatever the answer (so every answer costs the same)."""
+    signin_record(
+        client=SignInClient.LEGACY,
+        asked=verdict.asked,
+        result=SignInResult.FAILURE if verdict.user is None else SignInResult.SUCCESS,
+        reason=verdict.reason,
+        user=account,
+        typed_name=typed_name,
+        address=address,
+    )
+
+
 def _too_many(seconds: int) -> HttpResponse:
     response = JsonResponse({"error": "too_many_attempts"}, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
 
-def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> HttpResponse | None:
+def _app_password_fast_path(
+    username: str, secret: str, keys: list[str], address: str | None
+) -> HttpResponse | None:
     """The common case, a valid app password, in one query: the indexed digest look-up
     joined to its user and MFA row, with the admin's policy and the rate-limit state as
     subqueries. Anything else (no match, another user's, a policy refusal) returns None
@@ -163,9 +197,12 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
     )
     if match is None:
         return None
-    if match.blocked_until is not None:
-        return _too_many(throttle.seconds_left(match.blocked_until, now))
     user = match.user
+    if match.blocked_until is not None:
+        locked = Verdict(None, SignInAsked.APP_PASSWORD, SignInReason.LOCKED)
+        named = user.user_principal_name.lower() == username.lower()
+        _logged(locked, user if named else None, username, address)
+        return _too_many(throttle.seconds_left(match.blocked_until, now))
     try:
         mfa = user.mfa
     except UserMfa.DoesNotExist:
@@ -178,46 +215,50 @@ def _app_password_fast_path(username: str, secret: str, keys: list[str]) -> Http
         and mfa.blocked_for_fraud_at is None
     ):
         app_password_used(match)
+        _logged(Verdict(user, SignInAsked.APP_PASSWORD), user, username, address)
         return JsonResponse(
             {"userPrincipalName": user.user_principal_name, "displayName": user.display_name}
         )
     return None
 
 
-def _authenticate(
-    user: DirectoryUser | None, secret: str, inside: str | None
-) -> DirectoryUser | None:
+def _authenticate(user: DirectoryUser | None, secret: str, inside: str | None) -> Verdict:
     """Who the secret signs in, by DESIGN §3. Every answer costs exactly one password-hash
     verification (against a dummy hash when there is no real one to check), so the time
     taken tells nothing about whether the user exists or which state they are in."""
     enabled = user if user is not None and user.account_enabled else None
     # A temporary password is for the sign-in page only, where it must be replaced.
-    password_ok = password_hash_check(enabled, secret) and not (
-        enabled is not None and enabled.password_must_change
-    )
+    password_right = password_hash_check(enabled, secret)
+    password_ok = password_right and not (enabled is not None and enabled.password_must_change)
+    if user is None:
+        return Verdict(None, reason=SignInReason.UNKNOWN_USER)
     if enabled is None:
-        return None
+        return Verdict(None, reason=SignInReason.ACCOUNT_DISABLED)
+    refused = Verdict(
+        None,
+        reason=SignInReason.NOT_ALLOWED if password_right else SignInReason.WRONG_PASSWORD,
+    )
     try:
         mfa = enabled.mfa
     except UserMfa.DoesNotExist:
         mfa = UserMfa(user=enabled)
     if mfa.state == MfaState.DISABLED:
-        return enabled if password_ok else None
+        return Verdict(enabled) if password_ok else refused
     if mfa.blocked_for_fraud_at is not None:
-        return None
+        return Verdict(None, reason=SignInReason.FRAUD_BLOCK)
     app_password = None
     service = ServiceSettings.load()
     if service.app_passwords_allowed:
         app_password = app_password_match(user_id=enabled.pk, value=secret)
     if app_password is not None:
         app_password_used(app_password)
-        return enabled
+        return Verdict(enabled, SignInAsked.APP_PASSWORD)
     if mfa.state == MfaState.ENABLED:
         registered = (
             not mfa.must_register and VerificationMethod.objects.filter(user=enabled).exists()
         )
         if not registered and password_ok:
-            return enabled
+            return Verdict(enabled)
     # Trusted IPs (service settings), as Microsoft documents them: inside the corporate
     # network app passwords aren't required "if the user hasn't created an app password.
     # After an app password is in use, the password is required." Outside, they are.
@@ -226,5 +267,5 @@ def _authenticate(
         and ip_is_trusted(inside, service.trusted_ip_ranges)
         and not AppPassword.objects.filter(user=enabled).exists()
     ):
-        return enabled
-    return None
+        return Verdict(enabled)
+    return refused
