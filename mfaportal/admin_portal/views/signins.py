@@ -71,7 +71,7 @@ def _filters(request: HttpRequest) -> tuple[SignInFilterForm, dict[str, Any], di
 @require_GET
 def signin_log(request: HttpRequest) -> HttpResponse:
     form, cleaned, filters = _filters(request)
-    events = signin_events(cleaned)
+    events = signin_events(cleaned).select_related("user")
     cursor = cursor_decode(request.GET.get("after"))
     if cursor is not None:
         at, pk = cursor
