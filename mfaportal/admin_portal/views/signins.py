@@ -63,7 +63,9 @@ def _filters(request: HttpRequest) -> tuple[SignInFilterForm, dict[str, Any], di
     form = SignInFilterForm(request.GET or None)
     if not (form.is_bound and form.is_valid()):
         return form, {}, {}
-    carried = {key: value for key, value in request.GET.items() if key in form.fields and value}
+    carried = {
+        key: str(value) for key, value in request.GET.items() if key in form.fields and value
+    }
     return form, form.cleaned_data, carried
 
 
@@ -114,7 +116,7 @@ def _csv_rows(events: QuerySet[SignInEvent]) -> Iterator[list[str]]:
 
 @staff_required
 @require_GET
-def signin_log_csv(request: HttpRequest) -> HttpResponse:
+def signin_log_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The events the filters select, every one of them, streamed as CSV."""
     _form, cleaned, filters = _filters(request)
     audit_record(
