@@ -398,6 +398,8 @@ class SignInAsked(models.TextChoices):
     HARDWARE_TOKEN = "hardware_token", _("Hardware token code")
     TEMPORARY_ACCESS_PASS = "temporary_access_pass", _("Temporary Access Pass")
     PASSKEY = "passkey", _("Passkey or security key")
+    # Graph mode's staff sign-in: Entra ID asked for whatever its policies require.
+    ENTRA_ID = "entra_id", _("Microsoft Entra ID")
 
 
 class SignInResult(models.TextChoices):
