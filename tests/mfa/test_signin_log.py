@@ -10,6 +10,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from freezegun import freeze_time
 
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
@@ -27,7 +28,7 @@ from mfaportal.mfa.services.app_passwords import app_password_create
 from mfaportal.mfa.services.signin_log import signin_log_prune, signin_record
 from mfaportal.mfa.tasks import signin_log_prune_run
 from tests.factories import PASSWORD, make_user
-from tests.selfservice.helpers import add_app, code_now, password_step, service_set
+from tests.selfservice.helpers import add_app, code_now, last_code, password_step, service_set
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +202,25 @@ def test_writes_enqueue_the_prune_once_a_day(
             )
     assert len(callbacks) == 1
     assert not SignInEvent.objects.filter(user_label="old").exists()
+
+
+def test_the_password_asked_again_before_a_change_is_logged(client: Client) -> None:
+    """Step-up (DESIGN §5.3) asks for the password again: a guess there is a sign-in attempt."""
+    service_set(app_passwords_allowed=True)
+    make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    start = timezone.now()
+    with freeze_time(start):
+        password_step(client, "adele@contoso.test")
+        client.get(reverse("signin_flow:verify"))
+        code = last_code("+14255550123")
+        client.post(reverse("signin_flow:verify"), {"action": "code", "code": code})
+    with freeze_time(start + timedelta(hours=1)):
+        assert client.post("/mfa/app-passwords/", {"name": "Laptop"})["Location"] == (
+            "/mfa/reauthenticate/"
+        )
+        client.post("/mfa/reauthenticate/", {"password": "not-it"})
+        client.post("/mfa/reauthenticate/", {"password": PASSWORD})
+    assert events()[2:] == [
+        ("adele@contoso.test", "browser", "password", "failure", "wrong_password"),
+        ("adele@contoso.test", "browser", "password", "success", ""),
+    ]
