@@ -122,6 +122,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Local-mode simulators (/demo/phone/, /demo/authenticator/, /demo/mail/) exist only when enabled.
 MFAPORTAL_SIMULATORS = env_bool("MFAPORTAL_SIMULATORS", default=DEBUG)
 
+# Days the sign-in log keeps each attempt (mfa.tasks.signin_log_prune_run deletes older ones).
+MFAPORTAL_SIGNIN_LOG_DAYS = max(1, int(os.environ.get("MFAPORTAL_SIGNIN_LOG_DAYS", "30")))
+
 # --- Django ----------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from mfaportal.admin_portal.history import ACTIONS
 from mfaportal.core.models import AuditSource
 from mfaportal.directory.interface import APP_PASSWORDS, REMEMBERED_DEVICES, get_directory
+from mfaportal.mfa.models import SignInResult
 
 MAX_TRUSTED_RANGES = 50
 
@@ -221,4 +222,38 @@ class AuditFilterForm(forms.Form):
         for name in ("actor", "target", "action"):
             value = cleaned.get(name) or ""
             cleaned[name] = "".join(ch for ch in value if ch.isprintable()).strip()
+        return cleaned
+
+
+class SignInFilterForm(forms.Form):
+    """The sign-in log's filters (issue 16.5)."""
+
+    user = forms.CharField(required=False, max_length=255, label=gettext_lazy("User"))
+    result = forms.ChoiceField(
+        required=False,
+        choices=[("", gettext_lazy("Any")), *SignInResult.choices],
+        label=gettext_lazy("Result"),
+    )
+    address = forms.GenericIPAddressField(
+        required=False, unpack_ipv4=True, label=gettext_lazy("Client address")
+    )
+    date_from = forms.DateField(
+        required=False,
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        required=False,
+        label=gettext_lazy("To"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start: date | None = cleaned.get("date_from")
+        end: date | None = cleaned.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        value = cleaned.get("user") or ""
+        cleaned["user"] = "".join(ch for ch in value if ch.isprintable()).strip()
         return cleaned

@@ -404,6 +404,10 @@ ACTIONS: dict[str, Action] = {
         gettext_lazy("MFA status report exported"),
         _fixed(gettext_lazy("MFA status report exported.")),
     ),
+    "signin_log.exported": Action(
+        gettext_lazy("Sign-in log exported"),
+        _fixed(gettext_lazy("Sign-in log exported.")),
+    ),
     "mfa.method_registered": Action(
         gettext_lazy("Verification method registered"), _method_registered
     ),

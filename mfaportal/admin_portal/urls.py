@@ -9,6 +9,7 @@ from mfaportal.admin_portal.views import (
     jobs,
     password,
     settings,
+    signins,
     tap,
     users,
 )
@@ -60,5 +61,7 @@ urlpatterns = [
     path("bulk-update/<uuid:upload_id>/apply/", bulk.bulk_apply, name="bulk_apply"),
     path("settings/", settings.service_settings, name="service_settings"),
     path("audit/", audit.audit_log, name="audit"),
+    path("sign-ins/", signins.signin_log, name="signins"),
+    path("sign-ins/sign-ins.csv", signins.signin_log_csv, name="signins_csv"),
     path("guide/", guide.deployment_guide, name="guide"),
 ]

@@ -34,8 +34,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from mfaportal.core.client_ip import client_ip
 from mfaportal.core.modes import graph_mode
 from mfaportal.core.roles import Capability
+from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.entra.sync import user_refresh
 from mfaportal.graph import (
@@ -48,6 +50,8 @@ from mfaportal.graph import (
     get_token_provider,
     graph_config_from_settings,
 )
+from mfaportal.mfa.models import SignInAsked, SignInClient, SignInReason, SignInResult
+from mfaportal.mfa.services.signin_log import signin_record
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,25 @@ RESTART = gettext_lazy("Start the sign-in again.")
 # `amr` values that mean a second factor was used: "mfa", and "ngcmfa", which Microsoft's
 # token reference gives as equivalent to it (provisioning of advanced credential types).
 MFA_AMR_VALUES = frozenset({"mfa", "ngcmfa"})
+
+
+def _logged(
+    request: HttpRequest,
+    user: DirectoryUser | None,
+    result: SignInResult,
+    reason: SignInReason,
+) -> None:
+    """A staff sign-in through Entra ID, in the portal's sign-in log (issue 16.5)."""
+    if user is None:
+        return
+    signin_record(
+        client=SignInClient.BROWSER,
+        asked=SignInAsked.ENTRA_ID,
+        result=result,
+        reason=reason,
+        user=user,
+        address=client_ip(request),
+    )
 
 
 def _refuse(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
@@ -199,8 +222,10 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
             status=503,
         )
     if user is None or not user.account_enabled:
+        _logged(request, user, SignInResult.FAILURE, SignInReason.ACCOUNT_DISABLED)
         return _refuse(request, _("Your account can't sign in to this portal."), status=403)
     if Capability.VIEW_ADMIN not in user.capabilities:
+        _logged(request, user, SignInResult.FAILURE, SignInReason.NOT_ALLOWED)
         return render(
             request,
             "entra/signin_error.html",
@@ -213,6 +238,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
             status=403,
         )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    _logged(request, user, SignInResult.SUCCESS, SignInReason.NONE)
     # Entra ID's sign-in (its password and whatever second factor its policies ask) is
     # this session's proof; the portal's own step-up pages are not used in graph mode.
     session_proof_mark(session=request.session)

@@ -438,3 +438,87 @@ class TemporaryAccessPass(models.Model):
     @property
     def lifetime_minutes(self) -> int:
         return int((self.expires_at - self.starts_at).total_seconds() // 60)
+
+
+# --- the sign-in log (issue 16.5) -------------------------------------------------------------
+
+
+class SignInClient(models.TextChoices):
+    BROWSER = "browser", _("Browser")
+    LEGACY = "legacy", _("Non-browser app")
+
+
+class SignInAsked(models.TextChoices):
+    """What a sign-in attempt answered. The newer methods add their sign-ins by calling
+    ``mfa.services.signin_log.signin_record`` with their value here."""
+
+    PASSWORD = "password", _("Password")
+    APP_PASSWORD = "app_password", _("App password")
+    TEXT_CODE = "text_code", _("Code sent by text message")
+    PHONE_CALL = "phone_call", _("Phone call")
+    APP_NOTIFICATION = "app_notification", _("Notification through mobile app")
+    APP_CODE = "app_code", _("Verification code from mobile app")
+    HARDWARE_TOKEN = "hardware_token", _("Hardware token code")
+    TEMPORARY_ACCESS_PASS = "temporary_access_pass", _("Temporary Access Pass")
+    PASSKEY = "passkey", _("Passkey or security key")
+    # Graph mode's staff sign-in: Entra ID asked for whatever its policies require.
+    ENTRA_ID = "entra_id", _("Microsoft Entra ID")
+
+
+class SignInResult(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    # Entra's "Interrupted": the answer was right and another step follows (MFA,
+    # registration, a new password).
+    INTERRUPTED = "interrupted", _("Interrupted")
+    FAILURE = "failure", _("Failure")
+
+
+class SignInReason(models.TextChoices):
+    NONE = "", _("None")
+    SECOND_FACTOR_REQUIRED = "second_factor_required", _("Second factor required")
+    REGISTRATION_REQUIRED = "registration_required", _("Registration required")
+    PASSWORD_CHANGE_REQUIRED = "password_change_required", _("Password change required")
+    UNKNOWN_USER = "unknown_user", _("Unknown user")
+    WRONG_PASSWORD = "wrong_password", _("Wrong password")
+    WRONG_CODE = "wrong_code", _("Wrong code")
+    EXPIRED = "expired", _("Expired")
+    DENIED = "denied", _("Denied")
+    LOCKED = "locked", _("Locked: too many attempts")
+    ACCOUNT_DISABLED = "account_disabled", _("Sign-in blocked")
+    FRAUD_BLOCK = "fraud_block", _("Blocked after a fraud report")
+    NOT_ALLOWED = "not_allowed", _("Not allowed")
+
+
+class SignInEvent(models.Model):
+    """One browser or legacy sign-in attempt (Entra's sign-in logs, Keycloak's events).
+
+    Written with one INSERT per attempt (``signin_record``), kept for
+    ``MFAPORTAL_SIGNIN_LOG_DAYS`` days (``mfa.tasks.signin_log_prune``). Never a secret: the
+    name typed is kept when it matches no user, the password typed never."""
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sign_in_events",
+    )
+    # The user name as typed (or the user's, when known): it survives the user's deletion.
+    user_label = models.CharField(max_length=255)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    client = models.CharField(max_length=16, choices=SignInClient.choices)
+    asked = models.CharField(max_length=32, choices=SignInAsked.choices)
+    result = models.CharField(max_length=16, choices=SignInResult.choices)
+    reason = models.CharField(max_length=32, choices=SignInReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="signin_at"),
+            models.Index(fields=["user", "-at", "-id"], name="signin_user_at"),
+            models.Index(fields=["result", "-at", "-id"], name="signin_result_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_label} {self.asked} {self.result}"

@@ -23,6 +23,7 @@ from mfaportal.mfa.models import (
     MethodType,
     MfaState,
     ServiceSettings,
+    SignInReason,
     VerificationMethod,
 )
 from mfaportal.mfa.phones import phone_mask
@@ -35,6 +36,9 @@ from mfaportal.mfa.trusted_ips import ip_is_trusted
 class PasswordCheck:
     user: DirectoryUser | None
     error: str = ""
+    # For the sign-in log: why it failed, and whose account the name matched.
+    reason: SignInReason = SignInReason.NONE
+    account: DirectoryUser | None = None
 
 
 @cache
@@ -58,7 +62,9 @@ def password_check(*, user_principal_name: str, password: str) -> PasswordCheck:
     if graph_mode():
         # Entra ID checks passwords in graph mode; the portal keeps none (entra/signin.py).
         return PasswordCheck(
-            None, _("Sign in with Microsoft Entra ID: this portal keeps no passwords.")
+            None,
+            _("Sign in with Microsoft Entra ID: this portal keeps no passwords."),
+            SignInReason.NOT_ALLOWED,
         )
     user = DirectoryUser.objects.by_upn(user_principal_name).first()
     return _password_verify(user, password)
@@ -66,15 +72,22 @@ def password_check(*, user_principal_name: str, password: str) -> PasswordCheck:
 
 def _password_verify(user: DirectoryUser | None, password: str) -> PasswordCheck:
     if not password_hash_check(user, password) or user is None:
-        return PasswordCheck(None, _("Your account or password is incorrect."))
+        return PasswordCheck(
+            None,
+            _("Your account or password is incorrect."),
+            SignInReason.UNKNOWN_USER if user is None else SignInReason.WRONG_PASSWORD,
+            user,
+        )
     if not user.account_enabled:
         return PasswordCheck(
             None,
             _(
                 "Your account has been locked. Contact your support person to unlock it, then try again."
             ),
+            SignInReason.ACCOUNT_DISABLED,
+            user,
         )
-    return PasswordCheck(user)
+    return PasswordCheck(user, account=user)
 
 
 # --- what the second step of sign-in is (DESIGN §3) -----------------------------------------
@@ -287,7 +300,7 @@ def password_sign_in(
         familiar=address_is_familiar(user, address),
     )
     if blocked := throttle.attempt_reserve(counters):
-        return PasswordCheck(None, password_lockout_message(blocked))
+        return PasswordCheck(None, password_lockout_message(blocked), SignInReason.LOCKED, user)
     check = _password_verify(user, password)
     if check.user is None:
         throttle.attempt_failed(counters)

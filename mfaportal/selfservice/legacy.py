@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db.models import Subquery
@@ -34,6 +34,10 @@ from mfaportal.mfa.models import (
     AppPassword,
     MfaState,
     ServiceSettings,
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
     ThrottleBucket,
     UserMfa,
     VerificationMethod,
@@ -45,6 +49,7 @@ from mfaportal.mfa.services.app_passwords import (
     app_password_service_parse,
     app_password_used,
 )
+from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.signin import (
     GuessLimits,
     address_is_familiar,
@@ -108,7 +113,7 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
         scope="legacy", user_principal_name=username, address=address, limits=LIMITS, familiar=False
     )
     if fast := _app_password_fast_path(
-        username, secret, [pair.key, per_address.key], service=service, address=address or ""
+        username, secret, [pair.key, per_address.key], service=service, address=address
     ):
         return fast
     user = (
@@ -133,9 +138,10 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     # Reserved before the password hash is checked: parallel guesses get no more checks
     # than the limits allow.
     if blocked := throttle.attempt_reserve(counters):
+        _logged(Verdict(None, SignInAsked.PASSWORD, SignInReason.LOCKED), user, username, address)
         return _too_many(blocked)
     try:
-        accepted = _authenticate(
+        verdict = _authenticate(
             user,
             secret,
             inside=client_ip_for_trust(request),
@@ -145,7 +151,10 @@ def legacy_auth(request: HttpRequest) -> HttpResponse:
     except _BoundElsewhere as bound:
         # Holding a valid app password is no guess: the reserved attempt is given back.
         throttle.attempt_succeeded(counters)
+        _logged(_NOT_FOR_THIS_SERVICE, user, username, address)
         return _not_for_this_service(bound.app_password, service)
+    _logged(verdict, user, username, address)
+    accepted = verdict.user
     if accepted is None:
         throttle.attempt_failed(counters)
         logger.info("legacy sign-in refused for %r from %s", username[:64], address)
@@ -193,6 +202,34 @@ def _not_for_this_service(app_password: AppPassword, service: str) -> HttpRespon
     return JsonResponse({"error": "app_password_not_for_this_service"}, status=403)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Who a secret signs in (None: nobody), what it was taken for, and why it failed."""
+
+    user: DirectoryUser | None
+    asked: SignInAsked = SignInAsked.PASSWORD
+    reason: SignInReason = SignInReason.NONE
+
+
+def _logged(
+    verdict: Verdict, account: DirectoryUser | None, typed_name: str, address: str | None
+) -> None:
+    """One row in the sign-in log, whatever the answer (so every answer costs the same)."""
+    signin_record(
+        client=SignInClient.LEGACY,
+        asked=verdict.asked,
+        result=SignInResult.FAILURE if verdict.user is None else SignInResult.SUCCESS,
+        reason=verdict.reason,
+        user=account,
+        typed_name=typed_name,
+        address=address,
+    )
+
+
+# A valid app password bound to another application (issue 16.4), as the log words it.
+_NOT_FOR_THIS_SERVICE = Verdict(None, SignInAsked.APP_PASSWORD, SignInReason.NOT_ALLOWED)
+
+
 def _too_many(seconds: int) -> HttpResponse:
     response = JsonResponse({"error": "too_many_attempts"}, status=429)
     response["Retry-After"] = str(seconds)
@@ -200,7 +237,7 @@ def _too_many(seconds: int) -> HttpResponse:
 
 
 def _app_password_fast_path(
-    username: str, secret: str, keys: list[str], *, service: str, address: str
+    username: str, secret: str, keys: list[str], *, service: str, address: str | None
 ) -> HttpResponse | None:
     """The common case, a valid app password, in one query: the indexed digest look-up
     joined to its user and MFA row, with the admin's policy and the rate-limit state as
@@ -224,9 +261,12 @@ def _app_password_fast_path(
     )
     if match is None:
         return None
-    if match.blocked_until is not None:
-        return _too_many(throttle.seconds_left(match.blocked_until, now))
     user = match.user
+    if match.blocked_until is not None:
+        locked = Verdict(None, SignInAsked.APP_PASSWORD, SignInReason.LOCKED)
+        named = user.user_principal_name.lower() == username.lower()
+        _logged(locked, user if named else None, username, address)
+        return _too_many(throttle.seconds_left(match.blocked_until, now))
     try:
         mfa = user.mfa
     except UserMfa.DoesNotExist:
@@ -239,8 +279,10 @@ def _app_password_fast_path(
         and mfa.blocked_for_fraud_at is None
     ):
         if not app_password_allows(match, service):
+            _logged(_NOT_FOR_THIS_SERVICE, user, username, address)
             return _not_for_this_service(match, service)
-        app_password_used(match, service=service, address=address)
+        app_password_used(match, service=service, address=address or "")
+        _logged(Verdict(user, SignInAsked.APP_PASSWORD), user, username, address)
         return JsonResponse(
             {"userPrincipalName": user.user_principal_name, "displayName": user.display_name}
         )
@@ -254,26 +296,31 @@ def _authenticate(
     *,
     service: str = "",
     address: str = "",
-) -> DirectoryUser | None:
+) -> Verdict:
     """Who the secret signs in, by DESIGN §3. Every answer costs exactly one password-hash
     verification (against a dummy hash when there is no real one to check), so the time
     taken tells nothing about whether the user exists or which state they are in. Raises
     _BoundElsewhere for the user's app password bound to another service."""
     enabled = user if user is not None and user.account_enabled else None
     # A temporary password is for the sign-in page only, where it must be replaced.
-    password_ok = password_hash_check(enabled, secret) and not (
-        enabled is not None and enabled.password_must_change
-    )
+    password_right = password_hash_check(enabled, secret)
+    password_ok = password_right and not (enabled is not None and enabled.password_must_change)
+    if user is None:
+        return Verdict(None, reason=SignInReason.UNKNOWN_USER)
     if enabled is None:
-        return None
+        return Verdict(None, reason=SignInReason.ACCOUNT_DISABLED)
+    refused = Verdict(
+        None,
+        reason=SignInReason.NOT_ALLOWED if password_right else SignInReason.WRONG_PASSWORD,
+    )
     try:
         mfa = enabled.mfa
     except UserMfa.DoesNotExist:
         mfa = UserMfa(user=enabled)
     if mfa.state == MfaState.DISABLED:
-        return enabled if password_ok else None
+        return Verdict(enabled) if password_ok else refused
     if mfa.blocked_for_fraud_at is not None:
-        return None
+        return Verdict(None, reason=SignInReason.FRAUD_BLOCK)
     app_password = None
     settings_row = ServiceSettings.load()
     if settings_row.app_passwords_allowed:
@@ -282,13 +329,13 @@ def _authenticate(
         if not app_password_allows(app_password, service):
             raise _BoundElsewhere(app_password)
         app_password_used(app_password, service=service, address=address)
-        return enabled
+        return Verdict(enabled, SignInAsked.APP_PASSWORD)
     if mfa.state == MfaState.ENABLED:
         registered = (
             not mfa.must_register and VerificationMethod.objects.filter(user=enabled).exists()
         )
         if not registered and password_ok:
-            return enabled
+            return Verdict(enabled)
     # Trusted IPs (service settings), as Microsoft documents them: inside the corporate
     # network app passwords aren't required "if the user hasn't created an app password.
     # After an app password is in use, the password is required." Outside, they are.
@@ -297,5 +344,5 @@ def _authenticate(
         and ip_is_trusted(inside, settings_row.trusted_ip_ranges)
         and not AppPassword.objects.filter(user=enabled).exists()
     ):
-        return enabled
-    return None
+        return Verdict(enabled)
+    return refused

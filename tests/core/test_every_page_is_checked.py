@@ -30,6 +30,7 @@ NOT_A_PAGE: dict[str, str] = {
     "admin_portal:users_count": "htmx fragment (the select-all link) inside admin_portal:users",
     "admin_portal:recent_jobs": "htmx fragment (background updates) inside admin_portal:users",
     "admin_portal:users_report": "CSV download",
+    "admin_portal:signins_csv": "CSV download",
     "admin_portal:user_revoke": "POST-only: revokes, then redirects to admin_portal:user_detail",
     "admin_portal:user_fraud_unblock": "POST-only: unblocks, then redirects to the user detail",
     "admin_portal:user_tap_delete": "POST-only: deletes the pass, then redirects to the user "

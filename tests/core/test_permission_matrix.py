@@ -266,6 +266,8 @@ MATRIX: dict[str, list[Row]] = {
         )
     ],
     "admin_portal:audit": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
+    "admin_portal:signins": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
+    "admin_portal:signins_csv": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
     "admin_portal:guide": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
 }
 

@@ -44,10 +44,15 @@ from mfaportal.mfa.models import (
     AuthenticationEmail,
     MfaState,
     OutboxEmail,
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
     UserMfa,
     VerificationChallenge,
     VerificationMethod,
 )
+from mfaportal.mfa.services.signin_log import signin_record
 from tests.admin_portal.axe import assert_accessible
 from tests.admin_portal.conftest import bulk_users
 from tests.factories import PASSWORD, make_user
@@ -269,6 +274,18 @@ def tenant() -> dict[str, DirectoryUser]:
         ChangeContext(actor=users["admin"], source=AuditSource.PAGE, ip_address="192.0.2.10"),
         AuditEntry.about(diego, "mfa.state", before="Enabled", after="Enforced"),
     )
+    for result, reason in (
+        (SignInResult.FAILURE, SignInReason.WRONG_CODE),
+        (SignInResult.SUCCESS, SignInReason.NONE),
+    ):
+        signin_record(
+            client=SignInClient.BROWSER,
+            asked=SignInAsked.APP_CODE,
+            result=result,
+            reason=reason,
+            user=diego,
+            address="192.0.2.10",
+        )
     return users
 
 
@@ -303,6 +320,7 @@ def stalled_job(admin: DirectoryUser) -> BulkJob:
     "admin_portal:job",
     "admin_portal:service_settings",
     "admin_portal:audit",
+    "admin_portal:signins",
     "admin_portal:guide",
 )
 def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
@@ -453,6 +471,12 @@ def test_an_admin_meets_no_accessibility_barrier_on_the_admin_pages(
     page.locator("#a-to").fill("2030-01-01")
     submit(page, "main form[role=search]")
     expect(page.locator("[role=alert]")).to_be_visible()  # the dates are the wrong way round
+    check(page)
+    follow(page, page.locator(f"a[href='{reverse('admin_portal:signins')}']"))
+    check(page)
+    page.locator("#s-address").fill("not an address")
+    submit(page, "main form[role=search]")
+    expect(page.locator("#s-address[aria-invalid=true]")).to_be_visible()
     check(page)
     page.goto(reverse("admin_portal:users"))
     follow(page, page.locator(f"a[href='{reverse('admin_portal:guide')}']"))

@@ -226,3 +226,27 @@ def test_thirty_parallel_wrong_passes_get_at_most_the_limit_checked(
     )
     assert all(result.user is None for result in results)
     assert 0 < checks.count <= PASSWORD_PER_ACCOUNT_AND_ADDRESS.count
+
+
+def test_signing_in_with_a_pass_shows_in_the_sign_in_log_with_why_it_failed() -> None:
+    from mfaportal.mfa.models import SignInAsked, SignInEvent, SignInReason, SignInResult
+
+    adele = make_user("adele@contoso.test")
+    value = issue(adele, one_time=True)
+    sign_in("WRONGPASS123")
+    sign_in(value)
+    sign_in(value)
+    events = list(
+        SignInEvent.objects.order_by("id").values_list("asked", "result", "reason", "user_id")
+    )
+    assert events == [
+        (
+            SignInAsked.TEMPORARY_ACCESS_PASS,
+            SignInResult.FAILURE,
+            SignInReason.WRONG_CODE,
+            adele.pk,
+        ),
+        (SignInAsked.TEMPORARY_ACCESS_PASS, SignInResult.SUCCESS, SignInReason.NONE, adele.pk),
+        (SignInAsked.TEMPORARY_ACCESS_PASS, SignInResult.FAILURE, SignInReason.EXPIRED, adele.pk),
+    ]
+    assert value not in repr(list(SignInEvent.objects.values()))

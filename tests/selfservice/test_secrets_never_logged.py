@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from mfaportal.mfa import totp
-from mfaportal.mfa.models import MfaState, RememberedDevice
+from mfaportal.mfa.models import MfaState, RememberedDevice, SignInEvent
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     code_now,
@@ -130,6 +130,11 @@ def test_secrets_never_reach_the_logs(client: Client, captured: Capture) -> None
     assert "password accepted for user" in log  # the flows did log
     for value in secrets_seen:
         assert value and value not in log, f"a secret reached the logs: {value[:3]}…"
+    # The sign-in log recorded every attempt, and none of what was typed as a secret.
+    sign_ins = "\n".join(str(row) for row in SignInEvent.objects.values_list())
+    assert SignInEvent.objects.filter(client="legacy").count() == 3
+    for value in [*secrets_seen, "Wrong-Password-1", "wrong-password"]:
+        assert value not in sign_ins, f"a secret reached the sign-in log: {value[:3]}…"
 
 
 def test_temporary_passwords_and_email_codes_never_reach_the_logs(

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,7 +26,7 @@ from mfaportal.core.roles import Capability
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import policy
-from mfaportal.mfa.models import MfaState, TemporaryAccessPass
+from mfaportal.mfa.models import MfaState, SignInEvent, TemporaryAccessPass
 from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 from mfaportal.mfa.selectors.users import UserFilter, users_selected
@@ -38,6 +37,7 @@ from mfaportal.mfa.services import (
 )
 
 AUDIT_SHOWN = 50
+SIGNINS_SHOWN = 50
 
 
 def _target(object_id: uuid.UUID) -> DirectoryUser:
@@ -108,9 +108,7 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         ),
         "devices": list(user.remembered_devices.all()),
         "sign_ins": list(
-            AuditEvent.objects.filter(
-                Q(target=user) & (Q(action__startswith="signin") | Q(action__startswith="auth."))
-            )[:10]
+            SignInEvent.objects.filter(user=user).order_by("-at", "-id")[:SIGNINS_SHOWN]
         ),
         "audit": list(AuditEvent.objects.filter(target=user)[:AUDIT_SHOWN]),
         "selection": selection,

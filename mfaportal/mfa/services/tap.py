@@ -29,7 +29,14 @@ from mfaportal.directory.interface import Directory, DirectoryRefused, get_direc
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import policy, throttle
 from mfaportal.mfa.crypto import keyed_hash
-from mfaportal.mfa.models import TemporaryAccessPass
+from mfaportal.mfa.models import (
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
+    TemporaryAccessPass,
+)
+from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.signin import (
     SIGN_IN_LIMITS,
     address_is_familiar,
@@ -191,10 +198,16 @@ def temporary_access_pass_delete(
 class PassCheck:
     user: DirectoryUser | None
     error: str = ""
+    # Why it failed, as the sign-in log words it.
+    reason: SignInReason = SignInReason.NONE
 
 
 def _incorrect() -> PassCheck:
-    return PassCheck(None, _("Your user name or Temporary Access Pass is incorrect."))
+    return PassCheck(
+        None,
+        _("Your user name or Temporary Access Pass is incorrect."),
+        SignInReason.WRONG_CODE,
+    )
 
 
 def temporary_access_pass_sign_in(
@@ -223,13 +236,23 @@ def temporary_access_pass_sign_in(
         familiar=address_is_familiar(user, address),
     )
     if blocked := throttle.attempt_reserve(counters):
-        return PassCheck(None, password_lockout_message(blocked))
-    check = _pass_verify(user, value, address)
-    if check.user is None:
-        throttle.attempt_failed(counters)
+        check = PassCheck(None, password_lockout_message(blocked), SignInReason.LOCKED)
     else:
-        throttle.attempt_succeeded(counters)
-        familiar_address_note(user=check.user, address=address)
+        check = _pass_verify(user, value, address)
+        if check.user is None:
+            throttle.attempt_failed(counters)
+        else:
+            throttle.attempt_succeeded(counters)
+            familiar_address_note(user=check.user, address=address)
+    signin_record(
+        client=SignInClient.BROWSER,
+        asked=SignInAsked.TEMPORARY_ACCESS_PASS,
+        result=SignInResult.FAILURE if check.user is None else SignInResult.SUCCESS,
+        reason=check.reason,
+        user=user,
+        typed_name=user_principal_name,
+        address=address,
+    )
     return check
 
 
@@ -246,6 +269,7 @@ def _pass_verify(user: DirectoryUser | None, value: str, address: str | None) ->
                 "Your account has been locked. Contact your support person to unlock it, "
                 "then try again."
             ),
+            SignInReason.ACCOUNT_DISABLED,
         )
     if held.one_time and held.used_at is not None:
         return PassCheck(
@@ -254,17 +278,20 @@ def _pass_verify(user: DirectoryUser | None, value: str, address: str | None) ->
                 "This Temporary Access Pass has already been used: it works only once. Ask "
                 "your support person for a new one."
             ),
+            SignInReason.EXPIRED,
         )
     if now < held.starts_at:
         return PassCheck(
             None,
             _("This Temporary Access Pass isn't valid yet. You can use it from %(start)s.")
             % {"start": _moment(held.starts_at)},
+            SignInReason.NOT_ALLOWED,
         )
     if now >= held.expires_at:
         return PassCheck(
             None,
             _("This Temporary Access Pass has expired. Ask your support person for a new one."),
+            SignInReason.EXPIRED,
         )
     spent = TemporaryAccessPass.objects.filter(pk=held.pk, digest=digest)
     if held.one_time:
@@ -280,6 +307,7 @@ def _pass_verify(user: DirectoryUser | None, value: str, address: str | None) ->
                     "This Temporary Access Pass has already been used: it works only once. "
                     "Ask your support person for a new one."
                 ),
+                SignInReason.EXPIRED,
             )
         audit_record(
             ChangeContext(actor=user, source=AuditSource.SELF_SERVICE, ip_address=address),

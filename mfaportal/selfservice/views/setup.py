@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mfaportal.core.client_ip import client_ip
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.models import DirectoryUser
@@ -32,6 +33,10 @@ from mfaportal.mfa.models import (
     AppPassword,
     MethodType,
     ServiceSettings,
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
     VerificationChallenge,
     VerificationMethod,
 )
@@ -56,6 +61,7 @@ from mfaportal.mfa.services.methods import (
     phone_method_set,
     verification_method_delete,
 )
+from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.shown_once import APP_PASSWORD, secret_hold, secret_take
 from mfaportal.mfa.signin import password_reauthenticate
 from mfaportal.selfservice import flow, flows
@@ -597,16 +603,35 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         proved, blocked = password_reauthenticate(user=user, password=form.cleaned_data["password"])
         if blocked:
+            _reauthentication_logged(request, user, SignInResult.FAILURE, SignInReason.LOCKED)
             form.add_error(None, throttle.lockout_message(blocked))
         elif proved:
+            _reauthentication_logged(request, user, SignInResult.SUCCESS, SignInReason.NONE)
             session_proof_mark(session=request.session)
             if not flows.flow_end(request, step_up):
                 # The same change was replayed by a request racing this one.
                 return redirect("selfservice:setup")
             return _replay(request, dict(step_up.data))
         else:
+            _reauthentication_logged(
+                request, user, SignInResult.FAILURE, SignInReason.WRONG_PASSWORD
+            )
             form.add_error(None, _("Your password is incorrect."))
     return render(request, "selfservice/reauthenticate.html", {"form": form})
+
+
+def _reauthentication_logged(
+    request: HttpRequest, user: DirectoryUser, result: SignInResult, reason: SignInReason
+) -> None:
+    """The password asked again before a change, in the sign-in log (issue 16.5)."""
+    signin_record(
+        client=SignInClient.BROWSER,
+        asked=SignInAsked.PASSWORD,
+        result=result,
+        reason=reason,
+        user=user,
+        address=client_ip(request),
+    )
 
 
 def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:

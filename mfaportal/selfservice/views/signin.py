@@ -16,11 +16,21 @@ from django.views.decorators.http import require_http_methods
 
 from mfaportal.core.client_ip import client_ip_for_trust
 from mfaportal.core.htmx import is_htmx, redirect_for
+from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import challenges
-from mfaportal.mfa.models import MethodType, ServiceSettings, VerificationChallenge
+from mfaportal.mfa.models import (
+    MethodType,
+    ServiceSettings,
+    SignInAsked,
+    SignInClient,
+    SignInReason,
+    SignInResult,
+    VerificationChallenge,
+)
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.recovery import password_reset_available
 from mfaportal.mfa.selectors import user_mfa
+from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.signin import (
     Next,
     SignInOption,
@@ -61,6 +71,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 service=ServiceSettings.load(),
             )
             logger.info("password accepted for user %s; next: %s", user.pk, step)
+            _password_logged(request, user, step)
             if user.password_must_change and step == Next.SIGNED_IN:
                 # A temporary password is replaced before anything else opens. A user with
                 # methods answers them first (the temporary password alone must not choose
@@ -83,11 +94,78 @@ def signin(request: HttpRequest) -> HttpResponse:
                 flow.pending_start(request, user=user, next_url=next_url, stage=flow.CHALLENGE)
                 return redirect("signin_flow:verify")
         else:
+            signin_record(
+                client=SignInClient.BROWSER,
+                asked=SignInAsked.PASSWORD,
+                result=SignInResult.FAILURE,
+                reason=check.reason,
+                user=check.account,
+                typed_name=form.cleaned_data["username"],
+                address=flow.client_ip(request),
+            )
             form.add_error(None, check.error)
     return render(
         request,
         "selfservice/signin.html",
         {"form": form, "next": next_url, "password_reset": password_reset_available()},
+    )
+
+
+# What the password step's answer leads to, as the sign-in log says it.
+_PASSWORD_OUTCOME = {
+    Next.SIGNED_IN: (SignInResult.SUCCESS, SignInReason.NONE),
+    Next.BLOCKED: (SignInResult.FAILURE, SignInReason.FRAUD_BLOCK),
+    Next.REGISTER: (SignInResult.INTERRUPTED, SignInReason.REGISTRATION_REQUIRED),
+    Next.CHALLENGE: (SignInResult.INTERRUPTED, SignInReason.SECOND_FACTOR_REQUIRED),
+}
+
+# The answer a challenge option asks for.
+_ASKED_BY_CHANNEL = {
+    "text": SignInAsked.TEXT_CODE,
+    "call": SignInAsked.PHONE_CALL,
+    "app_notification": SignInAsked.APP_NOTIFICATION,
+    "app_code": SignInAsked.APP_CODE,
+}
+
+# Why an answer to a challenge failed, from its check's status.
+_REASON_BY_STATUS = {
+    "wrong": SignInReason.WRONG_CODE,
+    "expired": SignInReason.EXPIRED,
+    "locked": SignInReason.LOCKED,
+    "throttled": SignInReason.LOCKED,
+    "denied": SignInReason.DENIED,
+    "fraud": SignInReason.FRAUD_BLOCK,
+}
+
+
+def _password_logged(request: HttpRequest, user: DirectoryUser, step: str) -> None:
+    result, reason = _PASSWORD_OUTCOME.get(step, (SignInResult.INTERRUPTED, SignInReason.NONE))
+    if user.password_must_change and step == Next.SIGNED_IN:
+        result, reason = SignInResult.INTERRUPTED, SignInReason.PASSWORD_CHANGE_REQUIRED
+    signin_record(
+        client=SignInClient.BROWSER,
+        asked=SignInAsked.PASSWORD,
+        result=result,
+        reason=reason,
+        user=user,
+        address=flow.client_ip(request),
+    )
+
+
+def _answer_logged(request: HttpRequest, user: DirectoryUser, asked: str, status: str) -> None:
+    """Record an answer to the challenge (not a poll still waiting, nor one another request
+    already took)."""
+    if status in ("pending", "used"):
+        return
+    signin_record(
+        client=SignInClient.BROWSER,
+        asked=SignInAsked(asked),
+        result=SignInResult.SUCCESS if status == "ok" else SignInResult.FAILURE,
+        reason=_REASON_BY_STATUS.get(status, SignInReason.NOT_ALLOWED)
+        if status != "ok"
+        else SignInReason.NONE,
+        user=user,
+        address=flow.client_ip(request),
     )
 
 
@@ -157,15 +235,18 @@ def _code_fast_path(
     remember = service.remember_devices_allowed and request.POST.get("remember") == "on"
     code = request.POST.get("code", "")
     if method_type == MethodType.PHONE_APP_OTP and service.method_app_code and method_id.isdigit():
+        asked = SignInAsked.APP_CODE
         outcome = challenges.totp_check(method_id=int(method_id), user=found.user, code=code)
     elif (
         method_type == MethodType.ONE_WAY_SMS and service.method_text and state.get("challenge_id")
     ):
+        asked = SignInAsked.TEXT_CODE
         outcome = challenges.text_code_check(
             challenge_id=str(state.get("challenge_id")), user=found.user, code=code
         )
     else:
         return None
+    _answer_logged(request, found.user, asked, outcome.status)
     if outcome.ok:
         return _finish(request, found, remember)
     return _show_again(request, found, outcome.message)
@@ -278,11 +359,13 @@ def _answer(
             outcome = challenges.text_code_check(challenge_id=challenge_id, user=user, code=code)
         else:
             outcome = challenges.Check("expired", _("Request a new code."))
+        _answer_logged(request, user, _ASKED_BY_CHANNEL[option.channel], outcome.status)
         if outcome.ok:
             return _finish(request, found, remember)
         return _show_again(request, found, outcome.message)
     if action == "check" and option.channel in ("call", "app_notification"):
         outcome = challenges.answer_take(challenge_id=challenge_id, user=user)
+        _answer_logged(request, user, _ASKED_BY_CHANNEL[option.channel], outcome.status)
         if outcome.ok:
             return _finish(request, found, remember)
         if outcome.status == "pending":

@@ -1,0 +1,114 @@
+"""The sign-in log (issue 16.5): one row per browser or legacy sign-in attempt.
+
+``signin_record`` is called where an attempt is decided (the sign-in form, each answer to
+the challenge, ``/legacy/auth``) and costs one INSERT, nothing else: the caller hands in what
+it already knows. Passkeys, Temporary Access Passes and hardware tokens call it with their
+``SignInAsked`` value. ``signin_log_prune`` deletes what is older than
+``MFAPORTAL_SIGNIN_LOG_DAYS``; the task ``mfa.tasks.signin_log_prune_run`` runs it, enqueued at
+most once a day per process by the writes themselves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa.models import (
+    SignInAsked,
+    SignInClient,
+    SignInEvent,
+    SignInReason,
+    SignInResult,
+)
+
+logger = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_CHUNK = 1000
+# When this process next enqueues a prune (time.monotonic()); the first write does.
+_prune_due = [0.0]
+_prune_lock = threading.Lock()
+
+
+def _label(user: DirectoryUser | None, typed: str) -> str:
+    """The user's name, or the name typed: printable characters only, bounded."""
+    if user is not None:
+        return user.user_principal_name[:255]
+    return "".join(ch for ch in typed if ch.isprintable()).strip()[:255]
+
+
+def _address(address: str | None) -> str | None:
+    if not address:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def signin_record(
+    *,
+    client: SignInClient,
+    asked: SignInAsked,
+    result: SignInResult,
+    reason: SignInReason = SignInReason.NONE,
+    user: DirectoryUser | None = None,
+    typed_name: str = "",
+    address: str | None = None,
+) -> None:
+    """Record one sign-in attempt. ``typed_name`` is the user name as typed, kept when no
+    user matches it; never pass a password or code here."""
+    SignInEvent.objects.create(
+        user=user,
+        user_label=_label(user, typed_name),
+        address=_address(address),
+        client=client,
+        asked=asked,
+        result=result,
+        reason=reason,
+    )
+    _prune_when_due()
+
+
+def _prune_when_due() -> None:
+    """Enqueue the prune once a day per process, after the write commits: no query of its
+    own on a sign-in."""
+    now = time.monotonic()
+    with _prune_lock:
+        if now < _prune_due[0]:
+            return
+        _prune_due[0] = now + PRUNE_EVERY.total_seconds()
+
+    def enqueue() -> None:
+        from mfaportal.mfa.tasks import signin_log_prune_run
+
+        try:
+            signin_log_prune_run.enqueue()
+        except Exception:
+            logger.exception("could not enqueue the sign-in log prune")
+
+    transaction.on_commit(enqueue)
+
+
+def signin_log_prune(*, now: datetime | None = None) -> int:
+    """Delete sign-in events older than ``MFAPORTAL_SIGNIN_LOG_DAYS``, a chunk per statement
+    (a long log never holds one long lock). Answers how many were deleted."""
+    before = (now or timezone.now()) - timedelta(days=settings.MFAPORTAL_SIGNIN_LOG_DAYS)
+    deleted = 0
+    while True:
+        ids = list(
+            SignInEvent.objects.filter(at__lt=before)
+            .order_by("at", "id")
+            .values_list("id", flat=True)[:PRUNE_CHUNK]
+        )
+        if not ids:
+            return deleted
+        deleted += SignInEvent.objects.filter(id__in=ids).delete()[0]
