@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     SESSIONS = "sessions"  # revoke sessions
     PASSWORD = "password"  # reset to a temporary password
     FRAUD_BLOCK = "fraud_block"  # lift a fraud-report block
+    HARDWARE_TOKENS = "hardware_tokens"  # assign, activate, deactivate a hardware OATH token
 
 
 @dataclass(frozen=True)
