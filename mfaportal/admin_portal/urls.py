@@ -6,6 +6,7 @@ from mfaportal.admin_portal.views import (
     bulk,
     detail,
     guide,
+    hardware_tokens,
     jobs,
     password,
     settings,
@@ -49,4 +50,20 @@ urlpatterns = [
     path("settings/", settings.service_settings, name="service_settings"),
     path("audit/", audit.audit_log, name="audit"),
     path("guide/", guide.deployment_guide, name="guide"),
+    path("hardware-tokens/", hardware_tokens.hardware_tokens, name="hardware_tokens"),
+    path(
+        "hardware-tokens/<int:token_id>/deactivate/",
+        hardware_tokens.hardware_token_deactivate,
+        name="hardware_token_deactivate",
+    ),
+    path(
+        "hardware-tokens/<int:token_id>/delete/",
+        hardware_tokens.hardware_token_delete,
+        name="hardware_token_delete",
+    ),
+    path(
+        "users/<uuid:object_id>/hardware-tokens/<int:token_id>/activate/",
+        hardware_tokens.user_hardware_token_activate,
+        name="user_hardware_token_activate",
+    ),
 ]

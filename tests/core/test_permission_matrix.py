@@ -242,6 +242,26 @@ MATRIX: dict[str, list[Row]] = {
     ],
     "admin_portal:audit": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
     "admin_portal:guide": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
+    # Hardware OATH tokens (issue 16.3): every admin reads the list; uploading, deactivating
+    # and deleting need MANAGE_METHODS (a POST without a file: 400), and the service asks the
+    # reach rule about the token's owner (tests/admin_portal/test_hardware_tokens.py).
+    "admin_portal:hardware_tokens": [Row(ADMIN_READ, only(ON_SOMEONE, 400))],
+    "admin_portal:hardware_token_deactivate": [
+        Row(only(ON_SOMEONE, 405), only(ON_SOMEONE, 302), kwargs={"token_id": "999999"})
+    ],
+    "admin_portal:hardware_token_delete": [
+        Row(only(ON_SOMEONE, 405), only(ON_SOMEONE, 302), kwargs={"token_id": "999999"})
+    ],
+    "admin_portal:user_hardware_token_activate": [
+        Row(
+            only(ON_SOMEONE, 405),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}", "token_id": "999999"},
+        )
+    ],
+    "selfservice:hardware_token_activate": [
+        Row(statuses(302, 405), statuses(302, 302), kwargs={"token_id": "999999"})
+    ],
 }
 
 

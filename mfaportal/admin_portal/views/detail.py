@@ -112,6 +112,8 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         # Account recovery (issue 7): masked contacts, registration, temporary password.
         "recovery": recovery_contacts(user),
         "passwords_here": passwords_kept_here(),
+        # Hardware OATH tokens assigned to the user (issue 16.3).
+        "hardware_tokens": list(user.hardware_oath_tokens.all()),
     }
 
 
