@@ -5,6 +5,7 @@ helpdesk's activation, and who may do what."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pyotp
 import pytest
@@ -27,7 +28,7 @@ def token_file(*lines: str) -> SimpleUploadedFile:
     return SimpleUploadedFile("tokens.csv", body.encode(), content_type="text/csv")
 
 
-def upload(client: Client, *lines: str):  # type: ignore[no-untyped-def]
+def upload(client: Client, *lines: str) -> Any:
     return client.post(reverse("admin_portal:hardware_tokens"), {"file": token_file(*lines)})
 
 

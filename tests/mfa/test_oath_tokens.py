@@ -268,6 +268,7 @@ def test_deactivating_keeps_the_token_assigned_and_stops_its_codes() -> None:
     ).ok
     token.refresh_from_db()
     method_id = token.method_id
+    assert method_id is not None
     assert oath_token_deactivate(token_id=token.pk, context=by(admin)) == ""
     token.refresh_from_db()
     assert token.state == HardwareOathToken.State.ASSIGNED and token.user == adele
