@@ -168,3 +168,15 @@ def test_an_admin_deactivates_then_deletes_a_token_from_the_list(admin_client: C
     history = admin_client.get(response["Location"]).content.decode()
     assert "Hardware token SN-1 deleted." in history
     assert "Hardware token SN-1 activated." in history
+
+
+def test_in_graph_mode_the_page_says_what_it_cannot_do_and_takes_no_file(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.MFAPORTAL_DIRECTORY = "graph"
+    page = admin_client.get(reverse("admin_portal:hardware_tokens")).content.decode()
+    assert "Graph mode: this portal does not write Microsoft Graph" in page
+    assert 'type="file"' not in page
+    response = upload(admin_client, f",SN-1,{SECRET},30,C,M")
+    assert response.status_code == 409
+    assert not HardwareOathToken.objects.exists()

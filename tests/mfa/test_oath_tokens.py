@@ -24,6 +24,7 @@ from mfaportal.mfa.models import (
     UserMfa,
     VerificationMethod,
 )
+from mfaportal.mfa.services import mfa_reregistration_require
 from mfaportal.mfa.services.oath_tokens import (
     ACTIVATE_LIMIT,
     oath_token_activate,
@@ -289,3 +290,17 @@ def test_deleting_a_token_removes_its_sign_in_method_and_is_audited() -> None:
     assert not VerificationMethod.objects.filter(user=adele).exists()
     event = AuditEvent.objects.get(action="mfa.hardware_token_deleted")
     assert event.target_id == adele.pk and event.before == "SN-1"
+
+
+def test_requiring_re_registration_deactivates_the_users_tokens_and_keeps_them_assigned() -> None:
+    adele = make_user("adele@contoso.test", state=MfaState.ENFORCED)
+    token = upload_one("adele@contoso.test")
+    assert oath_token_activate(
+        token_id=token.pk, user=adele, code=now_code(SECRET), context=own(adele)
+    ).ok
+    mfa_reregistration_require(
+        users=DirectoryUser.objects.filter(pk=adele.pk),
+        context=ChangeContext(actor=None, source=AuditSource.CLI),
+    )
+    token.refresh_from_db()
+    assert token.state == HardwareOathToken.State.ASSIGNED and token.user == adele

@@ -12,6 +12,7 @@ from mfaportal.mfa.models import HardwareOathToken, MfaState
 from tests.admin_portal.test_hardware_tokens import assigned_token
 from tests.factories import make_user
 from tests.mfa.test_oath_tokens import SECRET
+from tests.selfservice.helpers import session_proved
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +48,24 @@ def test_nobody_activates_a_token_assigned_to_someone_else(client: Client) -> No
     assert "no longer waiting to be activated" in response.content.decode()
     token.refresh_from_db()
     assert token.method is None
+
+
+def test_deleting_my_token_from_my_methods_leaves_it_assigned_to_activate_again(
+    client: Client,
+) -> None:
+    adele = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    token = assigned_token(adele)
+    client.force_login(adele)
+    client.post(
+        reverse("selfservice:hardware_token_activate", args=[token.pk]),
+        {"code": pyotp.TOTP(SECRET).now()},
+    )
+    token.refresh_from_db()
+    assert token.method_id is not None
+    session_proved(client)
+    client.post(reverse("selfservice:method_delete", args=[token.method_id]))
+    token.refresh_from_db()
+    assert token.state == HardwareOathToken.State.ASSIGNED
+    assert (
+        "Activate your hardware token" in client.get(reverse("selfservice:setup")).content.decode()
+    )
