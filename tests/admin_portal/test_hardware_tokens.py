@@ -175,7 +175,7 @@ def test_in_graph_mode_the_page_says_what_it_cannot_do_and_takes_no_file(
 ) -> None:
     settings.MFAPORTAL_DIRECTORY = "graph"
     page = admin_client.get(reverse("admin_portal:hardware_tokens")).content.decode()
-    assert "Graph mode: this portal does not write Microsoft Graph" in page
+    assert "Graph mode: hardware tokens are managed in the Microsoft Entra admin center." in page
     assert 'type="file"' not in page
     response = upload(admin_client, f",SN-1,{SECRET},30,C,M")
     assert response.status_code == 409

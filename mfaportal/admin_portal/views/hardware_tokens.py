@@ -43,10 +43,15 @@ RESULT_KEY = "hardware_token_upload"
 
 
 def graph_mode_note() -> str:
+    # hardwareoathauthenticationmethod-activate.md (beta): activation takes delegated
+    # permissions only ("Application: Not supported"), and the portal's Graph client is an
+    # application; authenticationmethoddevice-post-hardwareoathdevices.md is beta.
     return _(
-        "Graph mode: this portal does not write Microsoft Graph's hardware OATH token "
-        "inventory (a beta API). Upload, assign and activate hardware tokens in the Microsoft "
-        "Entra admin center; the tokens here are this portal's only."
+        "Graph mode: hardware tokens are managed in the Microsoft Entra admin center. "
+        "Microsoft Graph's hardware token API is in beta, and activating a token there needs "
+        "a signed-in person's own permission, which this portal's application does not hold: "
+        "upload and assign tokens in the admin center; users activate theirs in My Sign-Ins. "
+        "Require re-registration still deactivates a user's tokens."
     )
 
 
