@@ -416,6 +416,10 @@ ACTIONS: dict[str, Action] = {
         gettext_lazy("Hardware token uploaded"),
         _hardware_token(gettext_noop("Hardware token %(serial)s uploaded.")),
     ),
+    "mfa.hardware_token_assigned": Action(
+        gettext_lazy("Hardware token assigned"),
+        _hardware_token(gettext_noop("Hardware token %(serial)s assigned.")),
+    ),
     "mfa.hardware_token_activated": Action(
         gettext_lazy("Hardware token activated"),
         _hardware_token(gettext_noop("Hardware token %(serial)s activated.")),

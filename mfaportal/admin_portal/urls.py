@@ -52,6 +52,11 @@ urlpatterns = [
     path("guide/", guide.deployment_guide, name="guide"),
     path("hardware-tokens/", hardware_tokens.hardware_tokens, name="hardware_tokens"),
     path(
+        "hardware-tokens/<int:token_id>/assign/",
+        hardware_tokens.hardware_token_assign,
+        name="hardware_token_assign",
+    ),
+    path(
         "hardware-tokens/<int:token_id>/deactivate/",
         hardware_tokens.hardware_token_deactivate,
         name="hardware_token_deactivate",

@@ -180,3 +180,19 @@ def test_in_graph_mode_the_page_says_what_it_cannot_do_and_takes_no_file(
     response = upload(admin_client, f",SN-1,{SECRET},30,C,M")
     assert response.status_code == 409
     assert not HardwareOathToken.objects.exists()
+
+
+def test_an_admin_assigns_a_spare_token_from_the_list(admin_client: Client) -> None:
+    adele = make_user("adele@contoso.test")
+    upload(admin_client, f",SN-2,{SECRET},30,Contoso,Token 1000")
+    token = HardwareOathToken.objects.get(serial_number="SN-2")
+    page = admin_client.get(reverse("admin_portal:hardware_tokens")).content.decode()
+    assert "User to assign token SN-2 to" in page
+    response = admin_client.post(
+        reverse("admin_portal:hardware_token_assign", args=[token.pk]),
+        {"user": "adele@contoso.test"},
+        follow=True,
+    )
+    assert "The hardware token is assigned." in response.content.decode()
+    token.refresh_from_db()
+    assert token.user == adele

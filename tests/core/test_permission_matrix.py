@@ -246,6 +246,14 @@ MATRIX: dict[str, list[Row]] = {
     # and deleting need MANAGE_METHODS (a POST without a file: 400), and the service asks the
     # reach rule about the token's owner (tests/admin_portal/test_hardware_tokens.py).
     "admin_portal:hardware_tokens": [Row(ADMIN_READ, only(ON_SOMEONE, 400))],
+    "admin_portal:hardware_token_assign": [
+        Row(
+            only(ON_SOMEONE, 405),
+            only(ON_SOMEONE, 302),
+            kwargs={"token_id": "999999"},
+            data={"user": "target@contoso.test"},
+        )
+    ],
     "admin_portal:hardware_token_deactivate": [
         Row(only(ON_SOMEONE, 405), only(ON_SOMEONE, 302), kwargs={"token_id": "999999"})
     ],

@@ -31,6 +31,7 @@ from mfaportal.mfa.models import HardwareOathToken
 from mfaportal.mfa.oath_csv import HEADER
 from mfaportal.mfa.services.oath_tokens import (
     oath_token_activate,
+    oath_token_assign,
     oath_token_deactivate,
     oath_token_delete,
     oath_tokens_upload,
@@ -129,6 +130,19 @@ def _done(request: HttpRequest, owner: uuid.UUID | None, refusal: str, done: str
     if owner is not None and request.POST.get("back") == "user":
         return redirect("admin_portal:user_detail", object_id=owner)
     return redirect("admin_portal:hardware_tokens")
+
+
+@capability_required(Capability.VIEW_ADMIN, Capability.MANAGE_METHODS)
+@require_POST
+def hardware_token_assign(request: HttpRequest, token_id: int) -> HttpResponse:
+    if graph_mode():
+        return _done(request, None, graph_mode_note(), "")
+    refusal = oath_token_assign(
+        token_id=token_id,
+        user_principal_name=(db_text(request.POST.get("user", "")) or "")[:255],
+        context=change_context(request),
+    )
+    return _done(request, None, refusal, _("The hardware token is assigned."))
 
 
 @capability_required(Capability.VIEW_ADMIN, Capability.MANAGE_METHODS)

@@ -131,6 +131,32 @@ def _refusal(context: ChangeContext, user: DirectoryUser) -> str:
     )
 
 
+def oath_token_assign(*, token_id: int, user_principal_name: str, context: ChangeContext) -> str:
+    """Assign a spare (unassigned) token to the user named. '' or why not."""
+    user = DirectoryUser.objects.by_upn(user_principal_name.strip()).first()
+    if user is None:
+        return _("User does not exist in this directory.")
+    if reason := _refusal(context, user):
+        return reason
+    with transaction.atomic():
+        assigned = HardwareOathToken.objects.filter(pk=token_id, user__isnull=True).update(
+            user=user
+        )
+        if not assigned:
+            return _("That hardware token is no longer unassigned.")
+        serial = HardwareOathToken.objects.values_list("serial_number", flat=True).get(pk=token_id)
+        audit_record(
+            context,
+            AuditEntry.about(
+                user,
+                "mfa.hardware_token_assigned",
+                after=serial,
+                detail={"serial_number": serial},
+            ),
+        )
+    return ""
+
+
 def oath_token_activate(
     *, token_id: int, user: DirectoryUser, code: str, context: ChangeContext
 ) -> Check:
