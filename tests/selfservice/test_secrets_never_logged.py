@@ -236,6 +236,7 @@ def test_hardware_token_keys_and_codes_never_reach_the_logs(
     token = HardwareOathToken.objects.get(serial_number="SN-9")
     codes = [pyotp.TOTP(key).now(), pyotp.TOTP(key).at(time.time() + 30)]
     adele = Client()
+    assert token.user is not None
     adele.force_login(token.user)
     adele.post(reverse("selfservice:hardware_token_activate", args=[token.pk]), {"code": "999999"})
     adele.post(reverse("selfservice:hardware_token_activate", args=[token.pk]), {"code": codes[0]})

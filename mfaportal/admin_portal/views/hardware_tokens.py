@@ -89,7 +89,8 @@ def hardware_tokens(request: HttpRequest) -> HttpResponse:
         return _page(request, fatal=file_too_large_message(), status=413)
     form = BulkUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _page(request, fatal=_("Choose a CSV file to upload."), status=400)
+        # As bulk update answers a form without a file: the page again, saying what's missing.
+        return _page(request, fatal=_("Choose a CSV file to upload."))
     result = oath_tokens_upload(data=form.cleaned_data["file"], context=change_context(request))
     if result.fatal:
         return _page(request, fatal=result.fatal, status=400)
