@@ -22,7 +22,7 @@ from django.utils.functional import Promise
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, override
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext, override
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.core.templatetags.portal import when
@@ -366,6 +366,16 @@ def _fixed(text: Promise) -> Sentence:
     return lambda event: _say(str(text))
 
 
+def _hardware_token(template: str, *, serial_from_before: bool = False) -> Sentence:
+    """Hardware OATH tokens (issue 16.3): the sentence names the serial number."""
+
+    def sentence(event: AuditEvent) -> SafeString:
+        serial = event.before if serial_from_before else event.after
+        return _say(_(template), serial=serial or "?")
+
+    return sentence
+
+
 @dataclass(frozen=True)
 class Action:
     # How the audit log's Action filter offers it.
@@ -446,6 +456,30 @@ ACTIONS: dict[str, Action] = {
     "directory.synced": Action(gettext_lazy("Directory synced"), _synced),
     "directory.sync_failed": Action(gettext_lazy("Directory sync failed"), _sync_failed),
     "directory.change_refused": Action(gettext_lazy("Change refused by Microsoft Graph"), _refused),
+    "mfa.hardware_token_uploaded": Action(
+        gettext_lazy("Hardware token uploaded"),
+        _hardware_token(gettext_noop("Hardware token %(serial)s uploaded.")),
+    ),
+    "mfa.hardware_token_assigned": Action(
+        gettext_lazy("Hardware token assigned"),
+        _hardware_token(gettext_noop("Hardware token %(serial)s assigned.")),
+    ),
+    "mfa.hardware_token_activated": Action(
+        gettext_lazy("Hardware token activated"),
+        _hardware_token(gettext_noop("Hardware token %(serial)s activated.")),
+    ),
+    "mfa.hardware_token_deactivated": Action(
+        gettext_lazy("Hardware token deactivated"),
+        _hardware_token(
+            gettext_noop("Hardware token %(serial)s deactivated."), serial_from_before=True
+        ),
+    ),
+    "mfa.hardware_token_deleted": Action(
+        gettext_lazy("Hardware token deleted"),
+        _hardware_token(
+            gettext_noop("Hardware token %(serial)s deleted."), serial_from_before=True
+        ),
+    ),
 }
 
 

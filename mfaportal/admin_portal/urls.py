@@ -6,6 +6,7 @@ from mfaportal.admin_portal.views import (
     bulk,
     detail,
     guide,
+    hardware_tokens,
     jobs,
     password,
     settings,
@@ -64,4 +65,25 @@ urlpatterns = [
     path("sign-ins/", signins.signin_log, name="signins"),
     path("sign-ins/sign-ins.csv", signins.signin_log_csv, name="signins_csv"),
     path("guide/", guide.deployment_guide, name="guide"),
+    path("hardware-tokens/", hardware_tokens.hardware_tokens, name="hardware_tokens"),
+    path(
+        "hardware-tokens/<int:token_id>/assign/",
+        hardware_tokens.hardware_token_assign,
+        name="hardware_token_assign",
+    ),
+    path(
+        "hardware-tokens/<int:token_id>/deactivate/",
+        hardware_tokens.hardware_token_deactivate,
+        name="hardware_token_deactivate",
+    ),
+    path(
+        "hardware-tokens/<int:token_id>/delete/",
+        hardware_tokens.hardware_token_delete,
+        name="hardware_token_delete",
+    ),
+    path(
+        "users/<uuid:object_id>/hardware-tokens/<int:token_id>/activate/",
+        hardware_tokens.user_hardware_token_activate,
+        name="user_hardware_token_activate",
+    ),
 ]

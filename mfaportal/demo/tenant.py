@@ -22,18 +22,23 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from mfaportal.core import roles
+from mfaportal.core.audit import ChangeContext
 from mfaportal.core.chunks import chunked
+from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.mfa.crypto import encrypt_secret, keyed_hash
 from mfaportal.mfa.models import (
     AppPassword,
     AuthenticationEmail,
+    HardwareOathToken,
     MethodType,
     MfaState,
     ServiceSettings,
     UserMfa,
     VerificationMethod,
 )
+from mfaportal.mfa.oath_csv import HEADER as OATH_HEADER
+from mfaportal.mfa.services.oath_tokens import oath_tokens_upload
 
 DEFAULT_PASSWORD = "Demo-Passw0rd!"
 DOMAIN = "contoso.test"
@@ -370,6 +375,8 @@ def seed_tenant(
     if progress:
         progress(total, total)
 
+    _spare_hardware_tokens()
+
     # The printed password must work: if the tenant was seeded with another one, reset it.
     admin = DirectoryUser.objects.by_upn(f"admin@{DOMAIN}").first()
     if admin is not None and not admin.check_password(password):
@@ -378,6 +385,22 @@ def seed_tenant(
                 password=password_hash
             )
     return SeedResult(created_count, len(seen_upns) - created_count, time.monotonic() - started)
+
+
+def _spare_hardware_tokens() -> None:
+    """Two spare hardware OATH tokens (issue 16.3), uploaded once as an admin's file would be:
+    an admin assigns one on the hardware tokens page, and the authenticator simulator shows
+    its code to activate it with."""
+    if HardwareOathToken.objects.filter(serial_number__startswith="DEMO-").exists():
+        return
+    lines = [
+        f",DEMO-0001,{pyotp.random_base32(32)},30,Contoso,Demo Token",
+        f",DEMO-0002,{pyotp.random_base32(32)},60,Contoso,Demo Token 60",
+    ]
+    oath_tokens_upload(
+        data="\n".join([",".join(OATH_HEADER), *lines]).encode(),
+        context=ChangeContext(actor=None, source=AuditSource.CLI),
+    )
 
 
 def _create_batch(

@@ -35,6 +35,7 @@ from mfaportal.mfa.models import (
     VerificationMethod,
 )
 from mfaportal.mfa.phones import phone_international
+from mfaportal.mfa.services.oath_tokens import token_secret
 from mfaportal.mfa.telephony import outbox_call_answered
 from mfaportal.selfservice import flow, flows
 
@@ -157,15 +158,32 @@ def _holder(request: HttpRequest) -> DirectoryUser | None:
 def _accounts(request: HttpRequest, user: DirectoryUser) -> list[dict[str, Any]]:
     now_step = totp.current_step()
     accounts = []
+    tokens = list(user.hardware_oath_tokens.all())
+    activated = {token.method_id: token for token in tokens if token.method_id}
     for method in VerificationMethod.objects.filter(user=user, secret_ciphertext__isnull=False):
         secret = totp.secret_open(
             method.secret_ciphertext, key_id=method.secret_key_id, object_id=str(user.object_id)
         )
+        # A hardware token counts in its own interval (30 or 60 s).
+        period = activated[method.pk].time_interval if method.pk in activated else totp.PERIOD
         accounts.append(
             {
                 "name": method.device_name or method.get_kind_display(),
-                "code": totp.code_at(secret, step=now_step),
+                "code": totp.code_at(secret, step=totp.current_step(period=period), period=period),
                 "setting_up": False,
+            }
+        )
+    # The demo's stand-in for a key fob assigned and not yet activated (issue 16.3).
+    for token in (token for token in tokens if not token.method_id):
+        accounts.append(
+            {
+                "name": token.label,
+                "code": totp.code_at(
+                    token_secret(token),
+                    step=totp.current_step(period=token.time_interval),
+                    period=token.time_interval,
+                ),
+                "setting_up": True,
             }
         )
     pending: list[dict[str, Any]] = []

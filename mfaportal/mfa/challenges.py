@@ -25,7 +25,13 @@ from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle, totp
 from mfaportal.mfa.crypto import keyed_hash
 from mfaportal.mfa.mail import MailError, code_email_send
-from mfaportal.mfa.models import ServiceSettings, UserMfa, VerificationChallenge, VerificationMethod
+from mfaportal.mfa.models import (
+    HardwareOathToken,
+    ServiceSettings,
+    UserMfa,
+    VerificationChallenge,
+    VerificationMethod,
+)
 from mfaportal.mfa.telephony import Delivery, TelephonyBackend, TelephonyError, get_telephony
 
 logger = logging.getLogger(__name__)
@@ -374,7 +380,7 @@ def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
         secret = totp.secret_open(
             method.secret_ciphertext, key_id=method.secret_key_id, object_id=str(user.object_id)
         )
-        step = totp.matching_step(secret, code)
+        step = totp.matching_step(secret, code, period=_period_of(method))
         if step is not None:
             if method.last_used_step is not None and step <= method.last_used_step:
                 return Check("used", _("That code has already been used. Wait for the next code."))
@@ -389,3 +395,12 @@ def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
         # Counted while the method row is still locked, so parallel wrong codes see each
         # other's failures and the lock comes after exactly the free ones.
         return _failure(method_id, _("That code isn't right. Check it and try again."))
+
+
+def _period_of(method: VerificationMethod) -> int:
+    """A hardware token counts in its own time interval (30 or 60 s); an app in 30 s."""
+    if method.kind == VerificationMethod.Kind.HARDWARE_TOKEN:
+        token = HardwareOathToken.objects.filter(method=method).only("time_interval").first()
+        if token is not None:
+            return token.time_interval
+    return totp.PERIOD

@@ -522,3 +522,66 @@ class SignInEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_label} {self.asked} {self.result}"
+
+
+# --- hardware OATH tokens (issue 16.3) -------------------------------------------------------
+
+
+class HardwareOathToken(models.Model):
+    """A hardware OATH-TOTP token uploaded by an admin (Entra's CSV: upn, serial number,
+    secret key, time interval, manufacturer, model). The key is encrypted at rest, bound to
+    the serial number. Unassigned (no user), assigned (a user, not yet proved), activated
+    (the user entered a code from it: ``method`` is the sign-in method it became)."""
+
+    class State(models.TextChoices):
+        UNASSIGNED = "unassigned", _("Unassigned")
+        ASSIGNED = "assigned", _("Assigned")
+        ACTIVATED = "activated", _("Activated")
+
+    serial_number = models.CharField(max_length=64, unique=True)
+    manufacturer = models.CharField(max_length=64, blank=True)
+    model = models.CharField(max_length=64, blank=True)
+    time_interval = models.PositiveSmallIntegerField(default=30, help_text="Seconds: 30 or 60")
+    secret_ciphertext = models.BinaryField()
+    secret_key_id = models.CharField(max_length=32)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="hardware_oath_tokens",
+    )
+    # Deleting the method (re-registration, the person's own delete) deactivates the token:
+    # it stays assigned, as Microsoft's "require re-registration" leaves hardware tokens.
+    method = models.OneToOneField(
+        VerificationMethod,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="hardware_oath_token",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["serial_number"]
+
+    def __str__(self) -> str:
+        return f"hardware token {self.serial_number}"
+
+    @property
+    def state(self) -> str:
+        if self.method_id is not None:
+            return self.State.ACTIVATED
+        if self.user_id is not None:
+            return self.State.ASSIGNED
+        return self.State.UNASSIGNED
+
+    def get_state_display(self) -> str:
+        return str(self.State(self.state).label)
+
+    @property
+    def label(self) -> str:
+        """What the person sees: "Contoso Token 1000 (serial 1234)"."""
+        name = " ".join(part for part in (self.manufacturer, self.model) if part)
+        return f"{name} ({self.serial_number})" if name else self.serial_number

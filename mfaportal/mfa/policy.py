@@ -30,6 +30,7 @@ class Action(enum.StrEnum):
     PASSWORD = "password"  # reset to a temporary password
     FRAUD_BLOCK = "fraud_block"  # lift a fraud-report block
     TEMPORARY_ACCESS_PASS = "temporary_access_pass"  # issue a Temporary Access Pass
+    HARDWARE_TOKENS = "hardware_tokens"  # assign, activate, deactivate a hardware OATH token
 
 
 @dataclass(frozen=True)

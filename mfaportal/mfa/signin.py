@@ -108,6 +108,8 @@ class SignInOption:
     method_id: int
     label: str
     channel: str  # text | call | app_notification | app_code
+    # A code from a hardware OATH token rather than an app (the page words it so).
+    hardware_token: bool = False
 
     @property
     def key(self) -> str:
@@ -200,6 +202,7 @@ def signin_options(user: DirectoryUser, service: ServiceSettings) -> list[SignIn
                         method.pk,
                         _("Use a verification code from %(name)s") % {"name": name},
                         "app_code",
+                        hardware_token=method.kind == kinds.HARDWARE_TOKEN,
                     )
                 )
     order = list(MethodType.values)

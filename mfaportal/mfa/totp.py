@@ -56,29 +56,42 @@ def secret_open(ciphertext: bytes | memoryview | None, *, key_id: str, object_id
     ).decode()
 
 
-def current_step(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // PERIOD)
+def current_step(now: float | None = None, *, period: int = PERIOD) -> int:
+    return int((time.time() if now is None else now) // period)
 
 
-def code_at(secret: str, *, step: int, digits: int = DIGITS, algorithm: str = "SHA1") -> str:
+def code_at(
+    secret: str,
+    *,
+    step: int,
+    digits: int = DIGITS,
+    algorithm: str = "SHA1",
+    period: int = PERIOD,
+) -> str:
     return pyotp.TOTP(
-        secret, digits=digits, digest=DIGESTS[algorithm], interval=PERIOD
+        secret, digits=digits, digest=DIGESTS[algorithm], interval=period
     ).generate_otp(step)
 
 
 def matching_step(
-    secret: str, code: str, *, now: float | None = None, after_step: int | None = None
+    secret: str,
+    code: str,
+    *,
+    now: float | None = None,
+    after_step: int | None = None,
+    period: int = PERIOD,
 ) -> int | None:
     """The time step within ±1 of now whose code equals ``code``, newer than
-    ``after_step`` (the last one accepted), or None."""
+    ``after_step`` (the last one accepted), or None. ``period``: 30 s for apps, 30 or 60 s
+    for a hardware token."""
     code = code.strip().replace(" ", "")
     if len(code) != DIGITS or not code.isdigit():
         return None
-    centre = current_step(now)
+    centre = current_step(now, period=period)
     found = None
     for step in range(centre - WINDOW, centre + WINDOW + 1):
         # Compare every candidate (constant work whichever matches).
-        if pyotp.utils.strings_equal(code_at(secret, step=step), code) and (
+        if pyotp.utils.strings_equal(code_at(secret, step=step, period=period), code) and (
             after_step is None or step > after_step
         ):
             found = step

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mfaportal.selfservice.views import recovery, setup
+from mfaportal.selfservice.views import hardware_tokens, recovery, setup
 
 app_name = "selfservice"
 urlpatterns = [
@@ -10,6 +10,11 @@ urlpatterns = [
     path("setup/restore/", setup.restore_devices, name="restore_devices"),
     path("setup/app/", setup.app_setup, name="app_setup"),
     path("setup/app/configure/", setup.app_configure, name="app_configure"),
+    path(
+        "setup/hardware-tokens/<int:token_id>/activate/",
+        hardware_tokens.hardware_token_activate,
+        name="hardware_token_activate",
+    ),
     path("reauthenticate/", setup.reauthenticate, name="reauthenticate"),
     # Don't lose access to your account! (self-service password reset contacts)
     path("recovery/", recovery.recovery, name="recovery"),

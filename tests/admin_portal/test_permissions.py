@@ -79,6 +79,25 @@ ENDPOINTS = [
     ),
     Endpoint("admin_portal:audit", "get", ADMIN),
     Endpoint("admin_portal:guide", "get", STAFF),
+    # Hardware OATH tokens (issue 16.3); a token id no token has: the service says so.
+    Endpoint("admin_portal:hardware_tokens", "get", STAFF),
+    Endpoint("admin_portal:hardware_tokens", "post", STAFF),
+    Endpoint(
+        "admin_portal:hardware_token_assign",
+        "post",
+        STAFF,
+        (("token_id", "999999"),),
+        (("user", "target@contoso.test"),),
+    ),
+    Endpoint("admin_portal:hardware_token_deactivate", "post", STAFF, (("token_id", "999999"),)),
+    Endpoint("admin_portal:hardware_token_delete", "post", STAFF, (("token_id", "999999"),)),
+    Endpoint(
+        "admin_portal:user_hardware_token_activate",
+        "post",
+        STAFF,
+        (("object_id", "{target_oid}"), ("token_id", "999999")),
+        (("code", "123456"),),
+    ),
 ]
 
 
@@ -184,6 +203,7 @@ def test_writes_refuse_get(client: Client, world, endpoint) -> None:
         "admin_portal:bulk_update",
         "admin_portal:service_settings",
         "admin_portal:user_password_reset",
+        "admin_portal:hardware_tokens",
     ):
         # These answer GET with the form or dialog, and change nothing.
         assert client.get(url, data).status_code in (200, 302)
@@ -212,6 +232,7 @@ def test_a_reader_sees_the_pages_without_a_button_that_changes_anything(
         "settings": client.get(reverse("admin_portal:service_settings")),
         "bulk": client.get(reverse("admin_portal:bulk_update")),
         "audit": client.get(reverse("admin_portal:audit")),
+        "hardware tokens": client.get(reverse("admin_portal:hardware_tokens")),
     }
     for name, response in pages.items():
         html = response.content.decode()

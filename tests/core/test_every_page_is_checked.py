@@ -41,6 +41,15 @@ NOT_A_PAGE: dict[str, str] = {
     "admin_portal:bulk_apply": "POST-only: starts the update, then redirects to its job page",
     "selfservice:method_delete": "POST-only: deletes, then redirects to selfservice:setup",
     "selfservice:restore_devices": "POST-only: restores, then redirects to selfservice:setup",
+    "admin_portal:hardware_token_assign": "POST-only: assigns, then redirects to the token list",
+    "admin_portal:hardware_token_deactivate": "POST-only: deactivates, then redirects to the "
+    "token list or the user detail",
+    "admin_portal:hardware_token_delete": "POST-only: deletes, then redirects to the token list "
+    "or the user detail",
+    "admin_portal:user_hardware_token_activate": "POST-only: activates, then redirects to the "
+    "user detail",
+    "selfservice:hardware_token_activate": "POST-only: activates, then redirects to "
+    "selfservice:setup",
 }
 
 

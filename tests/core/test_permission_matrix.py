@@ -269,6 +269,35 @@ MATRIX: dict[str, list[Row]] = {
     "admin_portal:signins": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
     "admin_portal:signins_csv": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
     "admin_portal:guide": [Row(ADMIN_READ, ADMIN_READ_ONLY_POST)],
+    # Hardware OATH tokens (issue 16.3): every admin reads the list; uploading, deactivating
+    # and deleting need MANAGE_METHODS (a POST without a file shows the page again), and the
+    # service asks the reach rule about the token's owner (tests/admin_portal/
+    # test_hardware_tokens.py).
+    "admin_portal:hardware_tokens": [Row(ADMIN_READ, only(ON_SOMEONE, 200))],
+    "admin_portal:hardware_token_assign": [
+        Row(
+            only(ON_SOMEONE, 405),
+            only(ON_SOMEONE, 302),
+            kwargs={"token_id": "999999"},
+            data={"user": "target@contoso.test"},
+        )
+    ],
+    "admin_portal:hardware_token_deactivate": [
+        Row(only(ON_SOMEONE, 405), only(ON_SOMEONE, 302), kwargs={"token_id": "999999"})
+    ],
+    "admin_portal:hardware_token_delete": [
+        Row(only(ON_SOMEONE, 405), only(ON_SOMEONE, 302), kwargs={"token_id": "999999"})
+    ],
+    "admin_portal:user_hardware_token_activate": [
+        Row(
+            only(ON_SOMEONE, 405),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}", "token_id": "999999"},
+        )
+    ],
+    "selfservice:hardware_token_activate": [
+        Row(statuses(302, 405), statuses(302, 302), kwargs={"token_id": "999999"})
+    ],
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import MfaState
+from mfaportal.mfa.models import HardwareOathToken, MfaState
 from mfaportal.mfa.selectors import user_summary
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +70,15 @@ def test_the_tenant_is_realistic() -> None:
     assert DirectoryUser.objects.filter(account_enabled=False).exists()
     assert DirectoryUser.objects.filter(is_licensed=False).exists()
     assert DirectoryUser.objects.filter(roles__isnull=False).count() > 2
+
+
+def test_the_demo_has_spare_hardware_tokens_to_assign_once_however_often_seeded() -> None:
+    """Issue 16.3: `make demo` shows hardware tokens: two spares an admin can assign (the
+    authenticator simulator shows an assigned token's code)."""
+    seed("--users", "5")
+    seed("--users", "5")
+    spares = HardwareOathToken.objects.order_by("serial_number")
+    assert [(t.serial_number, t.user_id, t.time_interval) for t in spares] == [
+        ("DEMO-0001", None, 30),
+        ("DEMO-0002", None, 60),
+    ]

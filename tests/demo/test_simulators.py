@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+import pyotp
 import pytest
 from django.test import Client, override_settings
 
-from mfaportal.core.models import AuditEvent
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.mfa.models import MfaState, UserMfa
+from mfaportal.mfa.services.oath_tokens import oath_token_activate, oath_tokens_upload
 from tests.factories import make_user
 from tests.selfservice.helpers import (
     add_app,
@@ -119,3 +124,31 @@ def test_the_authenticator_belongs_to_whoever_signs_in_with_this_browser(client:
 def test_the_simulators_are_absent_when_switched_off(client: Client) -> None:
     for url in ("/demo/phone/", "/demo/authenticator/"):
         assert client.get(url).status_code == 404
+
+
+def test_the_authenticator_shows_a_60_second_hardware_tokens_own_code(client: Client) -> None:
+    """Issue 16.3: in the demo, the simulator stands in for the key fob too: an assigned
+    token's code (to activate it) and an activated one's, each in its own time interval."""
+    key = "TXYZAE6PJ4UZF3NNKIW3HQNFUF7WFTFB"
+    adele = make_user("adele@contoso.test", state=MfaState.ENFORCED)
+    oath_tokens_upload(
+        data=(
+            "upn,serial number,secret key,time interval,manufacturer,model\n"
+            f"adele@contoso.test,SN-60,{key},60,Contoso,Token 60\n"
+        ).encode(),
+        context=ChangeContext(actor=None, source=AuditSource.CLI),
+    )
+    client.force_login(adele)
+    token_code = pyotp.TOTP(key, interval=60)
+    waiting = client.get("/demo/authenticator/").content.decode()
+    assert "Contoso Token 60 (SN-60)" in waiting
+    assert token_code.now() in waiting or token_code.at(time.time() - 60) in waiting
+    token = adele.hardware_oath_tokens.get()
+    assert oath_token_activate(
+        token_id=token.pk,
+        user=adele,
+        code=token_code.now(),
+        context=ChangeContext(actor=adele, source=AuditSource.SELF_SERVICE),
+    ).ok
+    active = client.get("/demo/authenticator/").content.decode()
+    assert token_code.now() in active or token_code.at(time.time() - 60) in active

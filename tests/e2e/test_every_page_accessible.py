@@ -1044,3 +1044,39 @@ def test_issuing_and_using_a_temporary_access_pass_has_no_accessibility_barrier(
     submit(page)
     expect(page.locator("main [role=alert]")).to_be_visible()
     check(page)
+
+
+# --- hardware OATH tokens (issue 16.3) ----------------------------------------------------
+
+
+@in_english_and_spanish
+@tour("admin_portal:hardware_tokens", "admin_portal:user_detail", "selfservice:setup")
+def test_hardware_tokens_have_no_accessibility_barrier(
+    page: Page, check: Check, context: BrowserContext, live_server, tenant: dict[str, Any]
+) -> None:
+    signed_in_as(context, live_server, tenant["admin"])
+    page.goto(reverse("admin_portal:hardware_tokens"))
+    check(page)  # no tokens yet
+    page.locator("#id_file").set_input_files(
+        {
+            "name": "tokens.csv",
+            "mimeType": "text/csv",
+            "buffer": (
+                b"upn,serial number,secret key,time interval,manufacturer,model\n"
+                b"adele@contoso.test,SN-1,6PJ4UKIW33NNXYZAEHQNFUFTZF7WFTFB,30,Contoso,T1000\n"
+                b",SN-2,TXYZAE6PJ4UZF3NNKIW3HQNFUF7WFTFB,60,Contoso,T2000\n"
+                b"ghost@contoso.test,SN-3,6PJ4UKIW33NNXYZAEHQNFUFTZF7WFTFB,45,Contoso,T1000\n"
+            ),
+        }
+    )
+    submit(page, "main form[enctype]")
+    expect(page.locator("#upload-result-title")).to_be_visible()
+    check(page)  # the tokens, and the line that was refused
+    page.goto(reverse("admin_portal:user_detail", args=[tenant["adele"].object_id]))
+    expect(page.locator("#hardware-tokens-title")).to_be_visible()
+    check(page)  # the token and its activation form
+
+    signed_in_as(context, live_server, tenant["adele"])
+    page.goto(reverse("selfservice:setup"))
+    expect(page.locator("#hardware-tokens-title")).to_be_visible()
+    check(page)  # Activate your hardware token

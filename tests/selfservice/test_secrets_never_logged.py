@@ -10,12 +10,17 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import time
 
+import pyotp
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import reverse
 
+from mfaportal.core import roles
 from mfaportal.mfa import totp
-from mfaportal.mfa.models import MfaState, RememberedDevice, SignInEvent
+from mfaportal.mfa.models import HardwareOathToken, MfaState, RememberedDevice, SignInEvent
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     code_now,
@@ -222,3 +227,40 @@ def test_temporary_passwords_and_email_codes_never_reach_the_logs(
     assert "temporary password set for user" in log and "reset their password" in log
     for value in secrets_seen:
         assert value and value not in log, f"a secret reached the logs: {value[:3]}…"
+
+
+def test_hardware_token_keys_and_codes_never_reach_the_logs(
+    client: Client, captured: Capture
+) -> None:
+    """Issue 16.3: a token file uploaded, a token activated and used to sign in; neither the
+    key (in any spelling) nor a code it gave appears in any log."""
+    secret = "6PJ4 UKIW 33NN XYZA EHQN FUFT ZF7W FTFB"  # as a vendor's file may space it
+    key = secret.replace(" ", "")
+    admin = make_user("admin@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    make_user("adele@contoso.test", state=MfaState.ENFORCED)
+    client.force_login(admin)
+    body = (
+        "upn,serial number,secret key,time interval,manufacturer,model\n"
+        f"adele@contoso.test,SN-9,{secret},30,Contoso,Token 1000\n"
+        f"adele@contoso.test,SN-10,{key}!,30,Contoso,Token 1000\n"
+    )
+    client.post(
+        reverse("admin_portal:hardware_tokens"),
+        {"file": SimpleUploadedFile("tokens.csv", body.encode())},
+    )
+    token = HardwareOathToken.objects.get(serial_number="SN-9")
+    codes = [pyotp.TOTP(key).now(), pyotp.TOTP(key).at(time.time() + 30)]
+    adele = Client()
+    assert token.user is not None
+    adele.force_login(token.user)
+    adele.post(reverse("selfservice:hardware_token_activate", args=[token.pk]), {"code": "999999"})
+    adele.post(reverse("selfservice:hardware_token_activate", args=[token.pk]), {"code": codes[0]})
+    person = Client()
+    password_step(person, "adele@contoso.test")
+    signed_in = person.post(reverse("signin_flow:verify"), {"action": "code", "code": codes[1]})
+    token.refresh_from_db()
+    assert token.method_id is not None and signed_in["Location"] == "/"
+    log = "\n".join(captured.lines)
+    assert "hardware tokens uploaded" in log  # the capture saw the upload
+    for leaked in (secret, key, key.lower(), *codes):
+        assert leaked not in log

@@ -121,6 +121,8 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         # Temporary Access Pass (issue 16.2): the user's one pass, if any.
         "tap": (tap := TemporaryAccessPass.objects.filter(user=user).first()),
         "tap_usability": tap.usability(timezone.now()) if tap else "",
+        # Hardware OATH tokens assigned to the user (issue 16.3).
+        "hardware_tokens": list(user.hardware_oath_tokens.all()),
     }
 
 

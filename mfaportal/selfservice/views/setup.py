@@ -191,6 +191,8 @@ def _render_setup(
             "service": service,
             "recovery": recovery_contacts(user, service),
             "error": error,
+            # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
+            "hardware_tokens_waiting": list(user.hardware_oath_tokens.filter(method__isnull=True)),
             **(forms or _setup_forms(user)),
         },
         status=status,

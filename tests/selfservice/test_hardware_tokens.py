@@ -1,0 +1,71 @@
+"""A person activates the hardware token assigned to them on Additional security
+verification (issue 16.3), and then it is one of their sign-in methods."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from mfaportal.mfa.models import HardwareOathToken, MfaState
+from tests.admin_portal.test_hardware_tokens import assigned_token
+from tests.factories import make_user
+from tests.mfa.test_oath_tokens import SECRET
+from tests.selfservice.helpers import session_proved
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_person_activates_their_token_with_a_code_from_it(client: Client) -> None:
+    adele = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    token = assigned_token(adele)
+    client.force_login(adele)
+    page = client.get(reverse("selfservice:setup")).content.decode()
+    assert "Activate your hardware token" in page
+    assert "Code from Contoso Token 1000 (SN-1)" in page
+    activate = reverse("selfservice:hardware_token_activate", args=[token.pk])
+    wrong = client.post(activate, {"code": "123456"}, follow=True).content.decode()
+    assert "That code isn" in wrong
+    done = client.post(activate, {"code": pyotp.TOTP(SECRET).now()}, follow=True)
+    page = done.content.decode()
+    assert "Your hardware token is activated." in page
+    assert "Activate your hardware token" not in page
+    assert "Contoso Token 1000 (SN-1)" in page  # listed with the apps and tokens
+    token.refresh_from_db()
+    assert token.state == HardwareOathToken.State.ACTIVATED
+
+
+def test_nobody_activates_a_token_assigned_to_someone_else(client: Client) -> None:
+    adele = make_user("adele@contoso.test")
+    token = assigned_token(adele)
+    client.force_login(make_user("mallory@contoso.test"))
+    response = client.post(
+        reverse("selfservice:hardware_token_activate", args=[token.pk]),
+        {"code": pyotp.TOTP(SECRET).now()},
+        follow=True,
+    )
+    assert "no longer waiting to be activated" in response.content.decode()
+    token.refresh_from_db()
+    assert token.method is None
+
+
+def test_deleting_my_token_from_my_methods_leaves_it_assigned_to_activate_again(
+    client: Client,
+) -> None:
+    adele = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    token = assigned_token(adele)
+    client.force_login(adele)
+    client.post(
+        reverse("selfservice:hardware_token_activate", args=[token.pk]),
+        {"code": pyotp.TOTP(SECRET).now()},
+    )
+    token.refresh_from_db()
+    assert token.method_id is not None
+    session_proved(client)
+    client.post(reverse("selfservice:method_delete", args=[token.method_id]))
+    token.refresh_from_db()
+    assert token.state == HardwareOathToken.State.ASSIGNED
+    assert (
+        "Activate your hardware token" in client.get(reverse("selfservice:setup")).content.decode()
+    )
