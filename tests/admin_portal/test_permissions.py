@@ -79,6 +79,24 @@ ENDPOINTS = [
     ),
     Endpoint("admin_portal:audit", "get", ADMIN),
     Endpoint("admin_portal:guide", "get", STAFF),
+    # Temporary Access Pass (issue 16.2) and the sign-in log (issue 16.5).
+    Endpoint("admin_portal:user_tap", "get", STAFF, (("object_id", "{target_oid}"),)),
+    Endpoint(
+        "admin_portal:user_tap",
+        "post",
+        STAFF,
+        (("object_id", "{target_oid}"),),
+        (("lifetime", "1"), ("unit", "hours")),
+    ),
+    Endpoint(
+        "admin_portal:user_tap_shown",
+        "get",
+        STAFF,
+        (("object_id", "{target_oid}"), ("secret_id", "{secret}")),
+    ),
+    Endpoint("admin_portal:user_tap_delete", "post", STAFF, (("object_id", "{target_oid}"),)),
+    Endpoint("admin_portal:signins", "get", STAFF),
+    Endpoint("admin_portal:signins_csv", "get", STAFF),
     # Hardware OATH tokens (issue 16.3); a token id no token has: the service says so.
     Endpoint("admin_portal:hardware_tokens", "get", STAFF),
     Endpoint("admin_portal:hardware_tokens", "post", STAFF),
@@ -204,6 +222,7 @@ def test_writes_refuse_get(client: Client, world, endpoint) -> None:
         "admin_portal:service_settings",
         "admin_portal:user_password_reset",
         "admin_portal:hardware_tokens",
+        "admin_portal:user_tap",
     ):
         # These answer GET with the form or dialog, and change nothing.
         assert client.get(url, data).status_code in (200, 302)
