@@ -37,7 +37,7 @@ from webauthn.helpers.structs import (
 )
 
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import PasskeyCredential
+from mfaportal.mfa.models import PasskeyCredential, VerificationMethod
 
 # Well-known AAGUIDs and the names people know them by. Source: the community list
 # github.com/passkeydeveloper/passkey-authenticator-aaguids (aaguid.json) and Yubico's
@@ -254,3 +254,23 @@ def _reason(problem: Exception) -> str:
     if "challenge" in text:
         return _("the request had expired. Try again.")
     return _("the answer was not valid.")
+
+
+def passkey_rows(methods: list[VerificationMethod]) -> list[dict[str, object]]:
+    """A person's passkeys as their pages list them: the method, the authenticator's model
+    where its AAGUID is known, and when it was last used."""
+    ids = [m.pk for m in methods if m.kind == VerificationMethod.Kind.PASSKEY]
+    credentials = {c.method_id: c for c in PasskeyCredential.objects.filter(method_id__in=ids)}
+    rows: list[dict[str, object]] = []
+    for method in methods:
+        credential = credentials.get(method.pk)
+        if credential is None:
+            continue
+        rows.append(
+            {
+                "method": method,
+                "model": aaguid_name(credential.aaguid),
+                "last_used_at": credential.last_used_at,
+            }
+        )
+    return rows

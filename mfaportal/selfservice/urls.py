@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mfaportal.selfservice.views import recovery, setup
+from mfaportal.selfservice.views import passkeys, recovery, setup
 
 app_name = "selfservice"
 urlpatterns = [
@@ -11,6 +11,13 @@ urlpatterns = [
     path("setup/app/", setup.app_setup, name="app_setup"),
     path("setup/app/configure/", setup.app_configure, name="app_configure"),
     path("reauthenticate/", setup.reauthenticate, name="reauthenticate"),
+    path("setup/passkeys/", passkeys.passkey_setup, name="passkey_setup"),
+    path("setup/passkeys/new/", passkeys.passkey_new, name="passkey_new"),
+    path(
+        "setup/passkeys/<int:method_id>/rename/",
+        passkeys.passkey_rename_view,
+        name="passkey_rename",
+    ),
     # Don't lose access to your account! (self-service password reset contacts)
     path("recovery/", recovery.recovery, name="recovery"),
     path("recovery/email/", recovery.recovery_email, name="recovery_email"),

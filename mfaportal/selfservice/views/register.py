@@ -81,6 +81,8 @@ def _allowed(service: ServiceSettings) -> dict[str, bool]:
         "office_phone": service.method_call,
         "mobile_app": service.method_app_notification or service.method_app_code,
         "backup_phone": service.method_text or service.method_call,
+        # Passkeys are not among the legacy service settings' options: always offered.
+        "passkey": True,
     }
 
 
@@ -155,6 +157,8 @@ def contact(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.get("contact", "") if posted else ""
     if posted and request.POST.get("action") == "setup":
         chosen = "mobile_app"  # the button sits in the mobile app's section
+    if posted and request.POST.get("action") == "passkey":
+        chosen = "passkey"  # the button sits in the passkey's section
     forms = _forms(service, request.POST if posted else None, chosen)
     if not posted and app is not None:
         forms["app_form"] = MobileAppForm(
@@ -169,6 +173,8 @@ def contact(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action", "contact")
         if not allowed.get(chosen):
             error = _("Choose how we should contact you.")
+        elif chosen == "passkey":
+            return redirect_for(request, reverse("signin_flow:register_passkey"))
         elif chosen == "authentication_phone" and forms["auth_form"].is_valid():
             data = forms["auth_form"].cleaned_data
             primary = {

@@ -33,6 +33,7 @@ from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.flow import Pending, safe_next  # noqa: F401  (the next= rule)
 from mfaportal.selfservice.flows import FlowState
 from mfaportal.selfservice.forms import SignInForm
+from mfaportal.selfservice.views import passkeys as passkey_views
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +219,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         )
     if request.method == "POST":
         action = request.POST.get("action", "")
+        if action == "passkey" and option.channel == "passkey":
+            try:
+                with transaction.atomic():
+                    return passkey_views.signin_passkey_answer(request, found)
+            except flows.FlowMoved:
+                return flow.moved_on(request)
         if action in ("code", "check"):
             # The check and the sign-in it finishes commit together: a request that fails
             # midway (a lost connection, a locked database) changed nothing.
@@ -226,13 +233,13 @@ def verify(request: HttpRequest) -> HttpResponse:
                     return _answer(request, found, service, option, action)
             except flows.FlowMoved:
                 return flow.moved_on(request)
-        if action == "resend" and option.channel != "app_code":
+        if action == "resend" and option.channel not in ("app_code", "passkey"):
             found, error = _start(request, found, option)
             if error:
                 return _show_again(request, found, error)
         return redirect_for(request, reverse("signin_flow:verify"))
     error = ""
-    if option.channel != "app_code" and not _live_challenge(found.flow, option):
+    if option.channel not in ("app_code", "passkey") and not _live_challenge(found.flow, option):
         found, error = _start(request, found, option)
     if not error and found.flow.get("answer_error"):
         error = str(found.flow.get("answer_error"))
@@ -241,6 +248,11 @@ def verify(request: HttpRequest) -> HttpResponse:
     if challenge_id := _live_challenge(found.flow, option):
         challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
     method = user.methods.filter(pk=option.method_id).first()
+    passkey_options = ""
+    if option.channel == "passkey":
+        # A new challenge each time the page is shown (after the error above was taken).
+        current = flow.pending(request, stage=flow.CHALLENGE) or found
+        passkey_options = passkey_views.signin_passkey_options(request, current, option.key)
     return render(
         request,
         "selfservice/verify.html",
@@ -254,6 +266,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             "error": error,
             "remember_allowed": service.remember_devices_allowed,
             "remember_days": service.remember_devices_days,
+            "passkey_options": passkey_options,
         },
     )
 

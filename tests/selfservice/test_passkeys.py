@@ -1,0 +1,167 @@
+"""Passkeys on the person's own pages: added from Additional security verification, chosen
+at enrolment, answered at the sign-in challenge (a software authenticator answers; the
+browser tests use Chromium's virtual one)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from mfaportal.core.models import AuditEvent
+from mfaportal.mfa import passkeys
+from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from mfaportal.mfa.services.passkeys import passkey_add
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditSource
+from tests.factories import make_user
+from tests.mfa.soft_authenticator import SoftAuthenticator
+from tests.selfservice.helpers import is_signed_in, password_step, session_proved, text
+
+pytestmark = pytest.mark.django_db
+
+ORIGIN = "http://testserver"
+SETUP = "/mfa/setup/"
+VERIFY = "/signin/verify/"
+
+
+def options_on(page: str) -> str:
+    match = re.search(r'data-options="([^"]*)"', page)
+    assert match is not None, "no passkey options on the page"
+    return html.unescape(match.group(1))
+
+
+def with_passkey(user, key: SoftAuthenticator, *, default: bool = True) -> VerificationMethod:
+    rp = passkeys.relying_party(host="testserver", scheme="http")
+    ceremony = passkeys.registration_begin(user=user, rp=rp)
+    new = passkeys.registration_finish(
+        response=key.register(ceremony.options, origin=ORIGIN), challenge=ceremony.challenge, rp=rp
+    )
+    method = passkey_add(
+        user=user, passkey=new, name="", context=ChangeContext(None, AuditSource.SELF_SERVICE)
+    )
+    if default:
+        UserMfa.objects.filter(user=user).update(default_method=MethodType.PASSKEY)
+    return method
+
+
+def test_a_person_adds_a_security_key_names_it_and_sees_it_listed(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    client.force_login(user)
+    session_proved(client)
+    started = client.post("/mfa/setup/passkeys/")
+    assert started.status_code == 302
+    page = client.get(started["Location"]).content.decode()
+    key = SoftAuthenticator()
+    saved = client.post(
+        started["Location"],
+        {"credential": key.register(options_on(page), origin=ORIGIN), "name": "Desk key"},
+    )
+    assert saved.status_code == 302 and saved["Location"] == SETUP
+    setup = text(client.get(SETUP))
+    assert "Your security key or passkey has been registered." in setup
+    assert "Desk key" in setup
+    assert AuditEvent.objects.filter(action="mfa.method_registered", after="passkey").exists()
+
+
+def test_adding_a_passkey_asks_for_the_password_again_when_it_was_not_proved_lately(
+    client: Client,
+) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    client.force_login(user)
+    session_proved(client, ago=timedelta(hours=1))
+    response = client.post("/mfa/setup/passkeys/")
+    assert response["Location"] == "/mfa/reauthenticate/"
+
+
+def test_an_answer_posted_twice_registers_the_key_once(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    client.force_login(user)
+    session_proved(client)
+    url = client.post("/mfa/setup/passkeys/")["Location"]
+    answer = SoftAuthenticator().register(options_on(client.get(url).content.decode()), origin=ORIGIN)
+    client.post(url, {"credential": answer})
+    client.post(url, {"credential": answer})
+    assert user.methods.filter(kind=VerificationMethod.Kind.PASSKEY).count() == 1
+
+
+def test_the_challenge_page_offers_the_passkey_first_when_it_is_the_default(
+    client: Client,
+) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    page = client.get(VERIFY)
+    assert "Sign in with your security key or passkey" in text(page)
+    done = client.post(
+        VERIFY,
+        {"action": "passkey", "credential": key.sign_in(options_on(page.content.decode()), origin=ORIGIN)},
+    )
+    assert done.status_code == 302
+    assert is_signed_in(client)
+
+
+def test_an_answer_for_another_site_does_not_sign_in(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    options = options_on(client.get(VERIFY).content.decode())
+    client.post(
+        VERIFY,
+        {"action": "passkey", "credential": key.sign_in(options, origin="https://phish.example")},
+    )
+    assert not is_signed_in(client)
+    assert "it answered for another site" in text(client.get(VERIFY))
+
+
+def test_a_deleted_passkey_does_not_sign_in(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    lost, kept = SoftAuthenticator(), SoftAuthenticator()
+    gone = with_passkey(user, lost)
+    with_passkey(user, kept)
+    client.force_login(user)
+    session_proved(client)
+    client.post(f"/mfa/setup/methods/{gone.pk}/delete/")
+    client.logout()
+    password_step(client, "adele@contoso.test")
+    options = options_on(client.get(VERIFY).content.decode())
+    client.post(VERIFY, {"action": "passkey", "credential": lost.sign_in(options, origin=ORIGIN)})
+    assert not is_signed_in(client)
+    assert "isn't registered for your account" in text(client.get(VERIFY))
+
+
+def test_a_sign_in_answer_replayed_is_refused(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    answer = key.sign_in(options_on(client.get(VERIFY).content.decode()), origin=ORIGIN)
+    client.post(VERIFY, {"action": "passkey", "credential": answer})
+    assert is_signed_in(client)
+    thief = Client()
+    password_step(thief, "adele@contoso.test")
+    thief.get(VERIFY)
+    thief.post(VERIFY, {"action": "passkey", "credential": answer})
+    assert not is_signed_in(thief)
+
+
+def test_a_new_user_registers_a_passkey_at_enrolment_and_is_signed_in(client: Client) -> None:
+    user = make_user("new@contoso.test", state=MfaState.ENABLED)
+    password_step(client, "new@contoso.test")
+    chosen = client.post("/signin/register/", {"contact": "passkey", "action": "passkey"})
+    assert chosen["Location"] == "/signin/register/passkey/"
+    page = client.get("/signin/register/passkey/").content.decode()
+    done = client.post(
+        "/signin/register/passkey/",
+        {"credential": SoftAuthenticator().register(options_on(page), origin=ORIGIN)},
+    )
+    assert done.status_code == 302
+    assert is_signed_in(client)
+    mfa = UserMfa.objects.get(user=user)
+    assert mfa.state == MfaState.ENFORCED
+    assert mfa.default_method == MethodType.PASSKEY
