@@ -11,12 +11,11 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from mfaportal.core.models import AuditEvent
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.mfa import passkeys
 from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
 from mfaportal.mfa.services.passkeys import passkey_add
-from mfaportal.core.audit import ChangeContext
-from mfaportal.core.models import AuditSource
 from tests.factories import make_user
 from tests.mfa.soft_authenticator import SoftAuthenticator
 from tests.selfservice.helpers import is_signed_in, password_step, session_proved, text
