@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.e2e import test_passkeys_browser  # noqa: F401  (its tours declare the passkey pages)
 from tests.e2e.test_every_page_accessible import COVERED_BY_TOURS, ERROR_PAGES
 
 # Routes that never answer with a page of their own, and why.
@@ -38,6 +39,9 @@ NOT_A_PAGE: dict[str, str] = {
     "admin_portal:bulk_apply": "POST-only: starts the update, then redirects to its job page",
     "selfservice:method_delete": "POST-only: deletes, then redirects to selfservice:setup",
     "selfservice:restore_devices": "POST-only: restores, then redirects to selfservice:setup",
+    "selfservice:passkey_setup": "POST-only: starts adding a passkey, then redirects to "
+    "selfservice:passkey_new (or to the password first)",
+    "selfservice:passkey_rename": "POST-only: renames, then redirects to selfservice:setup",
 }
 
 

@@ -104,6 +104,7 @@ MATRIX: dict[str, list[Row]] = {
     "signin_flow:register": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_app": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_verify": [Row(statuses(302, 302), statuses(302, 302))],
+    "signin_flow:register_passkey": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_backup": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_app_passwords": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:update_password": [Row(statuses(302, 302), statuses(302, 302))],
@@ -126,6 +127,11 @@ MATRIX: dict[str, list[Row]] = {
     "selfservice:setup": [Row(OWN_PAGE, statuses(302, 400))],
     "selfservice:verify_change": [Row(statuses(302, 302), statuses(302, 302))],
     "selfservice:method_delete": [
+        Row(statuses(302, 405), statuses(302, 404), kwargs={"method_id": "999999"})
+    ],
+    "selfservice:passkey_setup": [Row(statuses(302, 405), statuses(302, 302))],
+    "selfservice:passkey_new": [Row(statuses(302, 302), statuses(302, 302))],
+    "selfservice:passkey_rename": [
         Row(statuses(302, 405), statuses(302, 404), kwargs={"method_id": "999999"})
     ],
     "selfservice:restore_devices": [Row(statuses(302, 405), statuses(302, 302))],

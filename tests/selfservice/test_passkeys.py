@@ -81,7 +81,9 @@ def test_an_answer_posted_twice_registers_the_key_once(client: Client) -> None:
     client.force_login(user)
     session_proved(client)
     url = client.post("/mfa/setup/passkeys/")["Location"]
-    answer = SoftAuthenticator().register(options_on(client.get(url).content.decode()), origin=ORIGIN)
+    answer = SoftAuthenticator().register(
+        options_on(client.get(url).content.decode()), origin=ORIGIN
+    )
     client.post(url, {"credential": answer})
     client.post(url, {"credential": answer})
     assert user.methods.filter(kind=VerificationMethod.Kind.PASSKEY).count() == 1
@@ -98,7 +100,10 @@ def test_the_challenge_page_offers_the_passkey_first_when_it_is_the_default(
     assert "Sign in with your security key or passkey" in text(page)
     done = client.post(
         VERIFY,
-        {"action": "passkey", "credential": key.sign_in(options_on(page.content.decode()), origin=ORIGIN)},
+        {
+            "action": "passkey",
+            "credential": key.sign_in(options_on(page.content.decode()), origin=ORIGIN),
+        },
     )
     assert done.status_code == 302
     assert is_signed_in(client)

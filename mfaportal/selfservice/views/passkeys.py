@@ -142,6 +142,8 @@ def _setup_again(request: HttpRequest, error: str) -> HttpResponse:
 @kept_by_the_directory
 def passkey_rename_view(request: HttpRequest, method_id: int) -> HttpResponse:
     user = signed_in_user(request)
+    if not user.methods.filter(pk=method_id, kind=VerificationMethod.Kind.PASSKEY).exists():
+        return render(request, "404.html", status=404)
     try:
         renamed = passkey_rename(
             user=user,

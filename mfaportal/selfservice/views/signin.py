@@ -219,7 +219,9 @@ def verify(request: HttpRequest) -> HttpResponse:
         )
     if request.method == "POST":
         action = request.POST.get("action", "")
-        if action == "passkey" and option.channel == "passkey":
+        if action == "passkey":
+            # Checked against the user's passkeys as they are now, whichever option is on
+            # screen: a key deleted since the page was shown is refused with a reason.
             try:
                 with transaction.atomic():
                     return passkey_views.signin_passkey_answer(request, found)
