@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from mfaportal.core.audit import ChangeContext
 from mfaportal.core.htmx import redirect_for
 from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.selectors import signed_in_user
@@ -42,6 +43,7 @@ from mfaportal.selfservice.views.setup import (
     reauthentication_ask,
 )
 
+# Where a flow keeps the challenge (the keyword the flow_advance calls below pass).
 CHALLENGE_KEY = "passkey_challenge"
 
 
@@ -49,7 +51,7 @@ def _rp(request: HttpRequest) -> passkeys.RelyingParty:
     return passkeys.relying_party(host=request.get_host(), scheme=request.scheme or "https")
 
 
-def _context(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _context(request: HttpRequest) -> ChangeContext:
     return flow.self_service_context(request, signed_in_user(request))
 
 
@@ -166,7 +168,7 @@ def passkey_rename_view(request: HttpRequest, method_id: int) -> HttpResponse:
 def signin_passkey_options(request: HttpRequest, found: Pending, option_key: str) -> str:
     """A new challenge for the challenge page (kept in the sign-in's flow); the options."""
     ceremony = passkeys.authentication_begin(user=found.user, rp=_rp(request))
-    flows.flow_advance(found.flow, option=option_key, **{CHALLENGE_KEY: ceremony.challenge})
+    flows.flow_advance(found.flow, option=option_key, passkey_challenge=ceremony.challenge)
     return ceremony.options
 
 
@@ -221,7 +223,7 @@ def register_passkey(request: HttpRequest) -> HttpResponse:
             return flow.where_it_stands(request)
         found = again
     ceremony = passkeys.registration_begin(user=found.user, rp=_rp(request))
-    if flows.flow_advance(found.flow, **{CHALLENGE_KEY: ceremony.challenge}) is None:
+    if flows.flow_advance(found.flow, passkey_challenge=ceremony.challenge) is None:
         return flow.where_it_stands(request)
     return render(
         request,
