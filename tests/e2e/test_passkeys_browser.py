@@ -102,6 +102,7 @@ def test_a_person_adds_a_passkey_and_signs_in_with_it(
     expect(page.get_by_text("Your security key or passkey has been registered.")).to_be_visible()
     passkeys = page.get_by_role("table", name="Your security keys and passkeys")
     expect(passkeys.get_by_role("cell", name="My laptop", exact=True)).to_be_visible()
+    check(page)  # the list, with its rename and delete controls
     credential = PasskeyCredential.objects.get(method__user=megan)
     assert credential.attestation_object  # the attestation, kept as received
 

@@ -18,7 +18,13 @@ from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMeth
 from mfaportal.mfa.services.passkeys import passkey_add
 from tests.factories import make_user
 from tests.mfa.soft_authenticator import SoftAuthenticator
-from tests.selfservice.helpers import is_signed_in, password_step, session_proved, text
+from tests.selfservice.helpers import (
+    is_signed_in,
+    password_step,
+    service_set,
+    session_proved,
+    text,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +175,16 @@ def test_a_new_user_registers_a_passkey_at_enrolment_and_is_signed_in(client: Cl
     mfa = UserMfa.objects.get(user=user)
     assert mfa.state == MfaState.ENFORCED
     assert mfa.default_method == MethodType.PASSKEY
+
+
+def test_after_a_passkey_at_enrolment_the_app_passwords_step_is_step_2(client: Client) -> None:
+    service_set(app_passwords_allowed=True)
+    make_user("new@contoso.test", state=MfaState.ENABLED)
+    password_step(client, "new@contoso.test")
+    page = client.get("/signin/register/passkey/").content.decode()
+    done = client.post(
+        "/signin/register/passkey/",
+        {"credential": SoftAuthenticator().register(options_on(page), origin=ORIGIN)},
+    )
+    assert done["Location"] == "/signin/register/app-passwords/"
+    assert "Step 2: Keep using your existing applications" in text(client.get(done["Location"]))

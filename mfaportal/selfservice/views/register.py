@@ -90,6 +90,8 @@ def steps_shown(reg: dict[str, Any], user: DirectoryUser, service: ServiceSettin
     """The steps this person goes through, in order: their numbers are the page titles'."""
     steps = ["contact", "verify"]
     primary = reg.get("primary") or {}
+    if primary.get("kind") == Method.Kind.PASSKEY:
+        steps = ["contact"]  # the passkey is verified as it registers
     if primary.get("kind") == Method.Kind.AUTHENTICATOR_APP and _allowed(service)["backup_phone"]:
         steps.append("backup")
     if app_passwords_available(user, service):
