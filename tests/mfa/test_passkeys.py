@@ -8,8 +8,9 @@ import uuid
 import pytest
 from django.test import override_settings
 
+from mfaportal.admin_portal.history import event_sentence
 from mfaportal.core.audit import ChangeContext
-from mfaportal.core.models import AuditSource
+from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import passkeys
 from mfaportal.mfa.models import MfaState, PasskeyCredential, UserMfa, VerificationMethod
@@ -211,3 +212,16 @@ def test_the_relying_party_comes_from_the_settings_when_set() -> None:
 def test_the_relying_party_is_the_requests_host_without_settings() -> None:
     rp = passkeys.relying_party(host="localhost:8000", scheme="http")
     assert (rp.id, rp.origins) == ("localhost", ("http://localhost:8000",))
+
+
+def test_the_history_says_what_happened_to_a_passkey_in_sentences() -> None:
+    user = make_user(registered=True)
+    method = _registered(user, SoftAuthenticator(), name="Laptop")
+    passkey_rename(user=user, method_id=method.pk, name="Desk key", context=_context(user))
+    verification_method_delete(user=user, method_id=method.pk, context=_context(user))
+    sentences = [str(event_sentence(e)) for e in AuditEvent.objects.order_by("id")]
+    assert sentences[-3:] == [
+        "Security key or passkey registered.",
+        "Security key or passkey changed from Laptop to Desk key.",
+        "Security key or passkey deleted.",
+    ]
