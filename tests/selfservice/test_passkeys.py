@@ -5,6 +5,8 @@ browser tests use Chromium's virtual one)."""
 from __future__ import annotations
 
 import html
+import json
+import logging
 import re
 from datetime import timedelta
 
@@ -188,3 +190,20 @@ def test_after_a_passkey_at_enrolment_the_app_passwords_step_is_step_2(client: C
     )
     assert done["Location"] == "/signin/register/app-passwords/"
     assert "Step 2: Keep using your existing applications" in text(client.get(done["Location"]))
+
+
+def test_a_passkey_sign_in_leaves_no_challenge_or_signature_in_the_logs(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    options = options_on(client.get(VERIFY).content.decode())
+    answer = key.sign_in(options, origin=ORIGIN)
+    client.post(VERIFY, {"action": "passkey", "credential": answer})
+    assert is_signed_in(client)
+    logged = caplog.text
+    assert json.loads(options)["challenge"] not in logged
+    assert json.loads(answer)["response"]["signature"] not in logged
