@@ -39,10 +39,12 @@ from webauthn.helpers.structs import (
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import PasskeyCredential, VerificationMethod
 
-# Well-known AAGUIDs and the names people know them by. Source: the community list
-# github.com/passkeydeveloper/passkey-authenticator-aaguids (aaguid.json) and Yubico's
-# published AAGUIDs (docs.yubico.com, "YubiKey hardware FIDO2 AAGUIDs"). An unknown one is
-# shown as "Security key or passkey"; FIDO's Metadata Service is the full list.
+# Well-known AAGUIDs and the names people know them by. Sources: the community list
+# github.com/passkeydeveloper/passkey-authenticator-aaguids (aaguid.json) for passkey
+# providers; Microsoft's "FIDO2 security key providers" table (MicrosoftDocs/entra-docs,
+# concept-fido2-hardware-vendor.md) for the Yubico keys; "Enable passkeys in Microsoft
+# Authenticator" (how-to-enable-authenticator-passkey.md) for Authenticator. An unknown one
+# shows as "Unknown model"; FIDO's Metadata Service is the full list.
 KNOWN_AAGUIDS = {
     "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4": "Google Password Manager",
     "adce0002-35bc-c60a-648b-0b25f1f05503": "Chrome on Mac",
@@ -54,8 +56,8 @@ KNOWN_AAGUIDS = {
     "bada5566-a7aa-401f-bd96-45619a55120d": "1Password",
     "d548826e-79b4-db40-a3d8-11116f7e8349": "Bitwarden",
     "531126d6-e717-415c-9320-3d9aa6981239": "Dashlane",
-    "de1e552d-db1d-4423-a619-566b625cdc84": "Microsoft Authenticator",
-    "90a3ccdf-635c-4729-a248-9b709135078f": "Microsoft Authenticator",
+    "de1e552d-db1d-4423-a619-566b625cdc84": "Microsoft Authenticator (Android)",
+    "90a3ccdf-635c-4729-a248-9b709135078f": "Microsoft Authenticator (iOS)",
     "cb69481e-8ff7-4039-93ec-0a2729a154a8": "YubiKey 5 Series",
     "ee882879-721c-4913-9775-3dfcce97072a": "YubiKey 5 Series",
     "fa2b99dc-9e39-4257-8f92-4a30d23c4118": "YubiKey 5 Series with NFC",
