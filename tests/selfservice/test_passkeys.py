@@ -207,3 +207,19 @@ def test_a_passkey_sign_in_leaves_no_challenge_or_signature_in_the_logs(
     logged = caplog.text
     assert json.loads(options)["challenge"] not in logged
     assert json.loads(answer)["response"]["signature"] not in logged
+
+
+def test_a_refused_registration_says_why_and_offers_a_new_try(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    client.force_login(user)
+    session_proved(client)
+    url = client.post("/mfa/setup/passkeys/")["Location"]
+    options = options_on(client.get(url).content.decode())
+    again = client.post(
+        url, {"credential": SoftAuthenticator().register(options, origin="https://phish.example")}
+    )
+    assert again["Location"] == url
+    page = client.get(url)
+    assert "it answered for another site" in text(page)
+    assert options_on(page.content.decode()) != options  # a new challenge
+    assert not user.methods.filter(kind=VerificationMethod.Kind.PASSKEY).exists()

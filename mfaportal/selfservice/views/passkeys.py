@@ -68,8 +68,9 @@ def passkey_setup(request: HttpRequest) -> HttpResponse:
     return passkey_setup_start(request)
 
 
-def passkey_setup_start(request: HttpRequest) -> HttpResponse:
-    """A new challenge for this browser, then the page that asks the authenticator."""
+def passkey_setup_start(request: HttpRequest, error: str = "") -> HttpResponse:
+    """A new challenge for this browser (replacing any earlier one), then the page that asks
+    the authenticator, saying ``error`` when this is another try."""
     user = signed_in_user(request)
     ceremony = passkeys.registration_begin(user=user, rp=_rp(request))
     flows.flow_start(
@@ -77,7 +78,7 @@ def passkey_setup_start(request: HttpRequest) -> HttpResponse:
         kind=flows.Kind.PASSKEY_SETUP,
         user=user,
         ttl=CHANGE_TTL,
-        data={"options": ceremony.options, CHALLENGE_KEY: ceremony.challenge},
+        data={"options": ceremony.options, CHALLENGE_KEY: ceremony.challenge, "error": error},
     )
     return redirect("selfservice:passkey_new")
 
@@ -97,7 +98,8 @@ def passkey_new(request: HttpRequest) -> HttpResponse:
         user = signed_in_user(request)
         try:
             with transaction.atomic():
-                # The challenge is spent whatever the answer: a second post of it fails.
+                # Of two posts of one answer, the first ends the flow; the other finds it
+                # moved. A refused answer undoes this, and the next try gets a new challenge.
                 flows.flow_close(request, setup_flow)
                 new = passkeys.registration_finish(
                     response=request.POST.get("credential", ""),
@@ -117,26 +119,12 @@ def passkey_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your security key or passkey has been registered."))
             return redirect("selfservice:setup")
-        # Try again with a new challenge (the one answered is spent).
-        return _setup_again(request, error)
+        return passkey_setup_start(request, error)
     return render(
         request,
         "selfservice/passkey_new.html",
         {"options": setup_flow.get("options"), "error": setup_flow.get("error", "")},
     )
-
-
-def _setup_again(request: HttpRequest, error: str) -> HttpResponse:
-    user = signed_in_user(request)
-    ceremony = passkeys.registration_begin(user=user, rp=_rp(request))
-    flows.flow_start(
-        request,
-        kind=flows.Kind.PASSKEY_SETUP,
-        user=user,
-        ttl=CHANGE_TTL,
-        data={"options": ceremony.options, CHALLENGE_KEY: ceremony.challenge, "error": error},
-    )
-    return redirect("selfservice:passkey_new")
 
 
 @signed_in_required
