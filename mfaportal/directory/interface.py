@@ -122,6 +122,12 @@ class Directory(Protocol):
         """Sign the users out of every session."""
         ...
 
+    def passkey_delete(
+        self, *, user_id: int, name: str, context: ChangeContext | None = None
+    ) -> Delivery:
+        """Delete the user's passkey or security key of this name (a lost key)."""
+        ...
+
 
 DIRECTORIES = {
     "local": "mfaportal.directory.local.LocalDirectory",

@@ -33,6 +33,7 @@ NOT_A_PAGE: dict[str, str] = {
     "admin_portal:users_report": "CSV download",
     "admin_portal:user_revoke": "POST-only: revokes, then redirects to admin_portal:user_detail",
     "admin_portal:user_fraud_unblock": "POST-only: unblocks, then redirects to the user detail",
+    "admin_portal:user_passkey_delete": "POST-only: deletes, then redirects to the user detail",
     "admin_portal:job_results": "CSV download",
     "admin_portal:job_resume": "POST-only: queues the job again, then redirects to its page",
     "admin_portal:bulk_sample": "CSV download",

@@ -196,6 +196,14 @@ MATRIX: dict[str, list[Row]] = {
             kwargs={"object_id": "{target_oid}"},
         )
     ],
+    "admin_portal:user_passkey_delete": [
+        Row(
+            # The method is checked before the target (405 for aa_priv too).
+            only(ON_SOMEONE, 405),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}", "method_id": "999999"},
+        )
+    ],
     "admin_portal:user_fraud_unblock": [
         Row(
             # The method is checked before the target (405 for aa_priv too).

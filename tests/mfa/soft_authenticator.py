@@ -16,6 +16,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from webauthn.helpers import bytes_to_base64url
 
+from mfaportal.core.audit import ChangeContext
+from mfaportal.core.models import AuditSource
+from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import passkeys
+from mfaportal.mfa.models import MethodType, UserMfa, VerificationMethod
+from mfaportal.mfa.services.passkeys import passkey_add
+
 UP, UV, AT = 0x01, 0x04, 0x40
 
 
@@ -110,3 +117,24 @@ class SoftAuthenticator:
                 "clientExtensionResults": {},
             }
         )
+
+
+ORIGIN = "http://testserver"
+
+
+def with_passkey(
+    user: DirectoryUser, key: SoftAuthenticator, *, default: bool = True
+) -> VerificationMethod:
+    """The user has registered this authenticator (as the test client's site), and it is their
+    default unless ``default`` is False."""
+    rp = passkeys.relying_party(host="testserver", scheme="http")
+    ceremony = passkeys.registration_begin(user=user, rp=rp)
+    new = passkeys.registration_finish(
+        response=key.register(ceremony.options, origin=ORIGIN), challenge=ceremony.challenge, rp=rp
+    )
+    method = passkey_add(
+        user=user, passkey=new, name="", context=ChangeContext(None, AuditSource.SELF_SERVICE)
+    )
+    if default:
+        UserMfa.objects.filter(user=user).update(default_method=MethodType.PASSKEY)
+    return method

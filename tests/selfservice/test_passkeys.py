@@ -13,13 +13,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from mfaportal.core.audit import ChangeContext
-from mfaportal.core.models import AuditEvent, AuditSource
-from mfaportal.mfa import passkeys
+from mfaportal.core.models import AuditEvent
 from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
-from mfaportal.mfa.services.passkeys import passkey_add
 from tests.factories import make_user
-from tests.mfa.soft_authenticator import SoftAuthenticator
+from tests.mfa.soft_authenticator import SoftAuthenticator, with_passkey
 from tests.selfservice.helpers import (
     is_signed_in,
     password_step,
@@ -39,20 +36,6 @@ def options_on(page: str) -> str:
     match = re.search(r'data-options="([^"]*)"', page)
     assert match is not None, "no passkey options on the page"
     return html.unescape(match.group(1))
-
-
-def with_passkey(user, key: SoftAuthenticator, *, default: bool = True) -> VerificationMethod:
-    rp = passkeys.relying_party(host="testserver", scheme="http")
-    ceremony = passkeys.registration_begin(user=user, rp=rp)
-    new = passkeys.registration_finish(
-        response=key.register(ceremony.options, origin=ORIGIN), challenge=ceremony.challenge, rp=rp
-    )
-    method = passkey_add(
-        user=user, passkey=new, name="", context=ChangeContext(None, AuditSource.SELF_SERVICE)
-    )
-    if default:
-        UserMfa.objects.filter(user=user).update(default_method=MethodType.PASSKEY)
-    return method
 
 
 def test_a_person_adds_a_security_key_names_it_and_sees_it_listed(client: Client) -> None:

@@ -10,7 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
+from mfaportal.core.outcome import Outcome, UserResult
+from mfaportal.directory.interface import Delivery, Directory, get_directory
 from mfaportal.directory.models import DirectoryUser
+from mfaportal.mfa import policy
 from mfaportal.mfa.models import MethodType, MfaState, PasskeyCredential, VerificationMethod
 from mfaportal.mfa.passkeys import Assertion, NewPasskey, PasskeyRefused, aaguid_name
 from mfaportal.mfa.services.methods import (
@@ -19,6 +22,7 @@ from mfaportal.mfa.services.methods import (
     default_save,
 )
 from mfaportal.mfa.services.registration import mfa_registration_complete
+from mfaportal.mfa.services.targets import permitted
 
 NAME_MAX = 64
 
@@ -152,3 +156,60 @@ def passkey_use_record(*, assertion: Assertion) -> None:
                 "went backwards, which a copied key would do."
             )
         )
+
+
+def passkey_delete_for(
+    *,
+    user: DirectoryUser,
+    method_id: int,
+    context: ChangeContext,
+    directory: Directory | None = None,
+) -> Outcome:
+    """A helpdesk agent or admin deletes one of a user's passkeys (a lost key): at once in
+    local mode; in graph mode Graph deletes the fido2Method and the cache follows its answer
+    (``passkeys_delete_answered``). The user's last method may go: they register again at
+    the next sign-in."""
+    directory = directory or get_directory()
+    rows, outcome = permitted(
+        DirectoryUser.objects.filter(pk=user.pk), context, policy.Action.REREGISTRATION
+    )
+    if not rows:
+        return outcome
+    method = VerificationMethod.objects.filter(
+        pk=method_id, user=user, kind=VerificationMethod.Kind.PASSKEY
+    ).first()
+    if method is None:
+        outcome.skipped.append(
+            UserResult(rows[0].upn, _("That security key or passkey has been deleted already."))
+        )
+        return outcome
+    with transaction.atomic():
+        delivery = directory.passkey_delete(
+            user_id=user.pk, name=method.device_name, context=context
+        )
+        if delivery == Delivery.APPLIED:
+            method.delete()
+            default_save(user, default_after_change(user))
+        audit_record(
+            context,
+            AuditEntry.about(
+                user,
+                "mfa.method_deleted",
+                before=VerificationMethod.Kind.PASSKEY,
+                detail={"id": method_id, "name": method.device_name},
+            ),
+        )
+    outcome.changed.append(UserResult(rows[0].upn))
+    return outcome
+
+
+def passkeys_delete_answered(*, deleted: dict[int, list[str]]) -> None:
+    """Graph deleted these users' passkeys of these names: the cache forgets them too."""
+    for user_id, names in deleted.items():
+        with transaction.atomic():
+            gone = VerificationMethod.objects.filter(
+                user_id=user_id, kind=VerificationMethod.Kind.PASSKEY, device_name__in=names
+            ).delete()[0]
+            if gone:
+                user = DirectoryUser.objects.get(pk=user_id)
+                default_save(user, default_after_change(user))
