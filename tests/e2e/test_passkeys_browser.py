@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expect
 
+from mfaportal.core import roles
 from mfaportal.mfa.models import MethodType, MfaState, PasskeyCredential, UserMfa
+from tests.admin_portal.axe import assert_accessible
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_every_page_accessible import Check, signed_in_as, tour
 from tests.factories import PASSWORD, make_user
+from tests.mfa.soft_authenticator import SoftAuthenticator, with_passkey
 
 
 @pytest.fixture
@@ -182,3 +185,29 @@ def test_a_new_user_registers_a_passkey_at_enrolment(
     assert UserMfa.objects.get(user__user_principal_name="adele@contoso.test").state == (
         MfaState.ENFORCED
     )
+
+
+def test_the_helpdesk_deletes_a_lost_passkey_from_the_user_page(
+    page: Page, context: BrowserContext, live_server: Any
+) -> None:
+    megan = make_user(
+        "megan@contoso.test", display_name="Megan Bowen", state=MfaState.ENFORCED, registered=True
+    )
+    with_passkey(megan, SoftAuthenticator())
+    megan.methods.filter(kind="passkey").update(device_name="Megan's YubiKey")
+    helpdesk = make_user(
+        "helpdesk@contoso.test",
+        display_name="Helpdesk Agent",
+        admin_role=roles.AUTHENTICATION_ADMINISTRATOR,
+    )
+    signed_in_as(context, live_server, helpdesk)
+    page.goto(f"/admin/users/{megan.object_id}/")
+    delete = page.get_by_role("button", name="Delete Megan's YubiKey")
+    expect(delete).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "passkeys-helpdesk")
+    delete.click()
+    expect(
+        page.get_by_text("the security key or passkey of Megan Bowen is deleted")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Delete Megan's YubiKey")).to_have_count(0)
