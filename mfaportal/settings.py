@@ -88,6 +88,11 @@ MFAPORTAL_TELEPHONY = os.environ.get("MFAPORTAL_TELEPHONY", "outbox")
 MFAPORTAL_TELEPHONY_URL = os.environ.get("MFAPORTAL_TELEPHONY_URL", "")
 MFAPORTAL_TELEPHONY_TOKEN = os.environ.get("MFAPORTAL_TELEPHONY_TOKEN", "")
 MFAPORTAL_TELEPHONY_TIMEOUT = float(os.environ.get("MFAPORTAL_TELEPHONY_TIMEOUT", "10"))
+# Passkeys and security keys (WebAuthn): the relying party id (the site's domain, never an
+# IP address) and the origins browsers may answer from. Empty: the host the request came to
+# (already checked against ALLOWED_HOSTS) and that host's own origin.
+MFAPORTAL_WEBAUTHN_RP_ID = os.environ.get("MFAPORTAL_WEBAUTHN_RP_ID", "").strip()
+MFAPORTAL_WEBAUTHN_ORIGINS = env_list("MFAPORTAL_WEBAUTHN_ORIGINS")
 # The outbox (and console) telephony and mail keep codes in clear: production refuses them
 # at start-up unless a lab allows them here (mfaportal/mfa/outboxes.py).
 MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION = env_bool("MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION")

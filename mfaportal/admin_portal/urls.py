@@ -28,6 +28,11 @@ urlpatterns = [
     path("users/<uuid:object_id>/manage/", detail.user_manage, name="user_manage"),
     path("users/<uuid:object_id>/revoke/", detail.user_revoke_sessions, name="user_revoke"),
     path(
+        "users/<uuid:object_id>/passkeys/<int:method_id>/delete/",
+        detail.user_passkey_delete,
+        name="user_passkey_delete",
+    ),
+    path(
         "users/<uuid:object_id>/unblock-fraud/",
         detail.user_fraud_unblock,
         name="user_fraud_unblock",

@@ -158,6 +158,11 @@ class Directory(Protocol):
     def temporary_access_pass_delete(self, *, object_id: str, directory_id: str) -> None:
         """Delete the pass the directory issued (nothing to do when the portal issued it).
         Raises ``DirectoryRefused``."""
+
+    def passkey_delete(
+        self, *, user_id: int, name: str, context: ChangeContext | None = None
+    ) -> Delivery:
+        """Delete the user's passkey or security key of this name (a lost key)."""
         ...
 
 

@@ -58,6 +58,11 @@ class LocalDirectory:
     ) -> Delivery:
         return Delivery.APPLIED
 
+    def passkey_delete(
+        self, *, user_id: int, name: str, context: ChangeContext | None = None
+    ) -> Delivery:
+        return Delivery.APPLIED
+
     def remembered_devices_restore(
         self, *, user_ids: Sequence[int], at: datetime, context: ChangeContext | None = None
     ) -> Delivery:

@@ -146,6 +146,25 @@ class GraphDirectory:
         )
         return Delivery.QUEUED
 
+    def passkey_delete(
+        self, *, user_id: int, name: str, context: ChangeContext | None = None
+    ) -> Delivery:
+        # fido2authenticationmethod-delete.md. A change still waiting names every passkey
+        # asked for so far (a newer change replaces a waiting one of the same kind).
+        waiting = OutboxChange.objects.filter(
+            user_id=user_id,
+            kind=OutboxChange.Kind.PASSKEYS_DELETE,
+            status=OutboxChange.Status.PENDING,
+        ).values_list("payload", flat=True)
+        names = {name} | {n for payload in waiting for n in (payload or {}).get("names", [])}
+        outbox_record(
+            user_ids=[user_id],
+            kind=OutboxChange.Kind.PASSKEYS_DELETE,
+            payload=lambda _user_id: {"names": sorted(names)},
+            context=context,
+        )
+        return Delivery.QUEUED
+
     def remembered_devices_restore(
         self, *, user_ids: Sequence[int], at: datetime, context: ChangeContext | None = None
     ) -> Delivery:

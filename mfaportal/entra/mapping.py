@@ -53,6 +53,8 @@ DEFAULT_FROM_PREFERENCE = {
     "officePhone": MethodType.TWO_WAY_VOICE_OFFICE,
     "microsoftAuthenticatorPush": MethodType.PHONE_APP_NOTIFICATION,
     "softwareOneTimePasscode": MethodType.PHONE_APP_OTP,
+    # A passkey or security key as the default (signInPreferences' "fido2").
+    "fido2": MethodType.PASSKEY,
 }
 
 
@@ -134,8 +136,8 @@ def phone_from_graph(value: str | None) -> tuple[str, str]:
 
 
 def methods_from_graph(methods: list[AuthMethod]) -> list[ObservedMethod]:
-    """The per-user MFA methods among a user's Graph methods (password, email, FIDO2 and
-    the like are not per-user MFA methods and are left out)."""
+    """The per-user MFA methods among a user's Graph methods, passkeys included (password,
+    email and the like are not per-user MFA methods and are left out)."""
     cached: list[ObservedMethod] = []
     seen_phone_kinds: set[str] = set()
     for method in methods:
@@ -159,6 +161,12 @@ def methods_from_graph(methods: list[AuthMethod]) -> list[ObservedMethod]:
             )
         elif method.kind == "softwareOath":
             cached.append(ObservedMethod(str(Kind.AUTHENTICATOR_APP), app_mode=str(AppMode.CODE)))
+        elif method.kind == "fido2":
+            # Passkeys and security keys: listed as Graph names them (their keys stay in
+            # Entra ID; the portal keeps no credential of a key registered at Microsoft).
+            cached.append(
+                ObservedMethod(str(Kind.PASSKEY), device_name=(method.display_name or "")[:128])
+            )
     return cached
 
 

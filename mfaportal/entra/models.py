@@ -61,6 +61,7 @@ class OutboxChange(models.Model):
         MFA_STATE = "mfa_state", "per-user MFA state"
         METHODS_DELETE = "methods_delete", "delete authentication methods"
         SESSIONS_REVOKE = "sessions_revoke", "revoke sign-in sessions"
+        PASSKEYS_DELETE = "passkeys_delete", "delete passkeys"
 
     class Status(models.TextChoices):
         PENDING = "pending", "pending"

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .types import (
     AUTHENTICATOR_METHOD_TYPE,
+    FIDO2_METHOD_TYPE,
     PHONE_METHOD_TYPE,
     SOFTWARE_OATH_METHOD_TYPE,
     USER_SELECT,
@@ -652,6 +653,20 @@ class GraphClient:
     def software_oath_method_delete(self, user_id: str, method_id: str) -> None:
         self.request(
             "DELETE", f"{self._methods_path(user_id, 'softwareOathMethods')}/{_quote_id(method_id)}"
+        )
+
+    def fido2_methods_list(self, user_id: str) -> list[AuthMethod]:
+        """Passkeys and FIDO2 security keys (fido2authenticationmethod-list.md)."""
+        return self._collect(
+            self.url(self._methods_path(user_id, "fido2Methods")),
+            lambda item: AuthMethod.from_graph(item, default_type=FIDO2_METHOD_TYPE),
+        )
+
+    def fido2_method_delete(self, user_id: str, method_id: str) -> None:
+        """fido2authenticationmethod-delete.md (204). Graph has no way to register one for
+        another user: its owner does, at My Sign-Ins."""
+        self.request(
+            "DELETE", f"{self._methods_path(user_id, 'fido2Methods')}/{_quote_id(method_id)}"
         )
 
     # --- JSON $batch -----------------------------------------------------------------------

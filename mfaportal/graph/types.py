@@ -243,6 +243,7 @@ class AuthMethod:
 PHONE_METHOD_TYPE = "#microsoft.graph.phoneAuthenticationMethod"
 AUTHENTICATOR_METHOD_TYPE = "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
 SOFTWARE_OATH_METHOD_TYPE = "#microsoft.graph.softwareOathAuthenticationMethod"
+FIDO2_METHOD_TYPE = "#microsoft.graph.fido2AuthenticationMethod"
 
 
 TEMPORARY_ACCESS_PASS_METHOD_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"

@@ -42,6 +42,9 @@ class MethodType(models.TextChoices):
     TWO_WAY_VOICE_ALTERNATE_MOBILE = "TwoWayVoiceAlternateMobile", _("Call my alternate phone")
     PHONE_APP_NOTIFICATION = "PhoneAppNotification", _("Notify me through app")
     PHONE_APP_OTP = "PhoneAppOTP", _("Use verification code from app or token")
+    # Not an MSOnline value (the 2013 pages had no passkeys): the portal's name for a
+    # FIDO2 security key or passkey as the default (Graph's signInPreferences say "fido2").
+    PASSKEY = "Passkey", _("Use a passkey or security key")
 
 
 class UserMfa(models.Model):
@@ -74,6 +77,7 @@ class VerificationMethod(models.Model):
         OFFICE_PHONE = "office_phone", _("Office phone")
         AUTHENTICATOR_APP = "authenticator_app", _("Authenticator app")
         HARDWARE_TOKEN = "hardware_token", _("Hardware token")
+        PASSKEY = "passkey", _("Security key or passkey")
 
     class AppMode(models.TextChoices):
         NOTIFICATION = "notification", _("Receive notifications for verification")
@@ -125,6 +129,8 @@ class VerificationMethod(models.Model):
             return (MethodType.TWO_WAY_VOICE_OFFICE,)
         if self.kind == self.Kind.AUTHENTICATOR_APP and self.app_mode == self.AppMode.NOTIFICATION:
             return (MethodType.PHONE_APP_NOTIFICATION, MethodType.PHONE_APP_OTP)
+        if self.kind == self.Kind.PASSKEY:
+            return (MethodType.PASSKEY,)
         return (MethodType.PHONE_APP_OTP,)
 
 
@@ -585,3 +591,30 @@ class HardwareOathToken(models.Model):
         """What the person sees: "Contoso Token 1000 (serial 1234)"."""
         name = " ".join(part for part in (self.manufacturer, self.model) if part)
         return f"{name} ({self.serial_number})" if name else self.serial_number
+
+
+# --- passkeys and security keys (issue 16.1) -------------------------------------------------
+
+
+class PasskeyCredential(models.Model):
+    """The WebAuthn side of a ``VerificationMethod`` of kind passkey: what the authenticator
+    gave at registration (its attestation kept as received) and the signature counter.
+
+    Nothing here is secret: the private key never leaves the authenticator."""
+
+    method = models.OneToOneField(
+        VerificationMethod, on_delete=models.CASCADE, primary_key=True, related_name="passkey"
+    )
+    # base64url of the credential id (at most 1,023 bytes), unique across the tenant.
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField(help_text="COSE public key")
+    sign_count = models.BigIntegerField(default=0)
+    aaguid = models.CharField(max_length=36, blank=True)
+    attestation_format = models.CharField(max_length=32, blank=True)
+    attestation_object = models.BinaryField()
+    transports = models.CharField(max_length=200, blank=True)
+    backed_up = models.BooleanField(default=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"passkey {self.method_id}"

@@ -107,7 +107,7 @@ class SignInOption:
     method_type: str
     method_id: int
     label: str
-    channel: str  # text | call | app_notification | app_code
+    channel: str  # text | call | app_notification | app_code | passkey
     # A code from a hardware OATH token rather than an app (the page words it so).
     hardware_token: bool = False
 
@@ -139,6 +139,18 @@ def signin_options(user: DirectoryUser, service: ServiceSettings) -> list[SignIn
     options: list[SignInOption] = []
     kinds = VerificationMethod.Kind
     for method in VerificationMethod.objects.filter(user=user):
+        if method.kind == kinds.PASSKEY:
+            # One option for all the user's passkeys: the browser offers whichever is at hand.
+            if not any(o.method_type == MethodType.PASSKEY for o in options):
+                options.append(
+                    SignInOption(
+                        MethodType.PASSKEY,
+                        method.pk,
+                        _("Use a passkey or security key"),
+                        "passkey",
+                    )
+                )
+            continue
         masked = phone_mask(method.phone_number) if method.phone_number else ""
         if method.kind == kinds.AUTHENTICATION_PHONE:
             if service.method_text:

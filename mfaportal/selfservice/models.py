@@ -25,6 +25,7 @@ class Flow(models.Model):
         STEP_UP = "step_up", "step-up"  # a change waiting for the password again
         RECOVERY = "recovery", "recovery"  # Don't lose access to your account!
         PASSWORD_RESET = "password_reset", "password reset"  # Forgot my password
+        PASSKEY_SETUP = "passkey_setup", "passkey set-up"  # a security key being added
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mfaportal.selfservice.views import password, register, reset, signin, tap
+from mfaportal.selfservice.views import passkeys, password, register, reset, signin, tap
 
 app_name = "signin_flow"
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("register/", register.contact, name="register"),
     path("register/mobile-app/", register.configure_app, name="register_app"),
     path("register/verify/", register.verify, name="register_verify"),
+    path("register/passkey/", passkeys.register_passkey, name="register_passkey"),
     path("register/backup-phone/", register.backup_phone, name="register_backup"),
     path("register/app-passwords/", register.app_passwords_step, name="register_app_passwords"),
     # Account recovery (DESIGN §5.7).

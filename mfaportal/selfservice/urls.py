@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mfaportal.selfservice.views import hardware_tokens, recovery, setup
+from mfaportal.selfservice.views import hardware_tokens, passkeys, recovery, setup
 
 app_name = "selfservice"
 urlpatterns = [
@@ -16,6 +16,13 @@ urlpatterns = [
         name="hardware_token_activate",
     ),
     path("reauthenticate/", setup.reauthenticate, name="reauthenticate"),
+    path("setup/passkeys/", passkeys.passkey_setup, name="passkey_setup"),
+    path("setup/passkeys/new/", passkeys.passkey_new, name="passkey_new"),
+    path(
+        "setup/passkeys/<int:method_id>/rename/",
+        passkeys.passkey_rename_view,
+        name="passkey_rename",
+    ),
     # Don't lose access to your account! (self-service password reset contacts)
     path("recovery/", recovery.recovery, name="recovery"),
     path("recovery/email/", recovery.recovery_email, name="recovery_email"),

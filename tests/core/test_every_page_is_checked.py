@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.e2e import test_passkeys_browser  # noqa: F401  (its tours declare the passkey pages)
 from tests.e2e.test_every_page_accessible import COVERED_BY_TOURS, ERROR_PAGES
 
 # Routes that never answer with a page of their own, and why.
@@ -35,6 +36,7 @@ NOT_A_PAGE: dict[str, str] = {
     "admin_portal:user_fraud_unblock": "POST-only: unblocks, then redirects to the user detail",
     "admin_portal:user_tap_delete": "POST-only: deletes the pass, then redirects to the user "
     "detail",
+    "admin_portal:user_passkey_delete": "POST-only: deletes, then redirects to the user detail",
     "admin_portal:job_results": "CSV download",
     "admin_portal:job_resume": "POST-only: queues the job again, then redirects to its page",
     "admin_portal:bulk_sample": "CSV download",
@@ -50,6 +52,9 @@ NOT_A_PAGE: dict[str, str] = {
     "user detail",
     "selfservice:hardware_token_activate": "POST-only: activates, then redirects to "
     "selfservice:setup",
+    "selfservice:passkey_setup": "POST-only: starts adding a passkey, then redirects to "
+    "selfservice:passkey_new (or to the password first)",
+    "selfservice:passkey_rename": "POST-only: renames, then redirects to selfservice:setup",
 }
 
 

@@ -104,6 +104,7 @@ MATRIX: dict[str, list[Row]] = {
     "signin_flow:register": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_app": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_verify": [Row(statuses(302, 302), statuses(302, 302))],
+    "signin_flow:register_passkey": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_backup": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:register_app_passwords": [Row(statuses(302, 302), statuses(302, 302))],
     "signin_flow:update_password": [Row(statuses(302, 302), statuses(302, 302))],
@@ -128,6 +129,11 @@ MATRIX: dict[str, list[Row]] = {
     "selfservice:setup": [Row(OWN_PAGE, statuses(302, 400))],
     "selfservice:verify_change": [Row(statuses(302, 302), statuses(302, 302))],
     "selfservice:method_delete": [
+        Row(statuses(302, 405), statuses(302, 404), kwargs={"method_id": "999999"})
+    ],
+    "selfservice:passkey_setup": [Row(statuses(302, 405), statuses(302, 302))],
+    "selfservice:passkey_new": [Row(statuses(302, 302), statuses(302, 302))],
+    "selfservice:passkey_rename": [
         Row(statuses(302, 405), statuses(302, 404), kwargs={"method_id": "999999"})
     ],
     "selfservice:restore_devices": [Row(statuses(302, 405), statuses(302, 302))],
@@ -190,6 +196,14 @@ MATRIX: dict[str, list[Row]] = {
             only(ON_SOMEONE, 405),
             only(MANAGE_METHODS, 302),
             kwargs={"object_id": "{target_oid}"},
+        )
+    ],
+    "admin_portal:user_passkey_delete": [
+        Row(
+            # The method is checked before the target (405 for aa_priv too).
+            only(ON_SOMEONE, 405),
+            only(MANAGE_METHODS, 302),
+            kwargs={"object_id": "{target_oid}", "method_id": "999999"},
         )
     ],
     "admin_portal:user_fraud_unblock": [

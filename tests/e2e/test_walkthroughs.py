@@ -399,7 +399,7 @@ def test_seed_001_users_pick_a_mobile_phone_or_the_mobile_app_and_switch_options
     page.get_by_role("link", name="Set it up now").click()
     contact = page.get_by_label("Contact method")
     expect(contact.locator("option")).to_have_text(
-        ["Authentication phone", "Office phone", "Mobile app"]
+        ["Authentication phone", "Office phone", "Security key or passkey", "Mobile app"]
     )
     contact.select_option(label="Authentication phone")
     page.get_by_label("Phone number").first.fill("425 555 0110")

@@ -29,6 +29,7 @@ from .tenant import (
     PHONE_TYPES_IN_ORDER,
     PREFERRED_METHOD_NEEDS,
     USER_PROPERTY_NAMES,
+    Fido2Key,
     HardwareOath,
     TemporaryAccessPass,
     Tenant,
@@ -240,6 +241,15 @@ class GraphApi:
             if n == 5 and method == "DELETE":
                 method_id = seg[4]
                 return with_user(lambda r, u: self.tap_delete(u, method_id))
+        if area == "fido2Methods":
+            # microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/
+            # fido2authenticationmethod-list.md, -get.md and -delete.md: list, get and delete
+            # (204). There is no POST in v1.0: a key is registered by its owner.
+            if n == 4 and method == "GET":
+                return with_user(lambda r, u: self.fido2_list(u, version))
+            if n == 5 and method in ("GET", "DELETE"):
+                method_id = seg[4]
+                return with_user(lambda r, u: self.fido2_one(r, u, method_id, version))
         if area in ("microsoftAuthenticatorMethods", "softwareOathMethods"):
             if n == 4 and method == "GET":
                 return with_user(lambda r, u: self.app_methods_list(u, area, version))
@@ -698,6 +708,7 @@ class GraphApi:
         ]
         if version == "beta":
             value += [self.hardware_oath_json(token, typed=True) for token in user.hardware_oath]
+        value += [self.fido2_json(key, typed=True) for key in user.fido2]
         context = self.context(version, f"users('{user.id}')/authentication/methods")
         return Response(200, {"@odata.context": context, "value": value})
 
@@ -787,6 +798,40 @@ class GraphApi:
         if error:
             return error
         user.phones[phone_type] = body["phoneNumber"]
+        return Response(204)
+
+    @staticmethod
+    def fido2_json(key: Fido2Key, *, typed: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": key.id,
+            "displayName": key.display_name,
+            "createdDateTime": key.created,
+            "aaGuid": key.aa_guid,
+            "model": key.model,
+            "attestationCertificates": [],
+            "attestationLevel": "attested",
+        }
+        if typed:
+            return {"@odata.type": "#microsoft.graph.fido2AuthenticationMethod", **item}
+        return item
+
+    def fido2_list(self, user: User, version: str) -> Response:
+        context = self.context(version, f"users('{user.id}')/authentication/fido2Methods")
+        value = [self.fido2_json(key, typed=False) for key in user.fido2]
+        return Response(200, {"@odata.context": context, "value": value})
+
+    def fido2_one(self, request: Request, user: User, method_id: str, version: str) -> Response:
+        index = next((i for i, key in enumerate(user.fido2) if key.id == method_id), None)
+        if index is None:
+            return not_found(method_id)
+        if request.method == "GET":
+            context = self.context(
+                version, f"users('{user.id}')/authentication/fido2Methods/$entity"
+            )
+            return Response(
+                200, {"@odata.context": context, **self.fido2_json(user.fido2[index], typed=False)}
+            )
+        del user.fido2[index]
         return Response(204)
 
     def app_methods_list(self, user: User, area: str, version: str) -> Response:

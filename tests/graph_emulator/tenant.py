@@ -95,6 +95,17 @@ class AuthenticatorApp:
 
 
 @dataclass(slots=True)
+class Fido2Key:
+    """A passkey or FIDO2 security key (fido2AuthenticationMethod)."""
+
+    id: str
+    display_name: str
+    model: str = "YubiKey 5 Series with NFC"
+    aa_guid: str = "2fc0579f-8113-47ea-b116-bb5a8db9202a"
+    created: str = "2024-03-01T10:00:00Z"
+
+
+@dataclass(slots=True)
 class SoftwareOath:
     id: str
     created: str = "2024-02-01T10:00:00Z"
@@ -149,6 +160,7 @@ class User:
     software_oath: list[SoftwareOath] = field(default_factory=list)
     hardware_oath: list[HardwareOath] = field(default_factory=list)
     temporary_access_pass: TemporaryAccessPass | None = None
+    fido2: list[Fido2Key] = field(default_factory=list)
     preferred_method: str | None = None
     system_preferred_enabled: bool = False
     sessions_revoked_at: datetime | None = None
@@ -168,6 +180,7 @@ class User:
             + len(self.authenticators)
             + len(self.software_oath)
             + len(self.active_hardware_oath)
+            + len(self.fido2)
         )
 
     @property
@@ -589,6 +602,13 @@ class Tenant:
             token = SoftwareOath(id=str(uuid.uuid4()), created=iso(datetime.now(UTC)))
             user.software_oath.append(token)
             return token
+
+    def add_fido2(self, user_id: str, display_name: str = "YubiKey") -> Fido2Key:
+        with self.lock:
+            user = self._require(user_id)
+            key = Fido2Key(id=str(uuid.uuid4()), display_name=display_name)
+            user.fido2.append(key)
+            return key
 
     def add_hardware_oath(self, user_id: str, serial_number: str = "OATH-0001") -> HardwareOath:
         with self.lock:

@@ -26,7 +26,7 @@ from mfaportal.core.roles import Capability
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import policy
-from mfaportal.mfa.models import MfaState, SignInEvent, TemporaryAccessPass
+from mfaportal.mfa.models import MfaState, SignInEvent, TemporaryAccessPass, VerificationMethod
 from mfaportal.mfa.recovery import passwords_kept_here, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 from mfaportal.mfa.selectors.users import UserFilter, users_selected
@@ -35,6 +35,7 @@ from mfaportal.mfa.services import (
     sessions_revoke,
     user_settings_manage,
 )
+from mfaportal.mfa.services.passkeys import passkey_delete_for
 
 AUDIT_SHOWN = 50
 SIGNINS_SHOWN = 50
@@ -85,6 +86,7 @@ def _detail_context(request: HttpRequest, user: DirectoryUser) -> dict[str, Any]
         "state": state,
         "roles": roles,
         "methods": methods,
+        "passkeys": [m for m in methods if m.kind == VerificationMethod.Kind.PASSKEY],
         "strong_methods": strong_authentication_methods(methods, mfa.default_method),
         # MSOnline lists no requirement for a disabled user.
         "requirements": []
@@ -187,6 +189,21 @@ def user_revoke_sessions(request: HttpRequest, object_id: uuid.UUID) -> HttpResp
         sessions_revoke,
         _("Updates successful: %(name)s is signed out of every session."),
     )
+
+
+@methods_required
+@require_POST
+def user_passkey_delete(request: HttpRequest, object_id: uuid.UUID, method_id: int) -> HttpResponse:
+    """A lost security key or passkey, deleted by the helpdesk (graph mode: by Graph)."""
+    user = _changeable_or_403(request, object_id)
+    outcome = passkey_delete_for(user=user, method_id=method_id, context=change_context(request))
+    _say(
+        request,
+        outcome,
+        _("Updates successful: the security key or passkey of %(name)s is deleted.")
+        % {"name": user.display_name},
+    )
+    return redirect("admin_portal:user_detail", object_id=user.object_id)
 
 
 @methods_required

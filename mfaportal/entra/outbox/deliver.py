@@ -31,6 +31,7 @@ from mfaportal.graph import (
 )
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.services import reconcile
+from mfaportal.mfa.services.passkeys import passkeys_delete_answered
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +296,13 @@ def finish(
         reconcile.methods_delete_answered(
             deleted=[c.user_id for c in accepted if c.kind == Kind.METHODS_DELETE and c.user_id],
             refused=[c.user_id for c in refused if c.kind == Kind.METHODS_DELETE and c.user_id],
+        )
+        passkeys_delete_answered(
+            deleted={
+                c.user_id: list(c.payload.get("names", []))
+                for c in accepted
+                if c.kind == Kind.PASSKEYS_DELETE and c.user_id
+            }
         )
 
         # Refused: record Graph's reason on the change and in the audit log.

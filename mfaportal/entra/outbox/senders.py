@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from mfaportal.graph import (
     BatchResult,
     GraphBadRequest,
     GraphClient,
+    GraphError,
     GraphNotFound,
     PerUserResult,
 )
@@ -219,6 +221,23 @@ def _send_methods_delete(client: GraphClient, changes: list[OutboxChange], out: 
             out.add_error(plan.change.pk, plan.error)
 
 
+def _send_passkeys_delete(client: GraphClient, changes: list[OutboxChange], out: Answers) -> None:
+    """The user's fido2Methods of the names asked for, deleted (fido2authenticationmethod-
+    list.md, -delete.md); one already gone is what was wanted."""
+    for change in changes:
+        names = set((change.payload or {}).get("names", []))
+        user_id = str(change.object_id)
+        try:
+            for method in client.fido2_methods_list(user_id):
+                if method.display_name in names:
+                    with contextlib.suppress(GraphNotFound):
+                        client.fido2_method_delete(user_id, method.id)
+        except GraphError as error:
+            out.add_error(change.pk, error)
+        else:
+            out.accepted.add(change.pk)
+
+
 def _send_sessions_revoke(client: GraphClient, changes: list[OutboxChange], out: Answers) -> None:
     _per_user_answers(client, changes, client.revoke_sign_in_sessions_many, out)
 
@@ -227,4 +246,5 @@ SENDERS: dict[str, Callable[[GraphClient, list[OutboxChange], Answers], None]] =
     Kind.MFA_STATE: _send_mfa_states,
     Kind.METHODS_DELETE: _send_methods_delete,
     Kind.SESSIONS_REVOKE: _send_sessions_revoke,
+    Kind.PASSKEYS_DELETE: _send_passkeys_delete,
 }

@@ -82,6 +82,8 @@ def _allowed(service: ServiceSettings) -> dict[str, bool]:
         "office_phone": service.method_call,
         "mobile_app": service.method_app_notification or service.method_app_code,
         "backup_phone": service.method_text or service.method_call,
+        # Passkeys are not among the legacy service settings' options: always offered.
+        "passkey": True,
     }
 
 
@@ -89,6 +91,8 @@ def steps_shown(reg: dict[str, Any], user: DirectoryUser, service: ServiceSettin
     """The steps this person goes through, in order: their numbers are the page titles'."""
     steps = ["contact", "verify"]
     primary = reg.get("primary") or {}
+    if primary.get("kind") == Method.Kind.PASSKEY:
+        steps = ["contact"]  # the passkey is verified as it registers
     if primary.get("kind") == Method.Kind.AUTHENTICATOR_APP and _allowed(service)["backup_phone"]:
         steps.append("backup")
     if app_passwords_available(user, service):
@@ -156,6 +160,8 @@ def contact(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.get("contact", "") if posted else ""
     if posted and request.POST.get("action") == "setup":
         chosen = "mobile_app"  # the button sits in the mobile app's section
+    if posted and request.POST.get("action") == "passkey":
+        chosen = "passkey"  # the button sits in the passkey's section
     forms = _forms(service, request.POST if posted else None, chosen)
     if not posted and app is not None:
         forms["app_form"] = MobileAppForm(
@@ -170,6 +176,8 @@ def contact(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action", "contact")
         if not allowed.get(chosen):
             error = _("Choose how we should contact you.")
+        elif chosen == "passkey":
+            return redirect_for(request, reverse("signin_flow:register_passkey"))
         elif chosen == "authentication_phone" and forms["auth_form"].is_valid():
             data = forms["auth_form"].cleaned_data
             primary = {

@@ -40,6 +40,7 @@ from mfaportal.mfa.models import (
     VerificationChallenge,
     VerificationMethod,
 )
+from mfaportal.mfa.passkeys import passkey_rows
 from mfaportal.mfa.phones import phone_international, phone_national, phone_region
 from mfaportal.mfa.recovery import recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
@@ -138,6 +139,7 @@ def _preferred_choices(
         MethodType.TWO_WAY_VOICE_ALTERNATE_MOBILE: service.method_call,
         MethodType.PHONE_APP_NOTIFICATION: service.method_app_notification,
         MethodType.PHONE_APP_OTP: service.method_app_code,
+        MethodType.PASSKEY: True,
     }
     available = {m["methodType"] for m in strong_authentication_methods(methods, "")}
     return [(t.value, str(t.label)) for t in MethodType if t in available and allowed[t]]
@@ -190,6 +192,7 @@ def _render_setup(
             "app_passwords_tab": app_passwords_available(user, service),
             "service": service,
             "recovery": recovery_contacts(user, service),
+            "passkeys": passkey_rows(methods),
             "error": error,
             # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
             "hardware_tokens_waiting": list(user.hardware_oath_tokens.filter(method__isnull=True)),
@@ -649,6 +652,10 @@ def _replay(request: HttpRequest, pending: dict[str, Any]) -> HttpResponse:
         return _apply_app_setup(request, data.get("mode", "code"))
     if action == "app_password_create":
         return _apply_app_password_create(request, data.get("name", ""), data.get("service", ""))
+    if action == "passkey_add":
+        from mfaportal.selfservice.views.passkeys import passkey_setup_start
+
+        return passkey_setup_start(request)
     if action == "recovery_email":
         from mfaportal.selfservice.views.recovery import email_code_send
 

@@ -43,6 +43,7 @@ from mfaportal.selfservice import flow, flows
 from mfaportal.selfservice.flow import Pending, safe_next  # noqa: F401  (the next= rule)
 from mfaportal.selfservice.flows import FlowState
 from mfaportal.selfservice.forms import SignInForm
+from mfaportal.selfservice.views import passkeys as passkey_views
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +300,14 @@ def verify(request: HttpRequest) -> HttpResponse:
         )
     if request.method == "POST":
         action = request.POST.get("action", "")
+        if action == "passkey":
+            # Checked against the user's passkeys as they are now, whichever option is on
+            # screen: a key deleted since the page was shown is refused with a reason.
+            try:
+                with transaction.atomic():
+                    return passkey_views.signin_passkey_answer(request, found)
+            except flows.FlowMoved:
+                return flow.moved_on(request)
         if action in ("code", "check"):
             # The check and the sign-in it finishes commit together: a request that fails
             # midway (a lost connection, a locked database) changed nothing.
@@ -307,13 +316,13 @@ def verify(request: HttpRequest) -> HttpResponse:
                     return _answer(request, found, service, option, action)
             except flows.FlowMoved:
                 return flow.moved_on(request)
-        if action == "resend" and option.channel != "app_code":
+        if action == "resend" and option.channel not in ("app_code", "passkey"):
             found, error = _start(request, found, option)
             if error:
                 return _show_again(request, found, error)
         return redirect_for(request, reverse("signin_flow:verify"))
     error = ""
-    if option.channel != "app_code" and not _live_challenge(found.flow, option):
+    if option.channel not in ("app_code", "passkey") and not _live_challenge(found.flow, option):
         found, error = _start(request, found, option)
     if not error and found.flow.get("answer_error"):
         error = str(found.flow.get("answer_error"))
@@ -322,6 +331,11 @@ def verify(request: HttpRequest) -> HttpResponse:
     if challenge_id := _live_challenge(found.flow, option):
         challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
     method = user.methods.filter(pk=option.method_id).first()
+    passkey_options = ""
+    if option.channel == "passkey":
+        # A new challenge each time the page is shown (after the error above was taken).
+        current = flow.pending(request, stage=flow.CHALLENGE) or found
+        passkey_options = passkey_views.signin_passkey_options(request, current, option.key)
     return render(
         request,
         "selfservice/verify.html",
@@ -335,6 +349,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             "error": error,
             "remember_allowed": service.remember_devices_allowed,
             "remember_days": service.remember_devices_days,
+            "passkey_options": passkey_options,
         },
     )
 
