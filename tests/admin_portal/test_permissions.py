@@ -95,6 +95,12 @@ ENDPOINTS = [
         (("object_id", "{target_oid}"), ("secret_id", "{secret}")),
     ),
     Endpoint("admin_portal:user_tap_delete", "post", STAFF, (("object_id", "{target_oid}"),)),
+    Endpoint(
+        "admin_portal:user_passkey_delete",
+        "post",
+        STAFF,
+        (("object_id", "{target_oid}"), ("method_id", "999999")),
+    ),
     Endpoint("admin_portal:signins", "get", STAFF),
     Endpoint("admin_portal:signins_csv", "get", STAFF),
     # Hardware OATH tokens (issue 16.3); a token id no token has: the service says so.
