@@ -1,0 +1,5 @@
+from django.urls import path
+
+from bench.floor import views
+
+urlpatterns = [path("users/", views.users)]
