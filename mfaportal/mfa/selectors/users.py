@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 
 from mfaportal.directory.models import DirectoryRole, DirectoryUser
@@ -70,25 +71,45 @@ def admin_views() -> list[tuple[str, str]]:
 
 
 class _Unindexed(Func):
-    """``col || ''``: the same value as ``col``, but no index can supply it. It steers the
-    planner where it guesses wrong at 100k users:
-
-    - sorting every match of a search by it, PostgreSQL gathers the matches through the
-      prefix indexes and sorts them (a few ms), instead of walking the whole ordered index
-      testing each row (60-90 ms for a common prefix);
-    - searching by it within the first-1,000-users window, it walks the ordered index and
-      stops at a page of matches, instead of gathering every match first.
-    """
+    """``col || ''``: the same value as ``col``, but no index can supply it. Sorting a
+    search's matches by it, the planner gathers the matches first and sorts them (a few ms),
+    instead of walking the whole ordered index testing each row (60-90 ms at 100k users for
+    a common prefix on PostgreSQL)."""
 
     template = "(%(expressions)s || '')"
     output_field = TextField()
 
 
-def users_matching(
-    user_filter: UserFilter, *, prefix_indexes: bool = True
-) -> QuerySet[DirectoryUser]:
-    """The users the filter selects. ``prefix_indexes=False`` words the search so that no
-    prefix index can serve it, for a query that must walk the list's ordered index."""
+SEARCH_COLUMNS = ("display_name", "user_principal_name", "mail")
+
+
+def _search_ids(term: str) -> RawSQL:
+    """The ids of the users whose name, user name or mail starts with ``term``
+    (case-insensitively), as a MATERIALIZED CTE over the three prefix indexes (directory
+    migration 0002), worded as Django words ``istartswith`` so those indexes serve it.
+
+    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
+    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
+    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
+    pattern = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if connection.vendor == "postgresql":
+        match = "UPPER({}::text) LIKE UPPER(%s)"
+    else:
+        match = "{} LIKE %s ESCAPE '\\'"
+    # Only fixed table and column names enter the SQL; the term is a parameter.
+    table = connection.ops.quote_name(DirectoryUser._meta.db_table)
+    union = " UNION ".join(
+        f"SELECT id FROM {table} WHERE {match.format(connection.ops.quote_name(column))}"  # noqa: S608
+        for column in SEARCH_COLUMNS
+    )
+    return RawSQL(  # noqa: S611
+        f"WITH matches AS MATERIALIZED ({union}) SELECT id FROM matches",  # noqa: S608
+        [pattern] * len(SEARCH_COLUMNS),
+    )
+
+
+def users_matching(user_filter: UserFilter) -> QuerySet[DirectoryUser]:
+    """The users the filter selects."""
     users = DirectoryUser.objects.all()
     view = user_filter.view
     if view == VIEW_BLOCKED:
@@ -109,23 +130,7 @@ def users_matching(
         else:
             users = users.filter(Exists(mfa_rows.filter(state=state)))
     if user_filter.search:
-        term = user_filter.search
-        if prefix_indexes:
-            users = users.filter(
-                Q(display_name__istartswith=term)
-                | Q(user_principal_name__istartswith=term)
-                | Q(mail__istartswith=term)
-            )
-        else:
-            users = users.alias(
-                search_name=_Unindexed(F("display_name")),
-                search_upn=_Unindexed(F("user_principal_name")),
-                search_mail=_Unindexed(F("mail")),
-            ).filter(
-                Q(search_name__istartswith=term)
-                | Q(search_upn__istartswith=term)
-                | Q(search_mail__istartswith=term)
-            )
+        users = users.filter(pk__in=_search_ids(user_filter.search))
     return users
 
 
@@ -228,12 +233,6 @@ _ROW_FIELDS = (
 )
 
 
-# A search first looks at the next SEARCH_WINDOW users in list order: when a page of matches
-# is among them (the usual case) it is found by a short index range scan, whatever the
-# tenant's size. Only a prefix with few early matches pays for collecting every match.
-SEARCH_WINDOW = 1000
-
-
 def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
     """The rows past ``cursor`` in the list's direction, as an index-range condition on
     (sort_key, id): the first term bounds the range, the second breaks ties on id."""
@@ -254,12 +253,13 @@ def users_page(
     before: Cursor | None = None,
 ) -> UserPage:
     """One page of the users tab: keyset paging on (UPPER(column), id), never OFFSET, and
-    never a count of the whole set. One query, two or three with a search.
+    never a count of the whole set. One query.
 
     The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
     (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
-    never has to agree with the database's.
+    never has to agree with the database's. A search is one query too: its matches are
+    gathered through the prefix indexes, then sorted, as a minimal Django page would.
     """
     field, descending = sort.field, sort.descending
     backwards = before is not None and after is None
@@ -275,38 +275,12 @@ def users_page(
         "-id" if reverse else "id",
     ]
 
-    found: list[tuple[Any, ...]] = []
     if user_filter.search:
-        window = DirectoryUser.objects.annotate(sort_key=Upper(field))
-        if cursor is not None:
-            window = window.filter(_after(cursor, ahead=ahead))
-        ends = list(
-            window.order_by(*ordering).values_list("sort_key", "id")[
-                SEARCH_WINDOW - 1 : SEARCH_WINDOW
-            ]
-        )
-        # The window walks the ordered index, so the search must not be offered the prefix
-        # indexes here (PostgreSQL would gather every match through them, then sort).
-        bounded = users_matching(user_filter, prefix_indexes=False).annotate(sort_key=Upper(field))
-        if cursor is not None:
-            bounded = bounded.filter(_after(cursor, ahead=ahead))
-        if ends:
-            end = Cursor(*ends[0])
-            # At or before the window's last row (a positive bound the index can use).
-            bounded = bounded.filter(_after(end, ahead=not ahead, inclusive=True))
-        found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
-        if len(found) <= size and ends:
-            # Not a page of matches in the window: collect every match and sort them. On
-            # PostgreSQL the order must not come from the index then, or the planner walks
-            # the whole index testing each row (60-90 ms at 100k for a common prefix)
-            # instead of gathering the matches through the prefix indexes (a few ms).
-            key: Any = F("sort_key")
-            if connection.vendor == "postgresql":
-                key = _Unindexed(Upper(field))
-            full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
-            found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
-    else:
-        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        # The matches are gathered first (_search_ids), then sorted: an order no index can
+        # supply keeps the planner from walking the ordered index testing each row.
+        key = _Unindexed(Upper(field))
+        ordering = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
+    found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
 
     rows: list[UserRow] = []
     keys: list[str] = []
