@@ -69,3 +69,19 @@ class JobRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_principal_name}: {self.outcome}"
+
+
+class AppPassword(models.Model):
+    """An app password's keyed hash, unique, beside its user (the floor's /legacy/auth)."""
+
+    user = models.ForeignKey(TenantUser, on_delete=models.CASCADE, db_constraint=False)
+    digest = models.CharField(max_length=64, unique=True)
+
+    objects: models.Manager[AppPassword] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_apppassword"
+
+    def __str__(self) -> str:
+        return self.digest

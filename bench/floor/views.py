@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from functools import cache
+
+from django.conf import settings
 from django.db import connection
 from django.db.models.functions import Upper
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from bench.floor.models import TenantUser
+from bench.floor.models import AppPassword, TenantUser
 
 PAGE = 50
 COLUMNS = {"name": "display_name", "upn": "user_principal_name"}
@@ -58,3 +66,62 @@ def users(request: HttpRequest) -> HttpResponse:
     }
     template = "floor/rows.html" if request.headers.get("HX-Request") else "floor/users.html"
     return render(request, template, context)
+
+
+@cache
+def _country_options() -> list[tuple[str, str]]:
+    """Every region phonenumbers dials, named in English, as escaped ``<option>`` elements
+    (value, HTML), built once per process."""
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    found = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        name = geocoder._region_display_name(region, "en") or region
+        label = f"{name} (+{phonenumbers.country_code_for_region(region)})"
+        found.append((label.casefold(), region, label))
+    return [
+        (region, str(format_html('<option value="{}">{}</option>', region, label)))
+        for _key, region, label in sorted(found)
+    ]
+
+
+def _picker(name: str, chosen: str) -> SafeString:
+    options = "".join(
+        html.replace(">", " selected>", 1) if region == chosen else html
+        for region, html in _country_options()
+    )
+    return format_html('<select name="{}">{}</select>', name, SafeString(options))
+
+
+def setup(request: HttpRequest) -> HttpResponse:
+    """Three phone rows, each with a country picker, in the layout (the /mfa/setup/ form)."""
+    pickers = [_picker(f"{prefix}-country", "US") for prefix in ("auth", "office", "alt")]
+    return render(request, "floor/setup.html", {"pickers": pickers})
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    """The challenge page: a code box in the layout."""
+    return render(request, "floor/verify.html", {"method": "Authenticator app"})
+
+
+def legacy_auth(request: HttpRequest) -> HttpResponse:
+    """Basic credentials with an app password: one indexed look-up of its keyed hash."""
+    scheme, _space, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return HttpResponse(status=401)
+    upn, _colon, secret = base64.b64decode(encoded).decode().partition(":")
+    found = (
+        AppPassword.objects.filter(
+            digest=app_password_digest(secret), user__user_principal_name=upn
+        )
+        .values_list("user__state", flat=True)
+        .first()
+    )
+    return HttpResponse(status=200 if found else 401)
+
+
+def app_password_digest(secret: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), "".join(secret.split()).lower().encode(), hashlib.sha256
+    ).hexdigest()

@@ -22,13 +22,14 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
 def _copy() -> dict[str, Any]:
     from django.db import connection, transaction
 
-    from bench.floor.models import AuditRow, JobRow, TenantUser
+    from bench.floor.models import AppPassword, AuditRow, JobRow, TenantUser
 
+    models = (TenantUser, AuditRow, JobRow, AppPassword)
     with connection.cursor() as cursor:
-        for table in ("floor_tenantuser", "floor_auditrow", "floor_jobrow"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        for model in models:
+            cursor.execute(f"DROP TABLE IF EXISTS {model._meta.db_table}")
     with connection.schema_editor() as editor:
-        for model in (TenantUser, AuditRow, JobRow):
+        for model in models:
             editor.create_model(model)
     pg = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as cursor:
@@ -37,6 +38,10 @@ def _copy() -> dict[str, Any]:
             "account_enabled, is_licensed, state) SELECT u.id, u.user_principal_name, "
             "u.display_name, u.mail, u.account_enabled, u.is_licensed, COALESCE(m.state, 0) "
             "FROM directory_directoryuser u LEFT JOIN mfa_usermfa m ON m.user_id = u.id"
+        )
+        cursor.execute(
+            "INSERT INTO floor_apppassword (id, user_id, digest) "
+            "SELECT id, user_id, digest FROM mfa_apppassword"
         )
         for column in ("display_name", "user_principal_name"):
             cursor.execute(
@@ -114,8 +119,16 @@ def main() -> None:
             connection.settings_dict["NAME"] = command["name"]
         elif command["cmd"] == "copy":
             answer = _copy()
+        elif command["cmd"] == "app_password":
+            from bench.floor.models import AppPassword
+            from bench.floor.views import app_password_digest
+
+            digest = app_password_digest(command["secret"])
+            AppPassword.objects.create(user_id=command["user_id"], digest=digest)
         elif command["cmd"] == "time":
-            headers: dict[str, Any] = {"HTTP_HX_REQUEST": "true"} if command.get("htmx") else {}
+            headers: dict[str, Any] = dict(command.get("headers") or {})
+            if command.get("htmx"):
+                headers["HTTP_HX_REQUEST"] = "true"
             client.get(command["url"], **headers)
             timings = []
             for _ in range(command.get("n", 10)):
