@@ -223,6 +223,8 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
     """/mfa/setup/ for a registered user, the sign-in challenge page, and /legacy/auth with an
     app password, for a user of their own among the seeded tenant; and the app password, for
     the floor to hash its own way."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from mfaportal.mfa import totp
@@ -236,7 +238,7 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
         display_name="Bench Self",
         password="!",
         # Far ahead, so no page asks for the password again during the run.
-        password_verified_at=timezone.now() + timezone.timedelta(days=1),
+        password_verified_at=timezone.now() + timedelta(days=1),
     )
     UserMfa.objects.create(user=user, state=MfaState.ENFORCED, default_method="PhoneAppOTP")
     VerificationMethod.objects.create(
@@ -269,7 +271,7 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
             "option": f"PhoneAppOTP:{method.pk}",
         },
         created_at=now,
-        expires_at=now + timezone.timedelta(days=1),
+        expires_at=now + timedelta(days=1),
     )
     session[f"flow:{SIGN_IN}"] = str(pending.pk)
     session.save()
