@@ -56,6 +56,8 @@ BULK_SIZE = 10_000
 TARGETS = {"p50_ms": 50.0, "p95_ms": 100.0, "ratio": 1.5, "bulk_s": 5.0}
 # Issue 15: the portal against the floor measured in the same rounds.
 FLOOR_TARGETS = {"page_p50": 2.0, "search_p95": 2.0, "bulk": 1.5, "legacy_p50": 1.5}
+# Under gunicorn: at least this share of the floor's requests per second, at most this p99.
+GUNICORN_TARGETS = {"throughput": 0.6, "p99": 2.0}
 # The prefixes issue 15 names; ``--prefixes all`` measures all 676 at the largest size.
 PREFIXES = ("ad", "ma", "sv", "zo", "jo", "an", "mi", "ch", "li", "pa")
 
@@ -90,6 +92,7 @@ class Report:
     load: list[float] = field(default_factory=list)
     pages: list[Measure] = field(default_factory=list)
     bulk: list[BulkMeasure] = field(default_factory=list)
+    gunicorn: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def deep_page(size: int) -> tuple[str, str]:
@@ -428,6 +431,29 @@ def bulk_enable(tenant: Tenant, floor: Floor) -> BulkMeasure:
     return measured
 
 
+def served(tenant: Tenant) -> dict[str, dict[str, float]]:
+    """The first page under the shipped gunicorn config against the floor under gunicorn."""
+    from bench.serve import gunicorn_compare
+
+    use(tenant.database)
+    info = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{tenant.database}"
+    else:
+        credentials = info["USER"] + (f":{info['PASSWORD']}" if info.get("PASSWORD") else "")
+        url = f"postgres://{credentials}@{info['HOST']}:{info['PORT']}/{tenant.database}"
+    floor_database = {key: info.get(key) for key in Floor.KEYS}
+    floor_database["NAME"] = tenant.database
+    floor_database["OPTIONS"] = floor_database["OPTIONS"] or {}
+    connection.close()
+    print("  gunicorn: the first page, portal and floor in alternating rounds", flush=True)
+    return gunicorn_compare(
+        database_url=url,
+        floor_database=floor_database,
+        session_key=tenant.client.cookies["sessionid"].value,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     quick = os.environ.get("BENCH_USERS")
@@ -438,6 +464,9 @@ def main() -> int:
         "--prefixes",
         default=",".join(PREFIXES),
         help='two-letter searches, comma-separated, or "all" (676, at the largest size only)',
+    )
+    parser.add_argument(
+        "--no-gunicorn", action="store_true", help="skip the first page under gunicorn"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -478,6 +507,8 @@ def main() -> int:
                         round(percentile(floor_timings, 0.95), 2) if floor_timings else None,
                     )
                 )
+        if not args.no_gunicorn:
+            report.gunicorn = served(tenants[-1])
         bulk_tenant = next(t for t in tenants if t.size == bulk_size)
         report.bulk.append(bulk_enable(bulk_tenant, floor))
         report.load.append(os.getloadavg()[0])
@@ -540,6 +571,17 @@ def markdown(report: Report, sizes: list[int]) -> str:
             f"Worst search against the floor: {worst[1].variant}, p95 ratio {worst[0]:.2f} "
             f"(of {len(searches)} searches)."
         )
+    if report.gunicorn:
+        portal, floor = report.gunicorn["portal"], report.gunicorn["floor"]
+        lines += [
+            "",
+            "First page under gunicorn (portal: gunicorn.conf.py as shipped; floor: 2 sync "
+            f"workers): portal {portal['req_s']:.0f} req/s, p50 {portal['p50_ms']:.1f} ms, "
+            f"p99 {portal['p99_ms']:.1f} ms; floor {floor['req_s']:.0f} req/s, p50 "
+            f"{floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms; throughput ratio "
+            f"{portal['req_s'] / floor['req_s']:.2f} (≥ {GUNICORN_TARGETS['throughput']}), "
+            f"p99 ratio {portal['p99_ms'] / floor['p99_ms']:.2f} (≤ {GUNICORN_TARGETS['p99']}).",
+        ]
     for bulk in report.bulk:
         lines.append("")
         floor_part = ""
@@ -609,6 +651,14 @@ def verdict(report: Report, sizes: list[int]) -> bool:
         if bulk.floor_seconds and bulk.seconds / bulk.floor_seconds > FLOOR_TARGETS["bulk"]:
             ok = False
             print(f"MISSED bulk Enable: {bulk.seconds / bulk.floor_seconds:.2f}x the floor")
+    if report.gunicorn:
+        portal, floor = report.gunicorn["portal"], report.gunicorn["floor"]
+        if portal["req_s"] / floor["req_s"] < GUNICORN_TARGETS["throughput"]:
+            ok = False
+            print(f"MISSED gunicorn throughput: {portal['req_s'] / floor['req_s']:.2f}x the floor")
+        if portal["p99_ms"] / floor["p99_ms"] > GUNICORN_TARGETS["p99"]:
+            ok = False
+            print(f"MISSED gunicorn p99: {portal['p99_ms'] / floor['p99_ms']:.2f}x the floor")
     print(
         "all targets met" if ok else "some targets missed",
         f"({settings.DATABASES['default']['ENGINE']})",
