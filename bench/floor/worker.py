@@ -40,8 +40,8 @@ def _copy() -> dict[str, Any]:
             "FROM directory_directoryuser u LEFT JOIN mfa_usermfa m ON m.user_id = u.id"
         )
         cursor.execute(
-            "INSERT INTO floor_apppassword (id, user_id, digest) "
-            "SELECT id, user_id, digest FROM mfa_apppassword"
+            "INSERT INTO floor_apppassword (user_id, digest) "
+            "SELECT user_id, digest FROM mfa_apppassword"
         )
         for column in ("display_name", "user_principal_name"):
             cursor.execute(
