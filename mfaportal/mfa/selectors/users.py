@@ -108,8 +108,9 @@ def _search_ids(term: str) -> RawSQL:
     )
 
 
-def users_matching(user_filter: UserFilter) -> QuerySet[DirectoryUser]:
-    """The users the filter selects."""
+def users_matching(user_filter: UserFilter, *, in_order: bool = False) -> QuerySet[DirectoryUser]:
+    """The users the filter selects. ``in_order=True`` words the search so that no prefix
+    index can serve it, for a query that walks the list's ordered index (the search window)."""
     users = DirectoryUser.objects.all()
     view = user_filter.view
     if view == VIEW_BLOCKED:
@@ -129,7 +130,18 @@ def users_matching(user_filter: UserFilter) -> QuerySet[DirectoryUser]:
             users = users.filter(~Exists(mfa_rows.exclude(state=MfaState.DISABLED)))
         else:
             users = users.filter(Exists(mfa_rows.filter(state=state)))
-    if user_filter.search:
+    if user_filter.search and in_order:
+        term = user_filter.search
+        users = users.alias(
+            search_name=_Unindexed(F("display_name")),
+            search_upn=_Unindexed(F("user_principal_name")),
+            search_mail=_Unindexed(F("mail")),
+        ).filter(
+            Q(search_name__istartswith=term)
+            | Q(search_upn__istartswith=term)
+            | Q(search_mail__istartswith=term)
+        )
+    elif user_filter.search:
         users = users.filter(pk__in=_search_ids(user_filter.search))
     return users
 
@@ -139,6 +151,12 @@ def users_matching(user_filter: UserFilter) -> QuerySet[DirectoryUser]:
 SORT_FIELDS = ("display_name", "user_principal_name")
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
+
+# A search first looks among the next SEARCH_WINDOW users in list order, in the same query as
+# the page: when a page of matches is among them (the usual case) it costs a short index range
+# scan, whatever the tenant's size. Only a prefix with few early matches pays for a second
+# query that gathers every match.
+SEARCH_WINDOW = 1000
 # "Select all N users that match this view" counts at most this many before saying "more than".
 COUNT_CAP = 1000
 
@@ -253,13 +271,14 @@ def users_page(
     before: Cursor | None = None,
 ) -> UserPage:
     """One page of the users tab: keyset paging on (UPPER(column), id), never OFFSET, and
-    never a count of the whole set. One query.
+    never a count of the whole set. One query, two for a search with few early matches.
 
     The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
     (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
-    never has to agree with the database's. A search is one query too: its matches are
-    gathered through the prefix indexes, then sorted, as a minimal Django page would.
+    never has to agree with the database's. A search is one query too when a page of
+    matches lies among the next SEARCH_WINDOW users; otherwise a second one gathers its
+    matches through the prefix indexes, then sorts them, as the floor's page does.
     """
     field, descending = sort.field, sort.descending
     backwards = before is not None and after is None
@@ -275,12 +294,34 @@ def users_page(
         "-id" if reverse else "id",
     ]
 
-    if user_filter.search:
-        # The matches are gathered first (_search_ids), then sorted: an order no index can
-        # supply keeps the planner from walking the ordered index testing each row.
-        key = _Unindexed(Upper(field))
-        ordering = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
-    found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+    if not user_filter.search:
+        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+    else:
+        # The window: matches up to the SEARCH_WINDOW-th user in list order (or the last,
+        # when fewer remain), found by walking the ordered index from the cursor; the
+        # window's end is an index-only probe, a subquery of the same statement.
+        window = DirectoryUser.objects.annotate(sort_key=Upper(field))
+        if cursor is not None:
+            window = window.filter(_after(cursor, ahead=ahead))
+        keys_sql, keys_params = (
+            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
+        )
+        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
+            f"SELECT {'MAX' if ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
+            keys_params,
+        )
+        bounded = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(field))
+        if cursor is not None:
+            bounded = bounded.filter(_after(cursor, ahead=ahead))
+        bounded = bounded.filter(**{"sort_key__lte" if ahead else "sort_key__gte": end})
+        found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        if len(found) <= size:
+            # Not a page of matches in the window: every match
+            # gathered first (_search_ids), then sorted, by an order no index can supply, so
+            # the planner cannot walk the whole ordered index testing each row.
+            key = _Unindexed(Upper(field))
+            full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
+            found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
 
     rows: list[UserRow] = []
     keys: list[str] = []
