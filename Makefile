@@ -7,7 +7,7 @@ DEMO_USERS ?= 2000
 DEMO_PASSWORD ?= Demo-Passw0rd!
 export MFAPORTAL_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: demo test lint typecheck pytest bench install clean screenshots system-packages
+.PHONY: demo test lint typecheck pytest bench bench-pg install clean screenshots system-packages
 
 # The Debian packages the goals asked for need (Chromium, gettext, npm...), checked before
 # anything else runs: installed when missing if make runs as root, else make stops with the
@@ -62,8 +62,13 @@ pytest: $(STAMP) $(MO) $(AXE)
 	@$(BIN)/pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing."; exit 1; fi; exit $$code
 
+# The users tab and bulk step against the floor project (bench/floor), then on PostgreSQL 15.
+# BENCH_USERS=10000 for a quick run (1k and 10k users); the reported figures are at 100k.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+bench-pg: $(STAMP)
+	bench/with-postgres.sh $(BIN)/python -m bench
 
 # Retake the pictures in docs/ (the user guides show them) from the browser tests.
 screenshots: $(STAMP) $(MO) $(AXE)

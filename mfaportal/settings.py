@@ -200,12 +200,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the task worker write while pages read; IMMEDIATE avoids upgrade deadlocks.
+    # The PRAGMAs run once per connection, and connections persist as on PostgreSQL
+    # (MFAPORTAL_DB_CONN_MAX_AGE): reconnecting on every request cost the users tab about
+    # 15% of its throughput under gunicorn (issue 15, docs/performance.md).
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     if str(DATABASES["default"]["NAME"]).startswith(str(VAR_DIR)):
         VAR_DIR.mkdir(parents=True, exist_ok=True)
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
+from mfaportal.core.bulk_sql import bulk_insert
 from mfaportal.core.models import AuditEvent, AuditSource
 
 
@@ -65,3 +66,44 @@ def audit_record_many(context: ChangeContext, entries: Iterable[AuditEntry]) -> 
         for entry in entries
     ]
     return AuditEvent.objects.bulk_create(events, batch_size=2000)
+
+
+AUDIT_COLUMNS = (
+    "at",
+    "actor",
+    "actor_label",
+    "target",
+    "target_label",
+    "action",
+    "before",
+    "after",
+    "source",
+    "ip_address",
+    "detail",
+)
+
+
+def audit_record_bulk(context: ChangeContext, entries: Iterable[AuditEntry]) -> int:
+    """The rows ``audit_record_many`` writes, for a bulk step's thousands of users: sent by
+    ``bulk_sql.bulk_insert`` as values, without building an ``AuditEvent`` per row (issue
+    15: the ORM's per-row cost was most of a 10k Enable). Returns how many were written."""
+    now = timezone.now()
+    actor_id = context.actor.pk if context.actor is not None else None
+    rows = [
+        (
+            now,
+            actor_id,
+            context.actor_label,
+            entry.target_id,
+            entry.target_label,
+            entry.action,
+            entry.before[:255],
+            entry.after[:255],
+            context.source,
+            context.ip_address,
+            entry.detail,
+        )
+        for entry in entries
+    ]
+    bulk_insert(AuditEvent, fields=AUDIT_COLUMNS, rows=rows)
+    return len(rows)

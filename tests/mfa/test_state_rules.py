@@ -223,3 +223,42 @@ def test_the_settings_service_itself_refuses_roles_that_may_not_change_settings(
 def test_the_command_line_may_change_settings() -> None:
     context = ChangeContext(actor=None, source=AuditSource.CLI)
     assert service_settings_update(changes={"app_passwords_allowed": True}, context=context)
+
+
+def test_a_state_change_for_many_users_audits_each_without_an_object_per_row(
+    monkeypatch,
+) -> None:
+    """Issue 15: a 10k Enable spent most of its time building AuditEvent objects; the rows
+    go in as values now, each still naming actor, target, before, after and source."""
+    admin = make_user("ga@contoso.test", admin_role=roles.GLOBAL_ADMINISTRATOR)
+    users = [make_user(f"bulk{n}@contoso.test") for n in range(30)]
+    built = []
+    original = AuditEvent.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AuditEvent, "__init__", counting)
+    context = ChangeContext(actor=admin, source=AuditSource.PAGE, ip_address="192.0.2.7")
+    outcome = mfa_state_set(
+        users=DirectoryUser.objects.filter(pk__in=[user.pk for user in users]),
+        state=MfaState.ENABLED,
+        context=context,
+    )
+    assert len(outcome.changed) == 30
+    assert built == []
+    monkeypatch.setattr(AuditEvent, "__init__", original)
+    events = AuditEvent.objects.filter(action="mfa.state").order_by("target_id")
+    assert [(e.target_id, e.target_label) for e in events] == [
+        (user.pk, user.user_principal_name) for user in users
+    ]
+    first = events[0]
+    assert (first.actor_id, first.before, first.after, first.source) == (
+        admin.pk,
+        "Disabled",
+        "Enabled",
+        AuditSource.PAGE,
+    )
+    assert first.ip_address == "192.0.2.7"
+    assert first.detail == {}

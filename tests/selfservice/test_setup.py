@@ -193,3 +193,27 @@ def test_a_user_cannot_see_or_delete_another_users_methods(client: Client, adele
 def test_the_setup_pages_need_a_signed_in_user(client: Client) -> None:
     for url in (SETUP, "/mfa/app-passwords/", "/mfa/setup/app/", "/mfa/reauthenticate/"):
         assert client.get(url)["Location"].startswith("/signin/?next=")
+
+
+def test_each_country_picker_lists_every_country_once_with_its_own_choice_selected(
+    client: Client, adele
+) -> None:
+    """The pickers are drawn from options escaped once per language (issue 15): each still
+    selects its own form's country, and a reader in Spanish gets Spanish names."""
+    from mfaportal.mfa.phones import countries
+
+    # A number that is not one: the page comes back with what was chosen.
+    choices = {"auth-phone": "12", "office-country": "GB", "alt-country": "FR"}
+    response = client.post(SETUP, form(**choices))
+    assert response.status_code == 400
+    page = response.content.decode()
+    pickers = page.split('name="auth-country"', 1)[1].split("</select>")[:1]
+    pickers += page.split('name="office-country"', 1)[1].split("</select>")[:1]
+    pickers += page.split('name="alt-country"', 1)[1].split("</select>")[:1]
+    for picker, chosen in zip(pickers, ("US", "GB", "FR"), strict=True):
+        assert picker.count("<option ") == len(countries())
+        assert picker.count(" selected>") == 1
+        assert f'<option value="{chosen}" selected>' in picker
+    spanish = client.get(SETUP, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert ">Alemania (+49)</option>" in spanish
+    assert ">Germany (+49)</option>" in client.get(SETUP).content.decode()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape as _escape
 from typing import TYPE_CHECKING
 
 from django import template
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -29,9 +30,10 @@ def phone_masked(e164: str) -> str:
 
 @register.simple_tag
 def user_rows(rows: Sequence[RowView]) -> SafeString:
-    """The users table's rows. Written with format_html rather than template tags: a page
-    holds up to 200 rows and this keeps drawing them well under a millisecond. Every value
-    is escaped (display names are untrusted directory data)."""
+    """The users table's rows. Written as strings rather than template tags: a page holds up
+    to 200 rows. Every value is escaped (display names are untrusted directory data) by
+    ``html.escape``, which is what Django's ``escape`` applies, without the per-value cost of
+    its lazy-string wrapper (~800 calls a page, issue 15)."""
     if not rows:
         return format_html(
             '<tr><td colspan="4" class="empty">{}</td></tr>', _("There are no users to display.")
@@ -41,27 +43,18 @@ def user_rows(rows: Sequence[RowView]) -> SafeString:
         _("Only licensed users are eligible for multi-factor authentication."),
         _("no licence"),
     )
-    return format_html_join(
-        "\n",
-        '<tr{}><td class="check"><input type="checkbox" name="u" value="{}" id="u-{}"{}'
-        ' aria-label="{}"></td><td><a href="{}">{}</a></td><td>{}</td>'
-        '<td><span class="state {}">{}</span>{}</td></tr>',
-        (
-            (
-                SafeString(' class="selected"') if row.checked else "",
-                row.id,
-                row.id,
-                SafeString(" checked") if row.checked else "",
-                row.select_label,
-                row.detail_url,
-                row.display_name,
-                row.user_principal_name,
-                row.state_class,
-                row.state_label,
-                "" if row.is_licensed else licence_tag,
-            )
+    selected = ' class="selected"'
+    return SafeString(
+        "\n".join(
+            f'<tr{selected if row.checked else ""}><td class="check">'
+            f'<input type="checkbox" name="u" value="{row.id:d}" id="u-{row.id:d}"'
+            f'{" checked" if row.checked else ""} aria-label="{_escape(row.select_label)}">'
+            f'</td><td><a href="{_escape(row.detail_url)}">{_escape(row.display_name)}</a></td>'
+            f"<td>{_escape(row.user_principal_name)}</td>"
+            f'<td><span class="state {_escape(row.state_class)}">{_escape(row.state_label)}'
+            f"</span>{'' if row.is_licensed else licence_tag}</td></tr>"
             for row in rows
-        ),
+        )
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 
 from mfaportal.core.params import db_id, db_text
@@ -76,25 +77,46 @@ def admin_views() -> list[tuple[str, str]]:
 
 
 class _Unindexed(Func):
-    """``col || ''``: the same value as ``col``, but no index can supply it. It steers the
-    planner where it guesses wrong at 100k users:
-
-    - sorting every match of a search by it, PostgreSQL gathers the matches through the
-      prefix indexes and sorts them (a few ms), instead of walking the whole ordered index
-      testing each row (60-90 ms for a common prefix);
-    - searching by it within the first-1,000-users window, it walks the ordered index and
-      stops at a page of matches, instead of gathering every match first.
-    """
+    """``col || ''``: the same value as ``col``, but no index can supply it. Sorting a
+    search's matches by it, the planner gathers the matches first and sorts them (a few ms),
+    instead of walking the whole ordered index testing each row (60-90 ms at 100k users for
+    a common prefix on PostgreSQL)."""
 
     template = "(%(expressions)s || '')"
     output_field = TextField()
 
 
-def users_matching(
-    user_filter: UserFilter, *, prefix_indexes: bool = True
-) -> QuerySet[DirectoryUser]:
-    """The users the filter selects. ``prefix_indexes=False`` words the search so that no
-    prefix index can serve it, for a query that must walk the list's ordered index."""
+SEARCH_COLUMNS = ("display_name", "user_principal_name", "mail")
+
+
+def _search_ids(term: str) -> RawSQL:
+    """The ids of the users whose name, user name or mail starts with ``term``
+    (case-insensitively), as a MATERIALIZED CTE over the three prefix indexes (directory
+    migration 0002), worded as Django words ``istartswith`` so those indexes serve it.
+
+    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
+    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
+    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
+    pattern = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if connection.vendor == "postgresql":
+        match = "UPPER({}::text) LIKE UPPER(%s)"
+    else:
+        match = "{} LIKE %s ESCAPE '\\'"
+    # Only fixed table and column names enter the SQL; the term is a parameter.
+    table = connection.ops.quote_name(DirectoryUser._meta.db_table)
+    union = " UNION ".join(
+        f"SELECT id FROM {table} WHERE {match.format(connection.ops.quote_name(column))}"  # noqa: S608
+        for column in SEARCH_COLUMNS
+    )
+    return RawSQL(  # noqa: S611
+        f"WITH matches AS MATERIALIZED ({union}) SELECT id FROM matches",  # noqa: S608
+        [pattern] * len(SEARCH_COLUMNS),
+    )
+
+
+def users_matching(user_filter: UserFilter, *, in_order: bool = False) -> QuerySet[DirectoryUser]:
+    """The users the filter selects. ``in_order=True`` words the search so that no prefix
+    index can serve it, for a query that walks the list's ordered index (the search window)."""
     users = DirectoryUser.objects.all()
     view = user_filter.view
     if view == VIEW_BLOCKED:
@@ -114,24 +136,19 @@ def users_matching(
             users = users.filter(~Exists(mfa_rows.exclude(state=MfaState.DISABLED)))
         else:
             users = users.filter(Exists(mfa_rows.filter(state=state)))
-    if user_filter.search:
+    if user_filter.search and in_order:
         term = user_filter.search
-        if prefix_indexes:
-            users = users.filter(
-                Q(display_name__istartswith=term)
-                | Q(user_principal_name__istartswith=term)
-                | Q(mail__istartswith=term)
-            )
-        else:
-            users = users.alias(
-                search_name=_Unindexed(F("display_name")),
-                search_upn=_Unindexed(F("user_principal_name")),
-                search_mail=_Unindexed(F("mail")),
-            ).filter(
-                Q(search_name__istartswith=term)
-                | Q(search_upn__istartswith=term)
-                | Q(search_mail__istartswith=term)
-            )
+        users = users.alias(
+            search_name=_Unindexed(F("display_name")),
+            search_upn=_Unindexed(F("user_principal_name")),
+            search_mail=_Unindexed(F("mail")),
+        ).filter(
+            Q(search_name__istartswith=term)
+            | Q(search_upn__istartswith=term)
+            | Q(search_mail__istartswith=term)
+        )
+    elif user_filter.search:
+        users = users.filter(pk__in=_search_ids(user_filter.search))
     return users
 
 
@@ -140,6 +157,12 @@ def users_matching(
 SORT_FIELDS = ("display_name", "user_principal_name")
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
+
+# A search first looks among the next SEARCH_WINDOW users in list order, in the same query as
+# the page: when a page of matches is among them (the usual case) it costs a short index range
+# scan, whatever the tenant's size. Only a prefix with few early matches pays for a second
+# query that gathers every match.
+SEARCH_WINDOW = 1000
 # "Select all N users that match this view" counts at most this many before saying "more than".
 COUNT_CAP = 1000
 
@@ -237,12 +260,6 @@ _ROW_FIELDS = (
 )
 
 
-# A search first looks at the next SEARCH_WINDOW users in list order: when a page of matches
-# is among them (the usual case) it is found by a short index range scan, whatever the
-# tenant's size. Only a prefix with few early matches pays for collecting every match.
-SEARCH_WINDOW = 1000
-
-
 def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
     """The rows past ``cursor`` in the list's direction, as an index-range condition on
     (sort_key, id): the first term bounds the range, the second breaks ties on id."""
@@ -263,12 +280,14 @@ def users_page(
     before: Cursor | None = None,
 ) -> UserPage:
     """One page of the users tab: keyset paging on (UPPER(column), id), never OFFSET, and
-    never a count of the whole set. One query, two or three with a search.
+    never a count of the whole set. One query, two for a search with few early matches.
 
     The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
     (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
-    never has to agree with the database's.
+    never has to agree with the database's. A search is one query too when a page of
+    matches lies among the next SEARCH_WINDOW users; otherwise a second one gathers its
+    matches through the prefix indexes, then sorts them, as the floor's page does.
     """
     field, descending = sort.field, sort.descending
     backwards = before is not None and after is None
@@ -284,38 +303,34 @@ def users_page(
         "-id" if reverse else "id",
     ]
 
-    found: list[tuple[Any, ...]] = []
-    if user_filter.search:
+    if not user_filter.search:
+        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+    else:
+        # The window: matches up to the SEARCH_WINDOW-th user in list order (or the last,
+        # when fewer remain), found by walking the ordered index from the cursor; the
+        # window's end is an index-only probe, a subquery of the same statement.
         window = DirectoryUser.objects.annotate(sort_key=Upper(field))
         if cursor is not None:
             window = window.filter(_after(cursor, ahead=ahead))
-        ends = list(
-            window.order_by(*ordering).values_list("sort_key", "id")[
-                SEARCH_WINDOW - 1 : SEARCH_WINDOW
-            ]
+        keys_sql, keys_params = (
+            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
         )
-        # The window walks the ordered index, so the search must not be offered the prefix
-        # indexes here (PostgreSQL would gather every match through them, then sort).
-        bounded = users_matching(user_filter, prefix_indexes=False).annotate(sort_key=Upper(field))
+        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
+            f"SELECT {'MAX' if ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
+            keys_params,
+        )
+        bounded = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(field))
         if cursor is not None:
             bounded = bounded.filter(_after(cursor, ahead=ahead))
-        if ends:
-            end = Cursor(*ends[0])
-            # At or before the window's last row (a positive bound the index can use).
-            bounded = bounded.filter(_after(end, ahead=not ahead, inclusive=True))
+        bounded = bounded.filter(**{"sort_key__lte" if ahead else "sort_key__gte": end})
         found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
-        if len(found) <= size and ends:
-            # Not a page of matches in the window: collect every match and sort them. On
-            # PostgreSQL the order must not come from the index then, or the planner walks
-            # the whole index testing each row (60-90 ms at 100k for a common prefix)
-            # instead of gathering the matches through the prefix indexes (a few ms).
-            key: Any = F("sort_key")
-            if connection.vendor == "postgresql":
-                key = _Unindexed(Upper(field))
+        if len(found) <= size:
+            # Not a page of matches in the window: every match
+            # gathered first (_search_ids), then sorted, by an order no index can supply, so
+            # the planner cannot walk the whole ordered index testing each row.
+            key = _Unindexed(Upper(field))
             full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
             found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
-    else:
-        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
 
     rows: list[UserRow] = []
     keys: list[str] = []

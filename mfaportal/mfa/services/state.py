@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
+from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_bulk
 from mfaportal.core.chunks import chunked
 from mfaportal.core.outcome import Outcome, UserResult
 from mfaportal.directory.interface import Directory, get_directory
@@ -77,5 +77,5 @@ def mfa_state_set(
                     _("Already registered, so Enabled became Enforced.") if target != state else ""
                 )
                 outcome.changed.append(UserResult(row.upn, reason))
-        audit_record_many(context, entries)
+        audit_record_bulk(context, entries)
     return outcome

@@ -1,0 +1,87 @@
+"""One table of users, as the floors file measured; audit and job rows for the bulk step."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class TenantUser(models.Model):
+    user_principal_name = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=256)
+    mail = models.CharField(max_length=320, blank=True, default="")
+    account_enabled = models.BooleanField(default=True)
+    is_licensed = models.BooleanField(default=True)
+    state = models.PositiveSmallIntegerField(default=0)
+
+    objects: models.Manager[TenantUser] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_tenantuser"
+
+    def __str__(self) -> str:
+        return self.user_principal_name
+
+
+class AuditRow(models.Model):
+    """The shape of the portal's audit event: same columns, same four indexes."""
+
+    at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    target_id = models.BigIntegerField(null=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=64)
+    before = models.CharField(max_length=255, blank=True)
+    after = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=16)
+    ip_address = models.GenericIPAddressField(null=True)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_auditrow"
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="floor_audit_at"),
+            models.Index(fields=["target_id", "-at"], name="floor_audit_target_at"),
+            models.Index(fields=["actor_id", "-at"], name="floor_audit_actor_at"),
+            models.Index(fields=["action", "-at"], name="floor_audit_action_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_label}: {self.action}"
+
+
+class JobRow(models.Model):
+    """The shape of the portal's per-user job result."""
+
+    job = models.BigIntegerField()
+    line = models.PositiveIntegerField(null=True)
+    user_principal_name = models.CharField(max_length=255)
+    requested = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=16)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_jobrow"
+        indexes = [models.Index(fields=["job", "outcome", "id"], name="floor_jobrow_job_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.user_principal_name}: {self.outcome}"
+
+
+class AppPassword(models.Model):
+    """An app password's keyed hash, unique, beside its user (the floor's /legacy/auth)."""
+
+    user = models.ForeignKey(TenantUser, on_delete=models.CASCADE, db_constraint=False)
+    digest = models.CharField(max_length=64, unique=True)
+
+    objects: models.Manager[AppPassword] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_apppassword"
+
+    def __str__(self) -> str:
+        return self.digest

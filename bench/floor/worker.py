@@ -1,0 +1,149 @@
+"""The floor's process: ``python -m bench`` starts it and sends one JSON command per line.
+
+{"cmd": "use", "database": {...}}   point at a tenant's database (the portal's settings)
+{"cmd": "copy"}                     copy the portal's users into the floor's table
+{"cmd": "time", "url": ..., "n": 10, "htmx": false}   -> {"ms": [...]}
+{"cmd": "enable"}                   set-based Enable of the sign-in allowed users
+                                    -> {"seconds": ..., "changed": ..., "users": ...}
+{"cmd": "quit"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
+
+
+def _copy() -> dict[str, Any]:
+    from django.db import connection, transaction
+
+    from bench.floor.models import AppPassword, AuditRow, JobRow, TenantUser
+
+    models = (TenantUser, AuditRow, JobRow, AppPassword)
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"DROP TABLE IF EXISTS {model._meta.db_table}")
+    with connection.schema_editor() as editor:
+        for model in models:
+            editor.create_model(model)
+    pg = connection.vendor == "postgresql"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO floor_tenantuser (id, user_principal_name, display_name, mail, "
+            "account_enabled, is_licensed, state) SELECT u.id, u.user_principal_name, "
+            "u.display_name, u.mail, u.account_enabled, u.is_licensed, COALESCE(m.state, 0) "
+            "FROM directory_directoryuser u LEFT JOIN mfa_usermfa m ON m.user_id = u.id"
+        )
+        cursor.execute(
+            "INSERT INTO floor_apppassword (user_id, digest) "
+            "SELECT user_id, digest FROM mfa_apppassword"
+        )
+        for column in ("display_name", "user_principal_name"):
+            cursor.execute(
+                f"CREATE INDEX floor_{column}_order ON floor_tenantuser (UPPER({column}), id)"
+            )
+        for column in ("display_name", "user_principal_name", "mail"):
+            expression = (
+                f"(UPPER({column}::text)) text_pattern_ops" if pg else (f"{column} COLLATE NOCASE")
+            )
+            cursor.execute(f"CREATE INDEX floor_{column}_prefix ON floor_tenantuser ({expression})")
+        cursor.execute("SELECT COUNT(*) FROM floor_tenantuser")
+        (count,) = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {"users": count}
+
+
+def _enable() -> dict[str, Any]:
+    """Select all sign-in allowed users, Enable them: a job row per user, an audit row per
+    changed user, the states, in one transaction of set-based statements; then undo."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, state FROM floor_tenantuser")
+        before = cursor.fetchall()
+        cursor.execute("UPDATE floor_tenantuser SET state = 0")
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM floor_tenantuser WHERE account_enabled")
+        ids = [row[0] for row in cursor.fetchall()]
+        changed = "account_enabled AND is_licensed AND state = 0"
+        cursor.execute(
+            "INSERT INTO floor_auditrow (at, actor_id, actor_label, target_id, target_label, "
+            "action, before, after, source, ip_address, detail) "
+            "SELECT %s, 1, 'admin@contoso.test', id, user_principal_name, 'mfa.state', "
+            "'Disabled', 'Enabled', 'portal', '127.0.0.1', %s "
+            f"FROM floor_tenantuser WHERE {changed}",
+            [now, '{"job": 1}'],
+        )
+        audit = cursor.rowcount
+        cursor.execute(f"UPDATE floor_tenantuser SET state = 1 WHERE {changed}")
+        cursor.execute(
+            "INSERT INTO floor_jobrow (job, line, user_principal_name, requested, outcome, "
+            "reason) SELECT 1, NULL, user_principal_name, 'Enabled', CASE WHEN is_licensed "
+            "THEN 'changed' ELSE 'skipped' END, CASE WHEN is_licensed THEN '' ELSE "
+            "'Only licensed users are eligible.' END "
+            "FROM floor_tenantuser WHERE account_enabled"
+        )
+    seconds = time.perf_counter() - started
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE floor_tenantuser SET state = %s WHERE id = %s",
+            [(state, id_) for id_, state in before],
+        )
+        cursor.execute("DELETE FROM floor_auditrow")
+        cursor.execute("DELETE FROM floor_jobrow")
+    return {"seconds": seconds, "changed": audit, "users": len(ids)}
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+
+    client = Client()
+    for line in sys.stdin:
+        command = json.loads(line)
+        answer: dict[str, Any] = {}
+        if command["cmd"] == "use":
+            connection.close()
+            connection.settings_dict["NAME"] = command["name"]
+        elif command["cmd"] == "copy":
+            answer = _copy()
+        elif command["cmd"] == "app_password":
+            from bench.floor.models import AppPassword
+            from bench.floor.views import app_password_digest
+
+            digest = app_password_digest(command["secret"])
+            AppPassword.objects.create(user_id=command["user_id"], digest=digest)
+        elif command["cmd"] == "time":
+            headers: dict[str, Any] = dict(command.get("headers") or {})
+            if command.get("htmx"):
+                headers["HTTP_HX_REQUEST"] = "true"
+            client.get(command["url"], **headers)
+            timings = []
+            for _ in range(command.get("n", 10)):
+                started = time.perf_counter()
+                response = client.get(command["url"], **headers)
+                timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.status_code
+            answer = {"ms": timings, "rows": response.content.count(b'name="u" value=')}
+        elif command["cmd"] == "enable":
+            answer = _enable()
+        elif command["cmd"] == "quit":
+            break
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
