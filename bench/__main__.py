@@ -240,8 +240,6 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
         user_principal_name="bench-self@contoso.test",
         display_name="Bench Self",
         password="!",
-        # Far ahead, so no page asks for the password again during the run.
-        password_verified_at=timezone.now() + timedelta(days=1),
     )
     UserMfa.objects.create(user=user, state=MfaState.ENFORCED, default_method="PhoneAppOTP")
     VerificationMethod.objects.create(
