@@ -193,15 +193,15 @@ class BulkUploadForm(forms.Form):
 KNOWN_ACTIONS = tuple((code, action.label) for code, action in ACTIONS.items())
 
 
-class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=255, label=gettext_lazy("Changed by"))
-    target = forms.CharField(required=False, max_length=255, label=gettext_lazy("User"))
-    action = forms.CharField(required=False, max_length=64, label=gettext_lazy("Action"))
-    source = forms.ChoiceField(
-        required=False,
-        choices=[("", gettext_lazy("Any")), *AuditSource.choices],
-        label=gettext_lazy("Source"),
-    )
+def printable(value: str | None) -> str:
+    """A typed filter value without control characters, trimmed."""
+    return "".join(ch for ch in value or "" if ch.isprintable()).strip()
+
+
+class DayRangeForm(forms.Form):
+    """The From and To days a log page is filtered by; a range that ends before it starts
+    is refused."""
+
     date_from = forms.DateField(
         required=False,
         label=gettext_lazy("From"),
@@ -219,13 +219,28 @@ class AuditFilterForm(forms.Form):
         end: date | None = cleaned.get("date_to")
         if start and end and start > end:
             raise forms.ValidationError(_("The start date is after the end date."))
-        for name in ("actor", "target", "action"):
-            value = cleaned.get(name) or ""
-            cleaned[name] = "".join(ch for ch in value if ch.isprintable()).strip()
         return cleaned
 
 
-class SignInFilterForm(forms.Form):
+class AuditFilterForm(DayRangeForm):
+    actor = forms.CharField(required=False, max_length=255, label=gettext_lazy("Changed by"))
+    target = forms.CharField(required=False, max_length=255, label=gettext_lazy("User"))
+    action = forms.CharField(required=False, max_length=64, label=gettext_lazy("Action"))
+    source = forms.ChoiceField(
+        required=False,
+        choices=[("", gettext_lazy("Any")), *AuditSource.choices],
+        label=gettext_lazy("Source"),
+    )
+    field_order = ["actor", "target", "action", "source", "date_from", "date_to"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in ("actor", "target", "action"):
+            cleaned[name] = printable(cleaned.get(name))
+        return cleaned
+
+
+class SignInFilterForm(DayRangeForm):
     """The sign-in log's filters (issue 16.5)."""
 
     user = forms.CharField(required=False, max_length=255, label=gettext_lazy("User"))
@@ -237,23 +252,9 @@ class SignInFilterForm(forms.Form):
     address = forms.GenericIPAddressField(
         required=False, unpack_ipv4=True, label=gettext_lazy("Client address")
     )
-    date_from = forms.DateField(
-        required=False,
-        label=gettext_lazy("From"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = forms.DateField(
-        required=False,
-        label=gettext_lazy("To"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    field_order = ["user", "result", "address", "date_from", "date_to"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        start: date | None = cleaned.get("date_from")
-        end: date | None = cleaned.get("date_to")
-        if start and end and start > end:
-            raise forms.ValidationError(_("The start date is after the end date."))
-        value = cleaned.get("user") or ""
-        cleaned["user"] = "".join(ch for ch in value if ch.isprintable()).strip()
+        cleaned = super().clean()
+        cleaned["user"] = printable(cleaned.get("user"))
         return cleaned

@@ -6,6 +6,10 @@ instead of failing with a 500."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 # The largest id a BigAutoField holds on PostgreSQL and SQLite alike.
 DB_ID_MAX = 2**63 - 1
@@ -60,3 +64,20 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime] | None:
     except OverflowError:
         return None
     return start, end
+
+
+M = TypeVar("M", bound=Model)
+
+
+def days_between(
+    rows: QuerySet[M], *, field: str, first: date | None, last: date | None
+) -> QuerySet[M]:
+    """``rows`` whose ``field`` falls on the days from ``first`` to ``last`` (each optional)
+    in the current time zone. A day at the calendar's edge (0001-01-01, 9999-12-31) has no
+    bound a datetime can hold: it means "from the beginning" or "to the end"."""
+    tz = timezone.get_current_timezone()
+    if first and (bounds := day_bounds(first, tz)):
+        rows = rows.filter(**{f"{field}__gte": bounds[0]})
+    if last and (bounds := day_bounds(last, tz)):
+        rows = rows.filter(**{f"{field}__lt": bounds[1]})
+    return rows

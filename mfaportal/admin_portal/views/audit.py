@@ -13,12 +13,11 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from mfaportal.admin_portal.forms import KNOWN_ACTIONS, AuditFilterForm
 from mfaportal.core.models import AuditEvent
-from mfaportal.core.params import aware_moment, day_bounds, db_id
+from mfaportal.core.params import aware_moment, days_between, db_id
 from mfaportal.core.permissions import staff_required
 from mfaportal.directory.models import DirectoryUser
 
@@ -67,14 +66,9 @@ def audit_events(cleaned: dict[str, Any]) -> QuerySet[AuditEvent]:
         events = events.filter(action__startswith=action)
     if cleaned.get("source"):
         events = events.filter(source=cleaned["source"])
-    tz = timezone.get_current_timezone()
-    # A day at the calendar's edge (0001-01-01, 9999-12-31) has no bound a datetime can
-    # hold: it means "from the beginning" or "to the end", so it filters nothing.
-    if cleaned.get("date_from") and (bounds := day_bounds(cleaned["date_from"], tz)):
-        events = events.filter(at__gte=bounds[0])
-    if cleaned.get("date_to") and (bounds := day_bounds(cleaned["date_to"], tz)):
-        events = events.filter(at__lt=bounds[1])
-    return events
+    return days_between(
+        events, field="at", first=cleaned.get("date_from"), last=cleaned.get("date_to")
+    )
 
 
 @staff_required

@@ -24,7 +24,7 @@ from mfaportal.admin_portal.views.common import change_context
 from mfaportal.core.audit import AuditEntry, audit_record
 from mfaportal.core.csv_export import csv_lines, csv_safe
 from mfaportal.core.modes import graph_mode
-from mfaportal.core.params import day_bounds
+from mfaportal.core.params import days_between
 from mfaportal.core.permissions import staff_required
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import SignInEvent, SignInResult
@@ -49,12 +49,9 @@ def signin_events(cleaned: dict[str, Any]) -> QuerySet[SignInEvent]:
         events = events.filter(result=cleaned["result"])
     if cleaned.get("address"):
         events = events.filter(address=cleaned["address"])
-    tz = timezone.get_current_timezone()
-    # A day at the calendar's edge has no bound a datetime can hold: it filters nothing.
-    if cleaned.get("date_from") and (bounds := day_bounds(cleaned["date_from"], tz)):
-        events = events.filter(at__gte=bounds[0])
-    if cleaned.get("date_to") and (bounds := day_bounds(cleaned["date_to"], tz)):
-        events = events.filter(at__lt=bounds[1])
+    events = days_between(
+        events, field="at", first=cleaned.get("date_from"), last=cleaned.get("date_to")
+    )
     return events.order_by("-at", "-id")
 
 
