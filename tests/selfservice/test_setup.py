@@ -9,7 +9,13 @@ from django.test import Client
 from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
-from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa, VerificationMethod
+from mfaportal.mfa.models import (
+    MfaState,
+    RememberedDevice,
+    UserMfa,
+    VerificationChallenge,
+    VerificationMethod,
+)
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     add_app,
@@ -22,6 +28,7 @@ from tests.selfservice.helpers import (
 
 pytestmark = pytest.mark.django_db
 SETUP = "/mfa/setup/"
+VERIFY_CHANGE = "/mfa/setup/verify/"
 
 
 @pytest.fixture
@@ -93,6 +100,21 @@ def test_a_changed_phone_number_is_verified_before_it_is_saved(client: Client, a
     client.post("/mfa/setup/verify/", {"code": code})
     assert adele.methods.get().phone_number == "+14255550199"
     assert AuditEvent.objects.filter(action="mfa.method_changed", target=adele).exists()
+
+
+def test_reloading_the_phone_code_page_after_a_wrong_code_shows_it_without_counting_again(
+    client: Client, adele
+) -> None:
+    client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
+    code = last_code("+14255550199")
+    wrong = client.post(VERIFY_CHANGE, {"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 302 and wrong["Location"] == VERIFY_CHANGE
+    assert "That code isn" in client.get(VERIFY_CHANGE).content.decode()
+    reloaded = client.get(VERIFY_CHANGE).content.decode()
+    assert "That code isn" not in reloaded  # said once
+    assert VerificationChallenge.objects.get().attempts == 1
+    client.post(VERIFY_CHANGE, {"code": code})
+    assert adele.methods.get().phone_number == "+14255550199"
 
 
 def test_an_office_phone_is_verified_by_a_call(client: Client, adele) -> None:

@@ -344,9 +344,13 @@ def verify_change(request: HttpRequest) -> HttpResponse:
             return redirect_for(request, reverse("selfservice:setup"))
         if isinstance(answered, HttpResponse):
             return answered
-        error = answered
-        if is_htmx(request):
-            return redirect_for(request, request.path)
+        # POST/redirect/GET: the error waits in the flow for the page, so a reload shows it
+        # and never posts the code again.
+        flows.flow_advance(change_flow, answer_error=answered)
+        return redirect_for(request, request.path)
+    if change_flow.get("answer_error"):
+        error = str(change_flow.get("answer_error"))
+        flows.flow_advance(change_flow, drop=("answer_error",))
     challenge = VerificationChallenge.objects.filter(pk=change["challenge_id"], user=user).first()
     return render(
         request,
