@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import transaction
@@ -54,6 +54,9 @@ class Check:
     status: str  # ok | wrong | used | expired | locked | pending | denied | fraud | throttled
     message: str = ""
     step: int | None = None  # the TOTP step a code matched
+    # The kind of method a TOTP code was checked against (an app or a hardware token), so the
+    # sign-in log tells them apart without reading the method again.
+    method_kind: str = ""
 
     @property
     def ok(self) -> bool:
@@ -366,7 +369,8 @@ def fraud_report(*, challenge_id: str, user: DirectoryUser, context: ChangeConte
 
 
 def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
-    """Check a code from an authenticator app or token: ±1 step, each step accepted once."""
+    """Check a code from an authenticator app or token: ±1 step, each step accepted once.
+    The outcome names the method's kind (none when the method is gone)."""
     with transaction.atomic():
         method = (
             VerificationMethod.objects.select_for_update()
@@ -375,26 +379,31 @@ def totp_check(*, method_id: int, user: DirectoryUser, code: str) -> Check:
         )
         if method is None:
             return Check("expired", _("That authenticator app is no longer registered."))
-        if locked := throttle.method_locked_for(method):
-            return Check("locked", throttle.lockout_message(locked))
-        secret = totp.secret_open(
-            method.secret_ciphertext, key_id=method.secret_key_id, object_id=str(user.object_id)
-        )
-        step = totp.matching_step(secret, code, period=_period_of(method))
-        if step is not None:
-            if method.last_used_step is not None and step <= method.last_used_step:
-                return Check("used", _("That code has already been used. Wait for the next code."))
-            won = (
-                VerificationMethod.objects.filter(pk=method.pk)
-                .filter(Q(last_used_step__isnull=True) | Q(last_used_step__lt=step))
-                .update(last_used_step=step, failed_attempts=0, locked_until=None)
-            )
-            if won:
-                return Check("ok", step=step)
+        return replace(_totp_checked(method, user, code), method_kind=method.kind)
+
+
+def _totp_checked(method: VerificationMethod, user: DirectoryUser, code: str) -> Check:
+    """``totp_check`` once the method row is locked (``SELECT ... FOR UPDATE``)."""
+    if locked := throttle.method_locked_for(method):
+        return Check("locked", throttle.lockout_message(locked))
+    secret = totp.secret_open(
+        method.secret_ciphertext, key_id=method.secret_key_id, object_id=str(user.object_id)
+    )
+    step = totp.matching_step(secret, code, period=_period_of(method))
+    if step is not None:
+        if method.last_used_step is not None and step <= method.last_used_step:
             return Check("used", _("That code has already been used. Wait for the next code."))
-        # Counted while the method row is still locked, so parallel wrong codes see each
-        # other's failures and the lock comes after exactly the free ones.
-        return _failure(method_id, _("That code isn't right. Check it and try again."))
+        won = (
+            VerificationMethod.objects.filter(pk=method.pk)
+            .filter(Q(last_used_step__isnull=True) | Q(last_used_step__lt=step))
+            .update(last_used_step=step, failed_attempts=0, locked_until=None)
+        )
+        if won:
+            return Check("ok", step=step)
+        return Check("used", _("That code has already been used. Wait for the next code."))
+    # Counted while the method row is still locked, so parallel wrong codes see each
+    # other's failures and the lock comes after exactly the free ones.
+    return _failure(method.pk, _("That code isn't right. Check it and try again."))
 
 
 def _period_of(method: VerificationMethod) -> int:

@@ -75,11 +75,13 @@ def aaguid_name(aaguid: str) -> str:
 
 
 class PasskeyRefused(Exception):
-    """The browser's answer cannot be accepted; ``message`` says so to the person."""
+    """The browser's answer cannot be accepted; ``message`` says so to the person.
+    ``locked``: refused because too many answers were refused before it."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, locked: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.locked = locked
 
 
 @dataclass(frozen=True)
@@ -216,13 +218,31 @@ class Assertion:
     new_sign_count: int
 
 
+def _credential_id(credential: dict[str, Any]) -> str:
+    return str(credential.get("rawId") or credential.get("id") or "")
+
+
+def answer_method_id(*, user: DirectoryUser, response: str) -> int | None:
+    """The user's passkey an answer says it comes from, or None (unreadable, or not theirs):
+    what a refused answer counts against."""
+    try:
+        raw_id = _credential_id(_parsed(response))
+    except PasskeyRefused:
+        return None
+    return (
+        PasskeyCredential.objects.filter(credential_id=raw_id, method__user=user)
+        .values_list("method_id", flat=True)
+        .first()
+    )
+
+
 def authentication_finish(
     *, user: DirectoryUser, response: str, challenge: str, rp: RelyingParty
 ) -> Assertion:
     """Verify what ``navigator.credentials.get`` answered against one of this user's own
     passkeys; a counter that did not go up (a cloned key) is refused."""
     credential = _parsed(response)
-    raw_id = str(credential.get("rawId") or credential.get("id") or "")
+    raw_id = _credential_id(credential)
     stored = PasskeyCredential.objects.filter(credential_id=raw_id, method__user=user).first()
     if stored is None:
         raise PasskeyRefused(_("That security key or passkey isn't registered for your account."))

@@ -14,7 +14,16 @@ import pytest
 from django.test import Client
 
 from mfaportal.core.models import AuditEvent
-from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from mfaportal.mfa.models import (
+    MethodType,
+    MfaState,
+    SignInAsked,
+    SignInEvent,
+    SignInReason,
+    SignInResult,
+    UserMfa,
+    VerificationMethod,
+)
 from tests.factories import make_user
 from tests.mfa.soft_authenticator import SoftAuthenticator, with_passkey
 from tests.selfservice.helpers import (
@@ -230,3 +239,54 @@ def test_passkey_sign_ins_show_in_the_sign_in_log_with_why_one_failed(client: Cl
         (SignInResult.SUCCESS, SignInReason.NONE),
         (SignInResult.FAILURE, SignInReason.NOT_ALLOWED),
     ]
+
+
+def _refused_answers(client: Client, key: SoftAuthenticator, count: int) -> None:
+    for _ in range(count):
+        options = options_on(client.get(VERIFY).content.decode())
+        client.post(
+            VERIFY,
+            {
+                "action": "passkey",
+                "credential": key.sign_in(options, origin="https://phish.example"),
+            },
+        )
+
+
+def test_repeated_refused_passkey_answers_lock_the_passkey_for_a_while(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    method = with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    _refused_answers(client, key, 5)
+    page = client.get(VERIFY)
+    assert "You've entered too many incorrect codes. Try again in 1 minute" in text(page)
+    # Even the right answer waits until the lock runs out.
+    client.post(
+        VERIFY,
+        {
+            "action": "passkey",
+            "credential": key.sign_in(options_on(page.content.decode()), origin=ORIGIN),
+        },
+    )
+    assert not is_signed_in(client)
+    assert "too many incorrect codes" in text(client.get(VERIFY))
+    method.refresh_from_db()
+    assert method.locked_until is not None
+    last = SignInEvent.objects.filter(asked=SignInAsked.PASSKEY).latest("id")
+    assert (last.result, last.reason) == (SignInResult.FAILURE, SignInReason.LOCKED)
+
+
+def test_a_passkey_sign_in_clears_the_refused_answers_before_it(client: Client) -> None:
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
+    key = SoftAuthenticator()
+    method = with_passkey(user, key)
+    password_step(client, "adele@contoso.test")
+    _refused_answers(client, key, 3)
+    method.refresh_from_db()
+    assert method.failed_attempts == 3
+    options = options_on(client.get(VERIFY).content.decode())
+    client.post(VERIFY, {"action": "passkey", "credential": key.sign_in(options, origin=ORIGIN)})
+    assert is_signed_in(client)
+    method.refresh_from_db()
+    assert (method.failed_attempts, method.locked_until) == (0, None)

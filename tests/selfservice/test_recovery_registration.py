@@ -12,7 +12,12 @@ from django.test import Client
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import AuthenticationEmail, MfaState, VerificationMethod
+from mfaportal.mfa.models import (
+    AuthenticationEmail,
+    MfaState,
+    VerificationChallenge,
+    VerificationMethod,
+)
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     last_code,
@@ -169,11 +174,26 @@ def test_a_wrong_email_code_saves_nothing_and_five_wrong_codes_end_the_code(
     code = last_mail_code(HOME)
     wrong = "000000" if code != "000000" else "111111"
     for _attempt in range(5):
-        page = text(client.post(RECOVERY_EMAIL, {"action": "verify", "code": wrong}))
+        page = text(client.post(RECOVERY_EMAIL, {"action": "verify", "code": wrong}, follow=True))
         assert "That code isn't right" in page
-    page = text(client.post(RECOVERY_EMAIL, {"action": "verify", "code": code}))
+    page = text(client.post(RECOVERY_EMAIL, {"action": "verify", "code": code}, follow=True))
     assert "Too many incorrect codes" in page
     assert not AuthenticationEmail.objects.exists()
+
+
+def test_reloading_the_email_code_page_after_a_wrong_code_shows_it_without_counting_again(
+    client: Client, adele
+) -> None:
+    sspr()
+    client.post(RECOVERY_EMAIL, {"action": "send", "email": HOME})
+    wrong = "000000" if last_mail_code(HOME) != "000000" else "111111"
+    response = client.post(RECOVERY_EMAIL, {"action": "verify", "code": wrong})
+    assert response.status_code == 302 and response["Location"] == RECOVERY_EMAIL
+    assert "That code isn't right" in text(client.get(RECOVERY_EMAIL))
+    reloaded = text(client.get(RECOVERY_EMAIL))
+    assert "That code isn't right" not in reloaded  # said once
+    assert "We've sent an email message containing a verification code" in reloaded
+    assert VerificationChallenge.objects.get().attempts == 1
 
 
 def test_the_setup_page_offers_password_reset_info_when_it_is_missing(

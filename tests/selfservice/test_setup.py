@@ -9,7 +9,14 @@ from django.test import Client
 from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
-from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa, VerificationMethod
+from mfaportal.mfa.models import (
+    MfaState,
+    RememberedDevice,
+    ThrottleBucket,
+    UserMfa,
+    VerificationChallenge,
+    VerificationMethod,
+)
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import (
     add_app,
@@ -22,6 +29,8 @@ from tests.selfservice.helpers import (
 
 pytestmark = pytest.mark.django_db
 SETUP = "/mfa/setup/"
+VERIFY_CHANGE = "/mfa/setup/verify/"
+REAUTHENTICATE = "/mfa/reauthenticate/"
 
 
 @pytest.fixture
@@ -95,6 +104,35 @@ def test_a_changed_phone_number_is_verified_before_it_is_saved(client: Client, a
     assert AuditEvent.objects.filter(action="mfa.method_changed", target=adele).exists()
 
 
+def test_reloading_the_phone_code_page_after_a_wrong_code_shows_it_without_counting_again(
+    client: Client, adele
+) -> None:
+    client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
+    code = last_code("+14255550199")
+    wrong = client.post(VERIFY_CHANGE, {"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 302 and wrong["Location"] == VERIFY_CHANGE
+    assert "That code isn" in client.get(VERIFY_CHANGE).content.decode()
+    reloaded = client.get(VERIFY_CHANGE).content.decode()
+    assert "That code isn" not in reloaded  # said once
+    assert VerificationChallenge.objects.get().attempts == 1
+    client.post(VERIFY_CHANGE, {"code": code})
+    assert adele.methods.get().phone_number == "+14255550199"
+
+
+def test_reloading_the_password_page_after_a_wrong_password_shows_it_without_counting_again(
+    client: Client, adele
+) -> None:
+    session_proved(client, ago=timedelta(minutes=11))
+    client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
+    wrong = client.post(REAUTHENTICATE, {"password": "wrong"})
+    assert wrong.status_code == 302 and wrong["Location"] == REAUTHENTICATE
+    assert "Your password is incorrect." in client.get(REAUTHENTICATE).content.decode()
+    assert "Your password is incorrect." not in client.get(REAUTHENTICATE).content.decode()
+    assert ThrottleBucket.objects.get(key=f"reauth:user:{adele.pk}").count == 1
+    response = client.post(REAUTHENTICATE, {"password": PASSWORD})
+    assert response["Location"] == VERIFY_CHANGE
+
+
 def test_an_office_phone_is_verified_by_a_call(client: Client, adele) -> None:
     client.post(SETUP, form(**{"office-phone": "425 555 0150", "office-extension": "77"}))
     call = last_call("+14255550150")
@@ -116,7 +154,7 @@ def test_a_change_after_ten_minutes_asks_for_the_password_first(client: Client, 
     session_proved(client, ago=timedelta(minutes=11))
     response = client.post(SETUP, form(**{"auth-phone": "425 555 0199"}))
     assert response["Location"] == "/mfa/reauthenticate/"
-    wrong = client.post("/mfa/reauthenticate/", {"password": "wrong"})
+    wrong = client.post("/mfa/reauthenticate/", {"password": "wrong"}, follow=True)
     assert "Your password is incorrect." in wrong.content.decode()
     response = client.post("/mfa/reauthenticate/", {"password": PASSWORD})
     assert response["Location"] == "/mfa/setup/verify/"

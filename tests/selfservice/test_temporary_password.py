@@ -10,7 +10,7 @@ from django.test import Client
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditEvent, AuditSource
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import MfaState, UserMfa
+from mfaportal.mfa.models import MfaState, ThrottleBucket, UserMfa
 from mfaportal.mfa.recovery import password_reset_temporary
 from tests.factories import make_user
 from tests.selfservice.helpers import (
@@ -34,7 +34,9 @@ def temporary_for(user: DirectoryUser) -> str:
     )
 
 
-def update(client: Client, current: str, new: str = NEW, confirm: str | None = None):
+def update(
+    client: Client, current: str, new: str = NEW, confirm: str | None = None, follow: bool = False
+):
     return client.post(
         UPDATE,
         {
@@ -42,6 +44,7 @@ def update(client: Client, current: str, new: str = NEW, confirm: str | None = N
             "new_password": new,
             "confirm_password": new if confirm is None else confirm,
         },
+        follow=follow,
     )
 
 
@@ -130,12 +133,29 @@ def test_a_wrong_current_password_is_refused_and_limited(client: Client) -> None
     temporary = temporary_for(adele)
     password_step(client, "adele@contoso.test", temporary)
     for _attempt in range(5):
-        page = text(update(client, "Not-The-Temporary-1"))
+        page = text(update(client, "Not-The-Temporary-1", follow=True))
         assert "Your current password is incorrect." in page
-    page = text(update(client, temporary))
+    page = text(update(client, temporary, follow=True))
     assert "too many times" in page
     adele.refresh_from_db()
     assert adele.password_must_change
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_reloading_update_your_password_after_a_wrong_current_password_counts_it_once(
+    client: Client, signed_in: bool
+) -> None:
+    adele = make_user("adele@contoso.test")
+    if signed_in:
+        client.force_login(adele)
+        DirectoryUser.objects.filter(pk=adele.pk).update(password_must_change=True)
+    else:
+        password_step(client, "adele@contoso.test", temporary_for(adele))
+    response = update(client, "Not-The-Current-1")
+    assert response.status_code == 302 and response["Location"] == UPDATE
+    assert "Your current password is incorrect." in text(client.get(UPDATE))
+    assert "Your current password is incorrect." not in text(client.get(UPDATE))
+    assert ThrottleBucket.objects.get(key=f"password-change:user:{adele.pk}").count == 1
 
 
 def test_a_user_without_mfa_is_signed_in_with_the_new_password(client: Client) -> None:

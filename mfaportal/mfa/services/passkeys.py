@@ -13,9 +13,9 @@ from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.outcome import Outcome, UserResult
 from mfaportal.directory.interface import Delivery, Directory, get_directory
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa import policy
+from mfaportal.mfa import passkeys, policy, throttle
 from mfaportal.mfa.models import MethodType, MfaState, PasskeyCredential, VerificationMethod
-from mfaportal.mfa.passkeys import Assertion, NewPasskey, PasskeyRefused, aaguid_name
+from mfaportal.mfa.passkeys import Assertion, NewPasskey, PasskeyRefused, RelyingParty, aaguid_name
 from mfaportal.mfa.services.methods import (
     MethodChangeRefused,
     default_after_change,
@@ -136,6 +136,41 @@ def passkey_rename(
             ),
         )
     return True
+
+
+def passkey_signin_check(
+    *,
+    user: DirectoryUser,
+    response: str,
+    challenge: str,
+    rp: RelyingParty,
+    shown_method_id: int | None,
+) -> Assertion:
+    """An answer at the sign-in challenge, throttled like a code: each refused answer counts
+    against the passkey it names (or, naming none of the user's, the one the page offered),
+    enough of them lock it for a while (``throttle``'s free failures, then 1, 2, 4 ...
+    minutes), and a verified answer clears the count. Call inside a transaction."""
+    method_id = passkeys.answer_method_id(user=user, response=response) or shown_method_id
+    method = (
+        VerificationMethod.objects.select_for_update()
+        .filter(pk=method_id, user=user, kind=VerificationMethod.Kind.PASSKEY)
+        .first()
+        if method_id
+        else None
+    )
+    if method is not None and (locked := throttle.method_locked_for(method)):
+        raise PasskeyRefused(throttle.lockout_message(locked), locked=True)
+    try:
+        assertion = passkeys.authentication_finish(
+            user=user, response=response, challenge=challenge, rp=rp
+        )
+        passkey_use_record(assertion=assertion)
+    except PasskeyRefused as refused:
+        if method is not None and (locked := throttle.method_failure_record(method.pk)):
+            raise PasskeyRefused(throttle.lockout_message(locked), locked=True) from refused
+        raise
+    throttle.method_failures_clear(assertion.method_id)
+    return assertion
 
 
 def passkey_use_record(*, assertion: Assertion) -> None:

@@ -24,6 +24,7 @@ from mfaportal.core.permissions import signed_in_required
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa import passkeys
 from mfaportal.mfa.models import (
+    MethodType,
     SignInAsked,
     SignInClient,
     SignInReason,
@@ -37,7 +38,7 @@ from mfaportal.mfa.services.passkeys import (
     passkey_add,
     passkey_registration_save,
     passkey_rename,
-    passkey_use_record,
+    passkey_signin_check,
 )
 from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.selfservice import flow, flows
@@ -176,17 +177,20 @@ def signin_passkey_answer(request: HttpRequest, found: Pending) -> HttpResponse:
     error = _("Request a new sign-in with your security key or passkey.")
     reason = SignInReason.EXPIRED
     if challenge:
+        method_type, _sep, shown = str(found.flow.get("option", "")).partition(":")
         try:
-            assertion = passkeys.authentication_finish(
+            passkey_signin_check(
                 user=found.user,
                 response=request.POST.get("credential", ""),
                 challenge=challenge,
                 rp=_rp(request),
+                shown_method_id=int(shown)
+                if method_type == MethodType.PASSKEY and shown.isdigit()
+                else None,
             )
-            passkey_use_record(assertion=assertion)
         except PasskeyRefused as refused:
             error = refused.message
-            reason = SignInReason.NOT_ALLOWED
+            reason = SignInReason.LOCKED if refused.locked else SignInReason.NOT_ALLOWED
         else:
             _logged(request, found, SignInResult.SUCCESS, SignInReason.NONE)
             return flow.signin_finish(request, found.user, spent)

@@ -33,6 +33,9 @@ from mfaportal.selfservice.views.signin import FRAUD_BLOCKED
 
 logger = logging.getLogger(__name__)
 
+# Where a signed-in user's error waits for the page (a half-finished sign-in keeps it in its flow).
+_ERROR_KEY = "update_password_error"
+
 CURRENT_PASSWORD_LIMIT = throttle.Limit(
     count=5, window=timedelta(minutes=15), block=timedelta(minutes=15)
 )
@@ -63,37 +66,58 @@ def update_password(request: HttpRequest) -> HttpResponse:
         # The attempt is taken before the hash is checked: parallel guesses get no more.
         counters = [throttle.Counter(f"password-change:user:{user.pk}", CURRENT_PASSWORD_LIMIT)]
         if blocked := throttle.attempt_reserve(counters):
-            form.add_error(None, _wait_message(blocked))
-        elif not user.check_password(form.cleaned_data["current_password"]):
+            return _show_again(request, found, _wait_message(blocked))
+        if not user.check_password(form.cleaned_data["current_password"]):
             throttle.attempt_failed(counters)
-            form.add_error("current_password", _("Your current password is incorrect."))
+            return _show_again(request, found, _("Your current password is incorrect."))
+        throttle.attempt_succeeded(counters)
+        try:
+            # The new password and the sign-in it finishes, together.
+            with transaction.atomic():
+                password_change_forced(
+                    user=user,
+                    new_password=form.cleaned_data["new_password"],
+                    context=flow.self_service_context(request, user),
+                )
+                response = _continue(request, user, found)
+        except RecoveryRefused as refused:
+            form.add_error("new_password", refused.message)
+        except flows.FlowMoved:
+            return flow.where_it_stands(request)
         else:
-            throttle.attempt_succeeded(counters)
-            try:
-                # The new password and the sign-in it finishes, together.
-                with transaction.atomic():
-                    password_change_forced(
-                        user=user,
-                        new_password=form.cleaned_data["new_password"],
-                        context=flow.self_service_context(request, user),
-                    )
-                    response = _continue(request, user, found)
-            except RecoveryRefused as refused:
-                form.add_error("new_password", refused.message)
-            except flows.FlowMoved:
-                return flow.where_it_stands(request)
-            else:
-                throttle.bucket_clear(counters[0].key)
-                return response
+            throttle.bucket_clear(counters[0].key)
+            return response
     return render(
         request,
         "selfservice/update_password.html",
         {
             "form": form,
+            "error": _error_taken(request, found) if request.method == "GET" else "",
             "pending_user": user,
             "password_rules": password_validators_help_text_html(),
         },
     )
+
+
+def _show_again(request: HttpRequest, found: flow.Pending | None, error: str) -> HttpResponse:
+    """Back to the page with what went wrong (POST/redirect/GET: a reload never posts the
+    passwords again, so it counts no other failure). The error waits in the sign-in's flow,
+    or in the session of a user signed in already."""
+    if found is not None:
+        flows.flow_advance(found.flow, password_error=error)
+    else:
+        request.session[_ERROR_KEY] = error
+    return redirect("signin_flow:update_password")
+
+
+def _error_taken(request: HttpRequest, found: flow.Pending | None) -> str:
+    """The error kept by ``_show_again``, shown once."""
+    if found is None:
+        return str(request.session.pop(_ERROR_KEY, ""))
+    error = str(found.flow.get("password_error") or "")
+    if error:
+        flows.flow_advance(found.flow, drop=("password_error",))
+    return error
 
 
 def _wait_message(seconds: int) -> str:

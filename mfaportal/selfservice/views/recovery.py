@@ -135,7 +135,13 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
                 return redirect("selfservice:recovery_email")
             messages.success(request, _("Your authentication email has been verified."))
             return redirect("selfservice:recovery")
-        error = outcome.message
+        # POST/redirect/GET: a reload shows the error and never posts the code again.
+        if found is not None:
+            flows.flow_advance(found, code_error=outcome.message)
+        return redirect("selfservice:recovery_email")
+    if request.method == "GET" and found is not None and found.get("code_error"):
+        error = str(found.get("code_error"))
+        flows.flow_advance(found, drop=("code_error",))
     if action == "change":
         if found is not None:
             flows.flow_advance(found, drop=("email",))
@@ -147,7 +153,7 @@ def recovery_email(request: HttpRequest) -> HttpResponse:
         request,
         "selfservice/recovery_email.html",
         {"form": form, "pending": pending, "error": error},
-        status=400 if (error or form.errors) else 200,
+        status=400 if form.errors else 200,
     )
 
 

@@ -344,9 +344,13 @@ def verify_change(request: HttpRequest) -> HttpResponse:
             return redirect_for(request, reverse("selfservice:setup"))
         if isinstance(answered, HttpResponse):
             return answered
-        error = answered
-        if is_htmx(request):
-            return redirect_for(request, request.path)
+        # POST/redirect/GET: the error waits in the flow for the page, so a reload shows it
+        # and never posts the code again.
+        flows.flow_advance(change_flow, answer_error=answered)
+        return redirect_for(request, request.path)
+    if change_flow.get("answer_error"):
+        error = str(change_flow.get("answer_error"))
+        flows.flow_advance(change_flow, drop=("answer_error",))
     challenge = VerificationChallenge.objects.filter(pk=change["challenge_id"], user=user).first()
     return render(
         request,
@@ -609,7 +613,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         proved, blocked = password_reauthenticate(user=user, password=form.cleaned_data["password"])
         if blocked:
             _reauthentication_logged(request, user, SignInResult.FAILURE, SignInReason.LOCKED)
-            form.add_error(None, throttle.lockout_message(blocked))
+            error = throttle.lockout_message(blocked)
         elif proved:
             _reauthentication_logged(request, user, SignInResult.SUCCESS, SignInReason.NONE)
             session_proof_mark(session=request.session)
@@ -621,8 +625,16 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             _reauthentication_logged(
                 request, user, SignInResult.FAILURE, SignInReason.WRONG_PASSWORD
             )
-            form.add_error(None, _("Your password is incorrect."))
-    return render(request, "selfservice/reauthenticate.html", {"form": form})
+            error = _("Your password is incorrect.")
+        # POST/redirect/GET: the error waits in the flow for the page, so a reload shows it
+        # and never posts the password again.
+        flows.flow_advance(step_up, password_error=error)
+        return redirect("selfservice:reauthenticate")
+    error = ""
+    if request.method == "GET" and step_up.get("password_error"):
+        error = str(step_up.get("password_error"))
+        flows.flow_advance(step_up, drop=("password_error",))
+    return render(request, "selfservice/reauthenticate.html", {"form": form, "error": error})
 
 
 def _reauthentication_logged(

@@ -26,6 +26,7 @@ from mfaportal.mfa.models import (
     SignInReason,
     SignInResult,
     VerificationChallenge,
+    VerificationMethod,
 )
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.recovery import password_reset_available
@@ -139,6 +140,14 @@ _REASON_BY_STATUS = {
 }
 
 
+def _code_asked(outcome: challenges.Check, *, hardware_token: bool) -> SignInAsked:
+    """A TOTP code in the sign-in log: from a hardware token or an app, as the method checked
+    says (or, the method gone, as the option did)."""
+    if outcome.method_kind:
+        hardware_token = outcome.method_kind == VerificationMethod.Kind.HARDWARE_TOKEN
+    return SignInAsked.HARDWARE_TOKEN if hardware_token else SignInAsked.APP_CODE
+
+
 def _password_logged(request: HttpRequest, user: DirectoryUser, step: str) -> None:
     result, reason = _PASSWORD_OUTCOME.get(step, (SignInResult.INTERRUPTED, SignInReason.NONE))
     if user.password_must_change and step == Next.SIGNED_IN:
@@ -236,8 +245,8 @@ def _code_fast_path(
     remember = service.remember_devices_allowed and request.POST.get("remember") == "on"
     code = request.POST.get("code", "")
     if method_type == MethodType.PHONE_APP_OTP and service.method_app_code and method_id.isdigit():
-        asked = SignInAsked.APP_CODE
         outcome = challenges.totp_check(method_id=int(method_id), user=found.user, code=code)
+        asked = _code_asked(outcome, hardware_token=False)
     elif (
         method_type == MethodType.ONE_WAY_SMS and service.method_text and state.get("challenge_id")
     ):
@@ -368,13 +377,15 @@ def _answer(
     challenge_id = _live_challenge(found.flow, option)
     if action == "code" and option.channel in ("text", "app_code"):
         code = request.POST.get("code", "")
+        asked = _ASKED_BY_CHANNEL[option.channel]
         if option.channel == "app_code":
             outcome = challenges.totp_check(method_id=option.method_id, user=user, code=code)
+            asked = _code_asked(outcome, hardware_token=option.hardware_token)
         elif challenge_id:
             outcome = challenges.text_code_check(challenge_id=challenge_id, user=user, code=code)
         else:
             outcome = challenges.Check("expired", _("Request a new code."))
-        _answer_logged(request, user, _ASKED_BY_CHANNEL[option.channel], outcome.status)
+        _answer_logged(request, user, asked, outcome.status)
         if outcome.ok:
             return _finish(request, found, remember)
         return _show_again(request, found, outcome.message)
