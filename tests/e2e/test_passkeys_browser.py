@@ -157,6 +157,8 @@ def test_a_passkey_deleted_meanwhile_is_refused(
     elsewhere.get_by_label("Password").fill(PASSWORD)
     elsewhere.get_by_role("button", name="Continue").click()
     expect(elsewhere.get_by_text("The method has been deleted.")).to_be_visible()
+    # Closing a tab mid-navigation can hang Playwright: let the page settle first.
+    elsewhere.wait_for_load_state()
     other.close()
 
     page.get_by_role("button", name="Use my security key or passkey").click()
