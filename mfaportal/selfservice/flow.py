@@ -185,7 +185,7 @@ def signin_finish(
 def signed_in(request: HttpRequest, user: DirectoryUser) -> None:
     """The sign-in is whole (the password, and the second factor where one is asked): a new
     session key, and this session's proof for the step-up before method changes."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     session_proof_mark(session=request.session)
 
 
