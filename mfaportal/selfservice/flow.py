@@ -222,5 +222,6 @@ def remembered_token(request: HttpRequest, user: DirectoryUser) -> str:
 
 def password_change_pending(request: HttpRequest) -> bool:
     """This browser proved a temporary password and has not replaced it yet."""
-    flow = flows.flow_current(request, SIGN_IN)
+    # Handed on to the page's own read of the sign-in (``pending``): one query for both.
+    flow = flows.flow_current(request, SIGN_IN, hand_on=True)
     return flow is not None and flow.stage == PASSWORD_CHANGE
