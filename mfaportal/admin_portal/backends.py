@@ -57,7 +57,7 @@ def split_joined(joined: str | None) -> set[str]:
 
 
 def _signed_in_user_query(user_id: Any, since: datetime) -> QuerySet[DirectoryUser]:
-    through = DirectoryUser.roles.through
+    through: Any = DirectoryUser.roles.through  # the stubs cannot follow its annotations
     own_roles = (
         through.objects.filter(directoryuser_id=OuterRef("pk"))
         .values("directoryuser_id")
@@ -96,7 +96,7 @@ def signed_in_user_get(user_id: Any) -> DirectoryUser | None:
     the last day (the users page's list of them): ``own_role_ids``, ``held_role_ids`` and
     ``has_recent_jobs``. None for an id that names nobody."""
     try:
-        pk = DirectoryUser._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        pk = DirectoryUser._meta.pk.to_python(user_id)
     except ValidationError:
         return None
     alias = router.db_for_read(DirectoryUser)
@@ -123,7 +123,7 @@ class DirectoryUserBackend(ModelBackend):
     """``ModelBackend`` whose ``get_user`` is ``signed_in_user_get``: one query per request
     for the person signed in, their roles and what their pages need of the directory."""
 
-    def get_user(self, user_id: Any) -> DirectoryUser | None:  # type: ignore[override]
+    def get_user(self, user_id: Any) -> DirectoryUser | None:
         user = signed_in_user_get(user_id)
         if user is None or not self.user_can_authenticate(user):
             return None
