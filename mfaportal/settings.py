@@ -172,6 +172,12 @@ MIDDLEWARE = [
 ROOT_URLCONF = "mfaportal.urls"
 WSGI_APPLICATION = "mfaportal.wsgi.application"
 AUTH_USER_MODEL = "directory.DirectoryUser"
+# The signed-in user with their roles in one query (issue 15). Django's ModelBackend stays
+# listed so sessions signed in before it keep working; nothing calls authenticate().
+AUTHENTICATION_BACKENDS = [
+    "mfaportal.admin_portal.backends.DirectoryUserBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "home"
 

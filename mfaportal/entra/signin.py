@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import Http404, HttpRequest, HttpResponse
@@ -237,7 +238,7 @@ def _complete(request: HttpRequest, flow: dict[str, Any] | None, next_url: str) 
             },
             status=403,
         )
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     _logged(request, user, SignInResult.SUCCESS, SignInReason.NONE)
     # Entra ID's sign-in (its password and whatever second factor its policies ask) is
     # this session's proof; the portal's own step-up pages are not used in graph mode.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -134,11 +135,18 @@ def signin_next_step(
     return Next.CHALLENGE
 
 
-def signin_options(user: DirectoryUser, service: ServiceSettings) -> list[SignInOption]:
-    """Every way this user can verify now, the admin's verification options applied."""
+def signin_options(
+    user: DirectoryUser,
+    service: ServiceSettings,
+    methods: Iterable[VerificationMethod] | None = None,
+) -> list[SignInOption]:
+    """Every way this user can verify now, the admin's verification options applied
+    (``methods``: the user's methods, when the caller has read them)."""
     options: list[SignInOption] = []
     kinds = VerificationMethod.Kind
-    for method in VerificationMethod.objects.filter(user=user):
+    if methods is None:
+        methods = VerificationMethod.objects.filter(user=user)
+    for method in methods:
         if method.kind == kinds.PASSKEY:
             # One option for all the user's passkeys: the browser offers whichever is at hand.
             if not any(o.method_type == MethodType.PASSKEY for o in options):

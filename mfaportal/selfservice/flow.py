@@ -185,7 +185,7 @@ def signin_finish(
 def signed_in(request: HttpRequest, user: DirectoryUser) -> None:
     """The sign-in is whole (the password, and the second factor where one is asked): a new
     session key, and this session's proof for the step-up before method changes."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     session_proof_mark(session=request.session)
 
 
@@ -222,5 +222,6 @@ def remembered_token(request: HttpRequest, user: DirectoryUser) -> str:
 
 def password_change_pending(request: HttpRequest) -> bool:
     """This browser proved a temporary password and has not replaced it yet."""
-    flow = flows.flow_current(request, SIGN_IN)
+    # Handed on to the page's own read of the sign-in (``pending``): one query for both.
+    flow = flows.flow_current(request, SIGN_IN, hand_on=True)
     return flow is not None and flow.stage == PASSWORD_CHANGE

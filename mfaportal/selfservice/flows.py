@@ -93,13 +93,29 @@ def _uuid(value: object) -> uuid.UUID | None:
         return None
 
 
-def flow_current(request: HttpRequest, kind: str) -> FlowState | None:
+# A flow read with ``hand_on`` (by a middleware), kept on the request for the next read of
+# the same flow (the view's), which takes it instead of reading the row again: the sign-in
+# pages read it twice per request before issue 15. Handed on once only, and only while the
+# session still names that flow, so a read after a change in this request reads the row.
+_HANDED_ON = "_mfaportal_flows_handed_on"
+
+
+def flow_current(request: HttpRequest, kind: str, *, hand_on: bool = False) -> FlowState | None:
     """This browser's flow of this kind, if one is under way and has not expired."""
     flow_id = _uuid(request.session.get(_session_key(kind), ""))
     if flow_id is None:
         return None
+    handed: dict[str, tuple[uuid.UUID, FlowState | None]] = request.__dict__.setdefault(
+        _HANDED_ON, {}
+    )
+    kept = handed.pop(kind, None)
+    if kept is not None and kept[0] == flow_id:
+        return kept[1]
     row = Flow.objects.filter(pk=flow_id, kind=kind, expires_at__gt=timezone.now()).first()
-    return _state(row) if row is not None else None
+    state = _state(row) if row is not None else None
+    if hand_on:
+        handed[kind] = (flow_id, state)
+    return state
 
 
 def flow_reread(flow: FlowState) -> FlowState | None:

@@ -18,16 +18,20 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db.models import Subquery
+from django.db import router
+from django.db.models import F, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from mfaportal.core.client_ip import client_ip, client_ip_for_trust
+from mfaportal.core.prepared import Prepared
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import (
@@ -236,6 +240,49 @@ def _too_many(seconds: int) -> HttpResponse:
     return response
 
 
+def _fast_path_query(
+    digest: str, pair_key: str, address_key: str, now: datetime
+) -> QuerySet[AppPassword]:
+    return AppPassword.objects.filter(digest=digest).annotate(
+        user_principal_name=F("user__user_principal_name"),
+        user_display_name=F("user__display_name"),
+        user_enabled=F("user__account_enabled"),
+        mfa_state=F("user__mfa__state"),
+        mfa_blocked_for_fraud_at=F("user__mfa__blocked_for_fraud_at"),
+        policy_allows=Subquery(
+            ServiceSettings.objects.filter(pk=1).values("app_passwords_allowed")[:1]
+        ),
+        blocked_until=Subquery(
+            ThrottleBucket.objects.filter(key__in=[pair_key, address_key], blocked_until__gt=now)
+            .order_by("-blocked_until")
+            .values("blocked_until")[:1]
+        ),
+    )
+
+
+# Compiled once per database (core.prepared): these stand in for each request's values.
+_FAST_PATH = Prepared(
+    _fast_path_query,
+    (
+        "stand-in digest " + "d" * 48,
+        "stand-in pair key " + "p" * 40,
+        "stand-in address key " + "a" * 40,
+        datetime(2001, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC),
+    ),
+)
+
+
+def _aware(value: Any) -> datetime | None:
+    """A datetime read in a raw query's extra column, which no field converts: SQLite gives
+    its text, or a naive datetime, in UTC (as Django stores it there)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
 def _app_password_fast_path(
     username: str, secret: str, keys: list[str], *, service: str, address: str | None
 ) -> HttpResponse | None:
@@ -244,39 +291,32 @@ def _app_password_fast_path(
     subqueries. Anything else (no match, another user's, a policy refusal) returns None
     and goes the general way, which decides it."""
     now = timezone.now()
-    match = (
-        AppPassword.objects.filter(digest=app_password_digest(secret))
-        .select_related("user", "user__mfa")
-        .annotate(
-            policy_allows=Subquery(
-                ServiceSettings.objects.filter(pk=1).values("app_passwords_allowed")[:1]
-            ),
-            blocked_until=Subquery(
-                ThrottleBucket.objects.filter(key__in=keys, blocked_until__gt=now)
-                .order_by("-blocked_until")
-                .values("blocked_until")[:1]
-            ),
-        )
-        .first()
-    )
+    alias = router.db_for_read(AppPassword)
+    sql, params = _FAST_PATH.sql(alias, (app_password_digest(secret), *keys, now))
+    # Any: the raw query adds the annotations as attributes the model does not declare.
+    match: Any = next(iter(AppPassword.objects.db_manager(alias).raw(sql, params)), None)
     if match is None:
         return None
-    user = match.user
-    if match.blocked_until is not None:
+    user = DirectoryUser(
+        pk=match.user_id,
+        user_principal_name=match.user_principal_name,
+        display_name=match.user_display_name,
+        account_enabled=bool(match.user_enabled),
+    )
+    blocked_until = _aware(match.blocked_until)
+    if blocked_until is not None:
         locked = Verdict(None, SignInAsked.APP_PASSWORD, SignInReason.LOCKED)
         named = user.user_principal_name.lower() == username.lower()
         _logged(locked, user if named else None, username, address)
-        return _too_many(throttle.seconds_left(match.blocked_until, now))
-    try:
-        mfa = user.mfa
-    except UserMfa.DoesNotExist:
+        return _too_many(throttle.seconds_left(blocked_until, now))
+    if match.mfa_state is None:  # no MFA row: the general way decides
         return None
     if (
         match.policy_allows
         and user.account_enabled
         and user.user_principal_name.lower() == username.lower()
-        and mfa.state in (MfaState.ENABLED, MfaState.ENFORCED)
-        and mfa.blocked_for_fraud_at is None
+        and match.mfa_state in (MfaState.ENABLED, MfaState.ENFORCED)
+        and match.mfa_blocked_for_fraud_at is None
     ):
         if not app_password_allows(match, service):
             _logged(_NOT_FOR_THIS_SERVICE, user, username, address)

@@ -105,6 +105,21 @@ def test_enforced_user_with_an_app_enters_the_code_from_the_app(client: Client) 
     assert response["Location"] == "/" and is_signed_in(client)
 
 
+def test_the_challenge_page_reads_the_sign_in_and_the_methods_once(
+    client: Client, django_assert_max_num_queries
+) -> None:
+    """Issue 15: the page costs the session, the sign-in under way (read once, though both
+    the temporary-password check and the page ask for it), its user, the service settings
+    and the user's methods (once, for the options and the one on screen)."""
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED)
+    add_app(user, mode="code")
+    password_step(client, "adele@contoso.test")
+    client.get(reverse("signin_flow:verify"))
+    with django_assert_max_num_queries(5):
+        page = client.get(reverse("signin_flow:verify")).content.decode()
+    assert "Enter the code displayed in the authenticator app" in page
+
+
 def test_other_verification_options_lists_every_registered_option(client: Client) -> None:
     user = make_user("adele@contoso.test", state=MfaState.ENFORCED, registered=True)
     _method, secret = add_app(user, mode="notification")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from mfaportal.admin_portal.backends import RECENT_JOBS_SINCE, split_joined
 from mfaportal.admin_portal.forms import ManageUserSettingsForm
 from mfaportal.admin_portal.jobs import (
     UserSettingsParams,
@@ -167,10 +167,16 @@ def users(request: HtmxHttpRequest) -> HttpResponse:
     if htmx and not htmx.history_restore_request and htmx.target == "results":
         return render(request, "admin_portal/users.html#results", context)
     # Only the whole page draws the View dropdown and the background updates.
-    views = [(value, VIEW_LABELS.get(value, label)) for value, label in admin_views()]
+    # The signed-in admin's one query (admin_portal.backends) says which roles somebody holds
+    # and whether this admin has background updates: no query for either when it can.
+    admin = signed_in_user(request)
+    held = split_joined(admin.held_role_ids) if hasattr(admin, "held_role_ids") else None
+    views = [(value, VIEW_LABELS.get(value, label)) for value, label in admin_views(held)]
     context["view_choices"] = views
     context["unknown_view"] = context["filter"].view not in {value for value, _label in views}
-    context["recent_jobs"] = _recent_jobs(request)
+    context["recent_jobs"] = (
+        _recent_jobs(request) if getattr(admin, "has_recent_jobs", True) else []
+    )
     context.update(_pane_context(context["filter"], context["rows"], request))
     return render(request, "admin_portal/users.html", context)
 
@@ -194,7 +200,7 @@ def _pane_context(
 
 def _recent_jobs(request: HttpRequest) -> list[BulkJob]:
     """The signed-in admin's background updates of the last day, so they can come back."""
-    since = timezone.now() - timedelta(days=1)
+    since = timezone.now() - RECENT_JOBS_SINCE
     return list(
         # Small steps finished inside their request: only background work is listed.
         BulkJob.objects.filter(

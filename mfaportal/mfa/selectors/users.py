@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 
 from mfaportal.core.params import db_id, db_text
+from mfaportal.core.roles import LIMITED_ROLES_BY_ID, ROLES_BY_TEMPLATE_ID
 from mfaportal.directory.models import (
     DirectoryRole,
     DirectoryUser,
@@ -68,10 +70,21 @@ class UserFilter:
         return params
 
 
-def admin_views() -> list[tuple[str, str]]:
-    """The View dropdown: allowed, blocked, then one entry per admin role that has members."""
+def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
+    """The View dropdown: allowed, blocked, then one entry per admin role that has members.
+
+    ``held``: the template ids of the roles somebody holds, when the caller has them (the
+    signed-in admin's query brings them, admin_portal.backends); a role the portal knows by
+    name then needs no query."""
     views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
-    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    roles: Iterable[DirectoryRole]
+    if held is not None and all(
+        template_id in ROLES_BY_TEMPLATE_ID or template_id in LIMITED_ROLES_BY_ID
+        for template_id in held
+    ):
+        roles = [DirectoryRole(template_id=template_id) for template_id in held]
+    else:
+        roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
     labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
     return views + sorted(labelled, key=lambda view: view[1].casefold())
 

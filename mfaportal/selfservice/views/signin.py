@@ -292,7 +292,9 @@ def verify(request: HttpRequest) -> HttpResponse:
             return flow.moved_on(request)
         if fast is not None:
             return fast
-    options = signin_options(user, service)
+    # Read once: for the options, and for the one on screen below.
+    methods = list(VerificationMethod.objects.filter(user=user))
+    options = signin_options(user, service, methods)
     option = next(
         (o for o in options if o.key == found.flow.get("option")), None
     ) or default_option(user, options)
@@ -339,7 +341,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     challenge: VerificationChallenge | None = None
     if challenge_id := _live_challenge(found.flow, option):
         challenge = VerificationChallenge.objects.filter(pk=challenge_id, user=user).first()
-    method = user.methods.filter(pk=option.method_id).first()
+    method = next((m for m in methods if m.pk == option.method_id), None)
     passkey_options = ""
     if option.channel == "passkey":
         # A new challenge each time the page is shown (after the error above was taken).
