@@ -230,12 +230,11 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
 
     from django.utils import timezone
 
+    from bench.selfservice import challenge_pending
     from mfaportal.directory.services import session_proof_mark
     from mfaportal.mfa import totp
     from mfaportal.mfa.models import AppPassword, MfaState, VerificationMethod
     from mfaportal.mfa.services.app_passwords import app_password_digest, app_password_generate
-    from mfaportal.selfservice.flow import CHALLENGE, SIGN_IN
-    from mfaportal.selfservice.models import Flow
 
     user = DirectoryUser.objects.create(
         user_principal_name="bench-self@contoso.test",
@@ -265,23 +264,7 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
     session_proof_mark(session=proved, at=timezone.now() + timedelta(days=1))
     proved.save()
     signing_in = Client()
-    session = signing_in.session
-    now = timezone.now()
-    pending = Flow.objects.create(
-        kind=SIGN_IN,
-        user=user,
-        stage=CHALLENGE,
-        data={
-            "auth_hash": user.get_session_auth_hash(),
-            "next": "",
-            "option": f"PhoneAppOTP:{method.pk}",
-        },
-        created_at=now,
-        expires_at=now + timedelta(days=1),
-    )
-    session[f"flow:{SIGN_IN}"] = str(pending.pk)
-    session.save()
-    signing_in.cookies["sessionid"] = str(session.session_key)
+    challenge_pending(signing_in, user, method.pk, timedelta(days=1))
     auth = {"HTTP_AUTHORIZATION": basic}
     pages = {
         "/mfa/setup/ GET": Page(setup_client, "/mfa/setup/", {}, "/setup/"),

@@ -61,6 +61,33 @@ def _timed(
     return samples
 
 
+def challenge_pending(client: Any, user: Any, method_id: int, lifetime: Any) -> None:
+    """Park ``client`` at the sign-in challenge for ``user``'s authenticator app ``method_id``
+    (a sign-in whose password step is done), for ``lifetime``."""
+    from django.utils import timezone
+
+    from mfaportal.selfservice.flow import CHALLENGE, SIGN_IN
+    from mfaportal.selfservice.models import Flow
+
+    session = client.session
+    now = timezone.now()
+    pending = Flow.objects.create(
+        kind=SIGN_IN,
+        user=user,
+        stage=CHALLENGE,
+        data={
+            "auth_hash": user.get_session_auth_hash(),
+            "next": "",
+            "option": f"PhoneAppOTP:{method_id}",
+        },
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session[f"flow:{SIGN_IN}"] = str(pending.pk)
+    session.save()
+    client.cookies["sessionid"] = str(session.session_key)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=400)
@@ -74,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from django.core.management import call_command
     from django.test import Client
-    from django.utils import timezone
 
     from mfaportal.directory.models import DirectoryUser
     from mfaportal.mfa import challenges, totp
@@ -86,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         VerificationMethod,
     )
     from mfaportal.mfa.services.app_passwords import app_password_digest, app_password_generate
-    from mfaportal.selfservice.flow import CHALLENGE, PENDING_TTL, SIGN_IN
-    from mfaportal.selfservice.models import Flow
+    from mfaportal.selfservice.flow import PENDING_TTL
 
     call_command("migrate", verbosity=0, interactive=False)
     ServiceSettings.load()
@@ -171,23 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     def fresh_pending_sign_in() -> None:
         VerificationMethod.objects.filter(pk=method.pk).update(last_used_step=None)
         browser.cookies.clear()
-        session = browser.session
-        now = timezone.now()
-        signing_in = Flow.objects.create(
-            kind=SIGN_IN,
-            user=user,
-            stage=CHALLENGE,
-            data={
-                "auth_hash": user.get_session_auth_hash(),
-                "next": "",
-                "option": f"PhoneAppOTP:{method.pk}",
-            },
-            created_at=now,
-            expires_at=now + PENDING_TTL,
-        )
-        session[f"flow:{SIGN_IN}"] = str(signing_in.pk)
-        session.save()
-        browser.cookies["sessionid"] = str(session.session_key)
+        challenge_pending(browser, user, method.pk, PENDING_TTL)
 
     def verify_view() -> None:
         code = totp.code_at(secret, step=totp.current_step())

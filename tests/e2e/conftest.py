@@ -7,12 +7,14 @@ override). A missing browser is an error, not a skip: CI must run every browser 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tests.admin_portal.axe import assert_accessible
 from tests.factories import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
@@ -79,6 +81,24 @@ def screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS is not None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def look(page: Page, name: str) -> None:
+    """Screenshot the page for docs/ and check it with axe (WCAG 2.1 A/AA)."""
+    screenshot(page, name)
+    assert_accessible(page)
+
+
+def code_from_phone(page: Page, number: str) -> str:
+    """The newest six-digit code texted to ``number``, read off the phone simulator in
+    another tab."""
+    phone = page.context.new_page()
+    phone.goto(f"/demo/phone/?number={number.replace('+', '%2B')}")
+    body = phone.locator(".sim-text .sim-body").first.inner_text()
+    phone.close()
+    match = re.search(r"\b(\d{6})\b", body)
+    assert match is not None, body
+    return match.group(1)
 
 
 def htmx_settled(page: Page) -> None:

@@ -17,8 +17,7 @@ from mfaportal.core.models import AuditSource
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState
 from mfaportal.mfa.services import mfa_state_set
-from tests.admin_portal.axe import assert_accessible
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import look
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,11 +28,6 @@ TOKEN_FILE = (
     f"adele@contoso.test,1234567,{SECRET},30,Contoso,Token 1000\n"
     f"ghost@contoso.test,7654321,{SECRET},30,Contoso,Token 1000\n"
 ).encode()
-
-
-def look(page: Page, name: str) -> None:
-    screenshot(page, name)
-    assert_accessible(page)
 
 
 def sign_in(page: Page, upn: str) -> None:

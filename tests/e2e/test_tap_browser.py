@@ -5,33 +5,15 @@ time."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from mfaportal.core import roles
 from mfaportal.mfa.models import MfaState, UserMfa, VerificationMethod
-from tests.admin_portal.axe import assert_accessible
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import code_from_phone, look
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def look(page: Page, name: str) -> None:
-    screenshot(page, name)
-    assert_accessible(page)
-
-
-def code_from_phone(page: Page, number: str) -> str:
-    phone = page.context.new_page()
-    phone.goto(f"/demo/phone/?number={number.replace('+', '%2B')}")
-    body = phone.locator(".sim-text .sim-body").first.inner_text()
-    phone.close()
-    match = re.search(r"\b(\d{6})\b", body)
-    assert match is not None, body
-    return match.group(1)
 
 
 def test_helpdesk_issues_a_pass_and_the_user_who_lost_their_phone_registers_again(
