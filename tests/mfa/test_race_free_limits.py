@@ -71,8 +71,8 @@ def like_a_client(call: Callable[[], Any]) -> Any:
             time.sleep(0.005)
 
 
-def hammer(call: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(THREADS)
+def hammer(call: Callable[[], Any], threads: int = THREADS) -> list[Any]:
+    barrier = threading.Barrier(threads)
     results: list[Any] = []
     errors: list[BaseException] = []
 
@@ -85,13 +85,13 @@ def hammer(call: Callable[[], Any]) -> list[Any]:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=one) for _ in range(THREADS)]
-    for thread in threads:
+    started = [threading.Thread(target=one) for _ in range(threads)]
+    for thread in started:
         thread.start()
-    for thread in threads:
+    for thread in started:
         thread.join()
     assert not errors, errors
-    assert len(results) == THREADS
+    assert len(results) == threads
     return results
 
 
