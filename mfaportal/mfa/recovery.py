@@ -122,17 +122,32 @@ class RecoveryContacts:
 
 
 def recovery_contacts(
-    user: DirectoryUser, service: ServiceSettings | None = None
+    user: DirectoryUser,
+    service: ServiceSettings | None = None,
+    *,
+    methods: list[VerificationMethod] | None = None,
 ) -> RecoveryContacts:
+    """``methods``: the user's methods when the caller has read them all already (in their
+    usual order), so the authentication phone costs no query of its own."""
     service = service or ServiceSettings.load()
     email = AuthenticationEmail.objects.filter(user=user).first()
-    phone = (
-        VerificationMethod.objects.filter(
-            user=user, kind=VerificationMethod.Kind.AUTHENTICATION_PHONE
+    if methods is None:
+        phone = (
+            VerificationMethod.objects.filter(
+                user=user, kind=VerificationMethod.Kind.AUTHENTICATION_PHONE
+            )
+            .values_list("phone_number", flat=True)
+            .first()
         )
-        .values_list("phone_number", flat=True)
-        .first()
-    )
+    else:
+        phone = next(
+            (
+                m.phone_number
+                for m in sorted(methods, key=lambda m: (m.created_at, m.pk))
+                if m.kind == VerificationMethod.Kind.AUTHENTICATION_PHONE
+            ),
+            None,
+        )
     return RecoveryContacts(
         email=email.address if email else "",
         email_verified_at=email.verified_at if email else None,

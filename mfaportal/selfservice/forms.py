@@ -40,8 +40,10 @@ class PhoneFields(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The callable, not its list: a form only drawn never builds it (the picker is drawn
+        # from options made once per language, selfservice/templatetags/phone_picker.py).
         self.fields["country"] = forms.ChoiceField(
-            label=_("Country or region"), choices=country_choices(), initial=DEFAULT_REGION
+            label=_("Country or region"), choices=country_choices, initial=DEFAULT_REGION
         )
         self.fields["phone"] = forms.CharField(
             label=_("Phone number"), max_length=32, required=self.required_phone

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from mfaportal.core.models import AuditEvent
 from mfaportal.mfa.models import (
+    AuthenticationEmail,
     MfaState,
     RememberedDevice,
     ThrottleBucket,
@@ -24,6 +25,7 @@ from tests.selfservice.helpers import (
     last_call,
     last_code,
     secret_from_page,
+    service_set,
     session_proved,
 )
 
@@ -255,3 +257,40 @@ def test_each_country_picker_lists_every_country_once_with_its_own_choice_select
     spanish = client.get(SETUP, HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert ">Alemania (+49)</option>" in spanish
     assert ">Germany (+49)</option>" in client.get(SETUP).content.decode()
+
+
+def test_a_country_that_is_not_in_the_picker_is_refused_and_nothing_is_saved(
+    client: Client, adele
+) -> None:
+    """The country list is built only when a form checks a choice (issue 15): it is still
+    checked, and a forged value is shown back escaped, selecting nothing."""
+    before = list(VerificationMethod.objects.filter(user=adele).values_list("phone_number"))
+    forged = 'ZZ"><script>'
+    response = client.post(SETUP, form(**{"office-country": forged, "office-phone": "4255550199"}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Check the phone numbers below." in page
+    assert "<script>" not in page.split('name="office-country"', 1)[1].split("</select>")[0]
+    office = page.split('name="office-country"', 1)[1].split("</select>")[0]
+    assert " selected>" not in office
+    assert list(VerificationMethod.objects.filter(user=adele).values_list("phone_number")) == before
+
+
+@pytest.mark.parametrize(("password_reset", "queries"), [(True, 7), (False, 6)])
+def test_the_page_reads_what_it_shows_once(
+    client: Client, adele, django_assert_num_queries, password_reset: bool, queries: int
+) -> None:
+    """Issue 15: the session, the user, the service settings, the MFA row, the methods (once,
+    for the forms, the lists and the password-reset summary), the hardware tokens waiting,
+    and, where password reset is on, the authentication email."""
+    add_app(adele, default=False)
+    AuthenticationEmail.objects.create(
+        user=adele, address="adele@fabrikam.example", verified_at=timezone.now()
+    )
+    service_set(password_reset_enabled=password_reset, app_passwords_allowed=True)
+    client.get(SETUP)
+    with django_assert_num_queries(queries):
+        page = client.get(SETUP).content.decode()
+    assert ('href="/mfa/app-passwords/"' in page) is True
+    assert ("ad*****@fa*****.example" in page or "adele@fabrikam.example" in page) is password_reset
+    assert ("+1 425-555-0123" in page) is password_reset

@@ -50,12 +50,18 @@ def app_password_digest(value: str) -> str:
     return keyed_hash("".join(value.split()).lower(), purpose="app-password")
 
 
-def app_passwords_available(user: DirectoryUser, service: ServiceSettings | None = None) -> bool:
-    """Allowed by the admin, for a user whose account uses multi-factor authentication."""
+def app_passwords_available(
+    user: DirectoryUser, service: ServiceSettings | None = None, *, mfa: UserMfa | None = None
+) -> bool:
+    """Allowed by the admin, for a user whose account uses multi-factor authentication.
+    ``mfa``: the user's MFA row when the caller has read it already (no query then)."""
     service = service or ServiceSettings.load()
     if not service.app_passwords_allowed:
         return False
-    state = UserMfa.objects.filter(user=user).values_list("state", flat=True).first()
+    if mfa is not None:
+        state = mfa.state
+    else:
+        state = UserMfa.objects.filter(user=user).values_list("state", flat=True).first()
     return state in (MfaState.ENABLED, MfaState.ENFORCED)
 
 

@@ -1,9 +1,10 @@
-"""The country picker of the phone forms, drawn once per list of countries and reused.
+"""The country picker of the phone forms, drawn once per language and reused.
 
 A picker holds ~245 options and /mfa/setup/ shows three: drawn by a template loop, they were
-three quarters of that page's time (issue 15). The options are escaped once per language
-(the list of choices is the cache key, so a new language or a changed list draws anew);
-each render only marks the chosen country.
+three quarters of that page's time (issue 15). The options are escaped and joined once per
+language; each render only marks the chosen country, by replacing its opening tag. The
+forms' country fields take the list lazily (``country_choices`` as a callable), so a form
+that is only drawn never builds it; one that checks a choice does.
 """
 
 from __future__ import annotations
@@ -12,33 +13,25 @@ from functools import lru_cache
 
 from django import template
 from django.forms import BoundField
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
+
+from mfaportal.mfa.phones import DEFAULT_LANGUAGE, country_choices
 
 register = template.Library()
 
-Option = tuple[str, str, str]  # value, the option's HTML, the same option selected
 
-
-@lru_cache(maxsize=16)
-def _options(choices: tuple[tuple[str, str], ...]) -> tuple[Option, ...]:
-    return tuple(
-        (
-            str(value),
-            format_html('<option value="{}">{}</option>', value, label),
-            format_html('<option value="{}" selected>{}</option>', value, label),
-        )
-        for value, label in choices
-    )
+@lru_cache(maxsize=32)
+def _options(language: str) -> str:
+    """Every country's ``<option>``, in ``language`` (the active one when called)."""
+    return format_html_join("", '<option value="{}">{}</option>', country_choices())
 
 
 @register.simple_tag
 def country_options(field: BoundField) -> SafeString:
-    """The ``<option>`` elements of a country field, its current value selected."""
-    chosen = field.value()
-    choices = tuple((str(value), str(label)) for value, label in field.field.choices)  # type: ignore[attr-defined]
-    return SafeString(
-        "".join(
-            selected if value == chosen else plain for value, plain, selected in _options(choices)
-        )
-    )
+    """The ``<option>`` elements of a phone form's country field (the countries in the
+    active language), its current value selected."""
+    options = _options(get_language() or DEFAULT_LANGUAGE)
+    plain = format_html('<option value="{}">', field.value())
+    return SafeString(options.replace(plain, plain[:-1] + " selected>", 1))

@@ -42,7 +42,7 @@ from mfaportal.mfa.models import (
 )
 from mfaportal.mfa.passkeys import passkey_rows
 from mfaportal.mfa.phones import phone_international, phone_national, phone_region
-from mfaportal.mfa.recovery import recovery_contacts
+from mfaportal.mfa.recovery import password_reset_available, recovery_contacts
 from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
 from mfaportal.mfa.services import remembered_devices_restore
 from mfaportal.mfa.services.app_passwords import (
@@ -155,8 +155,10 @@ def _phone_initial(method: VerificationMethod | None) -> dict[str, str]:
     }
 
 
-def _setup_forms(user: DirectoryUser, data: Any = None) -> dict[str, Any]:
-    by_kind = {m.kind: m for m in user.methods.all()}
+def _setup_forms(
+    user: DirectoryUser, data: Any = None, *, methods: list[VerificationMethod] | None = None
+) -> dict[str, Any]:
+    by_kind = {m.kind: m for m in (user.methods.all() if methods is None else methods)}
     return {
         "auth_form": OptionalPhone(
             data, prefix="auth", initial=_phone_initial(by_kind.get(Kind.AUTHENTICATION_PHONE))
@@ -189,14 +191,17 @@ def _render_setup(
             "preferred_choices": _preferred_choices(methods, service),
             "preferred": strong_default(methods, mfa.default_method),
             "strong_methods": strong_authentication_methods(methods, mfa.default_method),
-            "app_passwords_tab": app_passwords_available(user, service),
+            "app_passwords_tab": app_passwords_available(user, service, mfa=mfa),
             "service": service,
-            "recovery": recovery_contacts(user, service),
+            # Shown only where password reset is on: no query for it otherwise.
+            "recovery": recovery_contacts(user, service, methods=methods)
+            if password_reset_available(service)
+            else None,
             "passkeys": passkey_rows(methods),
             "error": error,
             # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
             "hardware_tokens_waiting": list(user.hardware_oath_tokens.filter(method__isnull=True)),
-            **(forms or _setup_forms(user)),
+            **(forms or _setup_forms(user, methods=methods)),
         },
         status=status,
     )
