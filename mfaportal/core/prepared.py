@@ -1,18 +1,19 @@
 """Statements the ORM builds and compiles once, then runs with each request's values.
 
 For a hot query whose shape never changes (the signed-in user, the legacy endpoint's app
-password look-up), building and compiling it took the ORM about 1 ms a request, many times
+password look-up, the service settings, a flow, a user's methods), building and compiling it took the ORM about 1 ms a request, many times
 the query itself (issue 15). ``Prepared`` builds it once per database with stand-in values,
 which each call then replaces by its own. The cached SQL is immutable, so threads share it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import QuerySet
 
 
@@ -36,6 +37,8 @@ class Prepared:
         def adapted(value: Any) -> Any:
             if isinstance(value, datetime):
                 return connection.ops.adapt_datetimefield_value(value)
+            if isinstance(value, uuid.UUID) and not connection.features.has_native_uuid_field:
+                return value.hex  # as UUIDField stores it there
             return value
 
         swaps = [(adapted(s), adapted(v)) for s, v in zip(self._stand_ins, values, strict=True)]
@@ -47,3 +50,11 @@ class Prepared:
                     break
             bound.append(param)
         return sql, bound
+
+
+def prepared_rows(prepared: Prepared, model: type[Any], values: Sequence[Any]) -> list[Any]:
+    """The rows of ``model`` that ``prepared`` finds for these values, as model instances
+    (read on the model's read database)."""
+    alias = router.db_for_read(model)
+    sql, params = prepared.sql(alias, values)
+    return list(model._default_manager.db_manager(alias).raw(sql, params))

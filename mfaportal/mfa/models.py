@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from mfaportal.core.prepared import Prepared, prepared_rows
+
 
 class MfaState(models.IntegerChoices):
     DISABLED = 0, _("Disabled")
@@ -216,8 +218,17 @@ class ServiceSettings(models.Model):
 
     @classmethod
     def load(cls) -> ServiceSettings:
+        """The row, read fresh (an admin's change shows at once in every process) by a
+        statement compiled once (issue 15: most pages read it); made on first use."""
+        found = prepared_rows(_SERVICE_SETTINGS, cls, (1,))
+        if found:
+            return found[0]  # type: ignore[no-any-return]
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+# Compiled once per database (core.prepared): the stand-in for the row's id.
+_SERVICE_SETTINGS = Prepared(lambda pk: ServiceSettings.objects.filter(pk=pk), (-8_675_309,))
 
 
 # --- sign-in challenges, telephony, throttling (issue 4) -------------------------------------

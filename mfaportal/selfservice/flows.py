@@ -12,13 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.selfservice.models import Flow
 
@@ -111,11 +112,22 @@ def flow_current(request: HttpRequest, kind: str, *, hand_on: bool = False) -> F
     kept = handed.pop(kind, None)
     if kept is not None and kept[0] == flow_id:
         return kept[1]
-    row = Flow.objects.filter(pk=flow_id, kind=kind, expires_at__gt=timezone.now()).first()
-    state = _state(row) if row is not None else None
+    rows = prepared_rows(_CURRENT, Flow, (flow_id, kind, timezone.now()))
+    state = _state(rows[0]) if rows else None
     if hand_on:
         handed[kind] = (flow_id, state)
     return state
+
+
+# Read on most requests of a flow's pages: compiled once per database (core.prepared).
+_CURRENT = Prepared(
+    lambda pk, kind, now: Flow.objects.filter(pk=pk, kind=kind, expires_at__gt=now),
+    (
+        uuid.UUID("00000000-0000-4000-8000-00000badcafe"),
+        "stand-in kind " + "k" * 32,
+        datetime(2001, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC),
+    ),
+)
 
 
 def flow_reread(flow: FlowState) -> FlowState | None:

@@ -7,11 +7,12 @@ from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import pytest
+from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa
+from mfaportal.mfa.models import MfaState, RememberedDevice, UserMfa, VerificationMethod
 from mfaportal.mfa.remembered import remembered_device_cookie_name
 from mfaportal.mfa.services import remembered_devices_restore
 from mfaportal.selfservice.models import Flow
@@ -118,6 +119,34 @@ def test_the_challenge_page_reads_the_sign_in_and_the_methods_once(
     with django_assert_max_num_queries(5):
         page = client.get(reverse("signin_flow:verify")).content.decode()
     assert "Enter the code displayed in the authenticator app" in page
+
+
+def test_the_challenge_page_compiles_the_sign_in_the_settings_and_the_methods_reads_once(
+    client: Client, monkeypatch
+) -> None:
+    """Issue 15: building and compiling a statement cost the ORM several times what running
+    it does. The sign-in under way, the service settings and the methods are read by
+    statements compiled once; each page view only binds its values."""
+    user = make_user("adele@contoso.test", state=MfaState.ENFORCED)
+    add_app(user, mode="code")
+    password_step(client, "adele@contoso.test")
+    client.get(reverse("signin_flow:verify"))
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args, **kwargs):
+        compiled.append(self.query.model._meta.db_table if self.query.model else "")
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    page = client.get(reverse("signin_flow:verify")).content.decode()
+    assert "Enter the code displayed in the authenticator app" in page
+    built = set(compiled)
+    assert not built & {"selfservice_flow", "mfa_servicesettings", "mfa_verificationmethod"}
+    # A change shows at once: nothing is kept between requests but the statements.
+    VerificationMethod.objects.filter(user=user).delete()
+    add_app(user, mode="notification")
+    assert "Approve sign in request" in client.get(reverse("signin_flow:verify")).content.decode()
 
 
 def test_other_verification_options_lists_every_registered_option(client: Client) -> None:

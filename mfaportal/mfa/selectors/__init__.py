@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
 
@@ -11,6 +12,17 @@ from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMeth
 class StrongAuthenticationMethod(TypedDict):
     methodType: str
     isDefault: bool
+
+
+def user_methods(user: DirectoryUser) -> list[VerificationMethod]:
+    """The user's registered methods, oldest first, by a statement compiled once (issue 15:
+    the sign-in challenge and Additional security verification read them on every view)."""
+    return prepared_rows(_USER_METHODS, VerificationMethod, (user.pk,))
+
+
+_USER_METHODS = Prepared(
+    lambda user_id: VerificationMethod.objects.filter(user_id=user_id), (-8_675_309,)
+)
 
 
 def user_mfa(user: DirectoryUser) -> UserMfa:

@@ -43,7 +43,7 @@ from mfaportal.mfa.models import (
 from mfaportal.mfa.passkeys import passkey_rows
 from mfaportal.mfa.phones import phone_international, phone_national, phone_region
 from mfaportal.mfa.recovery import password_reset_available, recovery_contacts
-from mfaportal.mfa.selectors import strong_authentication_methods, user_mfa
+from mfaportal.mfa.selectors import strong_authentication_methods, user_methods, user_mfa
 from mfaportal.mfa.services import remembered_devices_restore
 from mfaportal.mfa.services.app_passwords import (
     MAX_PER_USER,
@@ -178,7 +178,7 @@ def _render_setup(
     user = signed_in_user(request)
     service = ServiceSettings.load()
     mfa = user_mfa(user)
-    methods = list(user.methods.all())
+    methods = user_methods(user)
     by_kind = {m.kind: m for m in methods}
     return render(
         request,

@@ -30,7 +30,7 @@ from mfaportal.mfa.models import (
 )
 from mfaportal.mfa.phones import phone_mask
 from mfaportal.mfa.recovery import password_reset_available
-from mfaportal.mfa.selectors import user_mfa
+from mfaportal.mfa.selectors import user_methods, user_mfa
 from mfaportal.mfa.services.signin_log import signin_record
 from mfaportal.mfa.signin import (
     Next,
@@ -293,7 +293,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         if fast is not None:
             return fast
     # Read once: for the options, and for the one on screen below.
-    methods = list(VerificationMethod.objects.filter(user=user))
+    methods = user_methods(user)
     options = signin_options(user, service, methods)
     option = next(
         (o for o in options if o.key == found.flow.get("option")), None
