@@ -1,20 +1,39 @@
 """Statements the ORM builds and compiles once, then runs with each request's values.
 
 For a hot query whose shape never changes (the signed-in user, the legacy endpoint's app
-password look-up, the service settings, a flow, a user's methods), building and compiling it took the ORM about 1 ms a request, many times
-the query itself (issue 15). ``Prepared`` builds it once per database with stand-in values,
-which each call then replaces by its own. The cached SQL is immutable, so threads share it.
+password look-up, the service settings, a flow, a user's methods), building and compiling it
+took the ORM about 1 ms a request, many times the query itself (issue 15). ``Prepared``
+builds it once per database with stand-in values, which each call then replaces by its own.
+The cached SQL is immutable, so threads share it. ``prepared_rows`` runs such a statement
+and makes model instances as the ORM would (converters, ``select_related`` objects,
+annotations), from what the first compilation worked out.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connections, router
 from django.db.models import QuerySet
+from django.db.models.query import get_related_populators
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How a compiled statement's rows become model instances (ModelIterable's recipe)."""
+
+    model: Any
+    start: int
+    end: int
+    init_list: list[str]
+    related: list[Any]
+    annotations: dict[str, int]
+    converters: dict[int, Any]
+    compiler: Any
 
 
 class Prepared:
@@ -24,14 +43,36 @@ class Prepared:
         self._build = build
         self._stand_ins = tuple(stand_ins)
         self._statements: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
+        self._shapes: dict[tuple[str, str], _Shape] = {}
+
+    def _compile(self, alias: str, key: tuple[str, str]) -> None:
+        compiler = self._build(*self._stand_ins).query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        klass_info = compiler.klass_info
+        if klass_info is not None:
+            select = compiler.select
+            fields = klass_info["select_fields"]
+            start, end = fields[0], fields[-1] + 1
+            self._shapes[key] = _Shape(
+                model=klass_info["model"],
+                start=start,
+                end=end,
+                init_list=[column[0].target.attname for column in select[start:end]],
+                related=get_related_populators(klass_info, select, alias),
+                annotations=dict(compiler.annotation_col_map or {}),
+                converters=compiler.get_converters(
+                    [column[0] for column in select[: compiler.col_count]]
+                ),
+                compiler=compiler,
+            )
+        self._statements[key] = (sql, tuple(params))
 
     def sql(self, alias: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """The statement and its parameters for these values, on database ``alias``."""
         connection = connections[alias]
         key = (alias, connection.vendor)
         if key not in self._statements:
-            query = self._build(*self._stand_ins).query
-            self._statements[key] = query.get_compiler(using=alias).as_sql()
+            self._compile(alias, key)
         sql, params = self._statements[key]
 
         def adapted(value: Any) -> Any:
@@ -51,10 +92,27 @@ class Prepared:
             bound.append(param)
         return sql, bound
 
+    def shape(self, alias: str) -> _Shape:
+        return self._shapes[(alias, connections[alias].vendor)]
+
 
 def prepared_rows(prepared: Prepared, model: type[Any], values: Sequence[Any]) -> list[Any]:
-    """The rows of ``model`` that ``prepared`` finds for these values, as model instances
-    (read on the model's read database)."""
+    """The model instances ``prepared`` finds for these values, as the ORM makes them (with
+    any ``select_related`` objects and annotations), read on the model's read database."""
     alias = router.db_for_read(model)
     sql, params = prepared.sql(alias, values)
-    return list(model._default_manager.db_manager(alias).raw(sql, params))
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    shape = prepared.shape(alias)
+    if shape.converters:
+        rows = list(shape.compiler.apply_converters(rows, shape.converters))
+    found = []
+    for row in rows:
+        obj = shape.model.from_db(alias, shape.init_list, row[shape.start : shape.end])
+        for populator in shape.related:
+            populator.populate(row, obj)
+        for name, position in shape.annotations.items():
+            setattr(obj, name, row[position])
+        found.append(obj)
+    return found

@@ -28,6 +28,7 @@ from mfaportal.core.audit import ChangeContext
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.models import AuditSource
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa.models import ServiceSettings
@@ -88,7 +89,8 @@ def pending(request: HttpRequest, *, stage: str | None = None) -> Pending | None
         return None
     if (stage is not None and flow.stage != stage) or flow.user_id is None:
         return None
-    user = DirectoryUser.objects.filter(pk=flow.user_id).select_related("mfa").first()
+    found = prepared_rows(_PENDING_USER, DirectoryUser, (flow.user_id,))
+    user = found[0] if found else None
     if (
         user is None
         or not user.account_enabled
@@ -97,6 +99,12 @@ def pending(request: HttpRequest, *, stage: str | None = None) -> Pending | None
         pending_clear(request)
         return None
     return Pending(user, flow)
+
+
+# The sign-in's user with their MFA row, read on every page of a sign-in: compiled once.
+_PENDING_USER = Prepared(
+    lambda pk: DirectoryUser.objects.filter(pk=pk).select_related("mfa"), (-8_675_309,)
+)
 
 
 def pending_user(request: HttpRequest, *, stage: str | None = None) -> DirectoryUser | None:
