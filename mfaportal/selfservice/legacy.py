@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import router
 from django.db.models import F, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -31,7 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from mfaportal.core.client_ip import client_ip, client_ip_for_trust
-from mfaportal.core.prepared import Prepared
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import (
@@ -291,12 +290,11 @@ def _app_password_fast_path(
     subqueries. Anything else (no match, another user's, a policy refusal) returns None
     and goes the general way, which decides it."""
     now = timezone.now()
-    alias = router.db_for_read(AppPassword)
-    sql, params = _FAST_PATH.sql(alias, (app_password_digest(secret), *keys, now))
-    # Any: the raw query adds the annotations as attributes the model does not declare.
-    match: Any = next(iter(AppPassword.objects.db_manager(alias).raw(sql, params)), None)
-    if match is None:
+    found = prepared_rows(_FAST_PATH, AppPassword, (app_password_digest(secret), *keys, now))
+    if not found:
         return None
+    # Any: the annotations are attributes the model does not declare.
+    match: Any = found[0]
     user = DirectoryUser(
         pk=match.user_id,
         user_principal_name=match.user_principal_name,

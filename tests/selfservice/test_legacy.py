@@ -160,6 +160,44 @@ def test_a_valid_app_password_costs_no_query_building_once_the_first_was_answere
     assert compiled == []  # the sign-in log's INSERT has a compiler of its own
 
 
+def test_a_valid_app_password_builds_no_statement_at_all_and_is_still_logged(
+    client: Client, monkeypatch
+) -> None:
+    """Issue 15: the sign-in log's INSERT is the same statement for every answer too; the
+    ORM built a model object and compiled the INSERT each time. The row is still written,
+    whole, once per answer."""
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    from mfaportal.mfa.models import SignInEvent
+
+    value = user_with_app_password(MfaState.ENFORCED, registered=True)
+    assert legacy(client, "adele@contoso.test", value).status_code == 200
+    compiled: list[str] = []
+    for compiler in (SQLCompiler, SQLInsertCompiler):
+        as_sql = compiler.as_sql
+
+        def counting(self, *args, _as_sql=as_sql, **kwargs):
+            compiled.append(type(self).__name__)
+            return _as_sql(self, *args, **kwargs)
+
+        monkeypatch.setattr(compiler, "as_sql", counting)
+    response = legacy(client, "adele@contoso.test", value, REMOTE_ADDR="2001:db8::7")
+    assert response.status_code == 200
+    assert compiled == []
+    monkeypatch.undo()
+    latest = SignInEvent.objects.order_by("-id").first()
+    assert latest is not None and SignInEvent.objects.count() == 2
+    assert (latest.user_label, latest.address, latest.client, latest.asked, latest.result) == (
+        "adele@contoso.test",
+        "2001:db8::7",
+        "legacy",
+        "app_password",
+        "success",
+    )
+    assert latest.user is not None and latest.user.user_principal_name == "adele@contoso.test"
+    assert timezone.now() - latest.at < timedelta(minutes=1)
+
+
 def test_a_user_hammering_wrong_passwords_gets_429_with_retry_after(client: Client) -> None:
     value = user_with_app_password(MfaState.ENFORCED, registered=True)
     for _ in range(10):

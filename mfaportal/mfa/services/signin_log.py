@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from mfaportal.directory.models import DirectoryUser
@@ -66,16 +66,43 @@ def signin_record(
 ) -> None:
     """Record one sign-in attempt. ``typed_name`` is the user name as typed, kept when no
     user matches it; never pass a password or code here."""
-    SignInEvent.objects.create(
-        user=user,
-        user_label=_label(user, typed_name),
-        address=_address(address),
-        client=client,
-        asked=asked,
-        result=result,
-        reason=reason,
+    _insert(
+        timezone.now(),
+        user.pk if user is not None else None,
+        _label(user, typed_name),
+        _address(address),
+        str(client),
+        str(asked),
+        str(result),
+        str(reason),
     )
     _prune_when_due()
+
+
+# The columns the INSERT names, in order; the statement is written once per database: the
+# ORM built a model object and compiled the same INSERT on every sign-in (issue 15).
+_COLUMNS = ("at", "user", "user_label", "address", "client", "asked", "result", "reason")
+_statements: dict[tuple[str, str], str] = {}
+
+
+def _insert(*values: object) -> None:
+    alias = router.db_for_write(SignInEvent)
+    connection = connections[alias]
+    fields = [SignInEvent._meta.get_field(name) for name in _COLUMNS]
+    key = (alias, connection.vendor)
+    if key not in _statements:
+        # Only the model's own table and column names, quoted; every value is a parameter.
+        quote = connection.ops.quote_name
+        table = quote(SignInEvent._meta.db_table)
+        columns = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr]
+        slots = ", ".join(["%s"] * len(fields))
+        _statements[key] = f"INSERT INTO {table} ({columns}) VALUES ({slots})"  # noqa: S608
+    params = [
+        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        for field, value in zip(fields, values, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_statements[key], params)
 
 
 def _prune_when_due() -> None:
