@@ -282,6 +282,8 @@ def passkey_rows(methods: list[VerificationMethod]) -> list[dict[str, object]]:
     """A person's passkeys as their pages list them: the method, the authenticator's model
     where its AAGUID is known, and when it was last used."""
     ids = [m.pk for m in methods if m.kind == VerificationMethod.Kind.PASSKEY]
+    if not ids:
+        return []
     credentials = {c.method_id: c for c in PasskeyCredential.objects.filter(method_id__in=ids)}
     rows: list[dict[str, object]] = []
     for method in methods:

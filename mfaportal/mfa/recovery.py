@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record
 from mfaportal.core.modes import local_mode
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.interface import Directory
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.services import password_set
@@ -130,7 +131,8 @@ def recovery_contacts(
     """``methods``: the user's methods when the caller has read them all already (in their
     usual order), so the authentication phone costs no query of its own."""
     service = service or ServiceSettings.load()
-    email = AuthenticationEmail.objects.filter(user=user).first()
+    emails = prepared_rows(_EMAIL, AuthenticationEmail, (user.pk,))
+    email = emails[0] if emails else None
     if methods is None:
         phone = (
             VerificationMethod.objects.filter(
@@ -156,6 +158,12 @@ def recovery_contacts(
         required=methods_required(user, service),
         enabled=password_reset_available(service),
     )
+
+
+# Read by Additional security verification on every view: compiled once.
+_EMAIL = Prepared(
+    lambda user_id: AuthenticationEmail.objects.filter(user_id=user_id), (-8_675_309,)
+)
 
 
 def registered_for_password_reset(

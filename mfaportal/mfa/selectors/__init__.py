@@ -26,11 +26,20 @@ _USER_METHODS = Prepared(
 
 
 def user_mfa(user: DirectoryUser) -> UserMfa:
-    """The user's MFA row; a user without one is Disabled with nothing registered."""
+    """The user's MFA row; a user without one is Disabled with nothing registered. Read
+    with the user where the caller did, else by a statement compiled once, and kept on the
+    user as ``user.mfa`` would keep it."""
+    descriptor: Any = DirectoryUser.mfa  # the stubs do not know the reverse descriptor
+    if not descriptor.is_cached(user):
+        found = prepared_rows(_USER_MFA, UserMfa, (user.pk,))
+        descriptor.related.set_cached_value(user, found[0] if found else None)
     try:
         return user.mfa
     except UserMfa.DoesNotExist:
         return UserMfa(user=user)
+
+
+_USER_MFA = Prepared(lambda user_id: UserMfa.objects.filter(user_id=user_id), (-8_675_309,))
 
 
 def strong_authentication_methods(

@@ -25,12 +25,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.permissions import signed_in_required
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.selectors import session_proved_at, signed_in_user
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa import challenges, throttle, totp
 from mfaportal.mfa.models import (
     AppPassword,
+    HardwareOathToken,
     MethodType,
     ServiceSettings,
     SignInAsked,
@@ -200,11 +202,20 @@ def _render_setup(
             "passkeys": passkey_rows(methods),
             "error": error,
             # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
-            "hardware_tokens_waiting": list(user.hardware_oath_tokens.filter(method__isnull=True)),
+            "hardware_tokens_waiting": prepared_rows(
+                _TOKENS_WAITING, HardwareOathToken, (user.pk,)
+            ),
             **(forms or _setup_forms(user, methods=methods)),
         },
         status=status,
     )
+
+
+# Read on every view of the page: compiled once (core.prepared).
+_TOKENS_WAITING = Prepared(
+    lambda user_id: HardwareOathToken.objects.filter(user_id=user_id, method__isnull=True),
+    (-8_675_309,),
+)
 
 
 def strong_default(methods: list[VerificationMethod], default: str) -> str:
