@@ -29,7 +29,7 @@ def _copy() -> dict[str, Any]:
     from bench.floor.models import AppPassword, AuditRow, JobRow, TenantUser
 
     models = (TenantUser, AuditRow, JobRow, AppPassword, User)
-    through = [field.remote_field.through._meta.db_table for field in User._meta.many_to_many]
+    through = [f"auth_user_{field.name}" for field in User._meta.many_to_many]
     with connection.cursor() as cursor:
         for table in [*through, *(model._meta.db_table for model in models)]:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
