@@ -2,7 +2,7 @@
 
 The portal runs with the shipped ``gunicorn.conf.py`` (its workers and threads from the
 environment, as in production); the floor with two sync workers, as the floors file measured
-it. A client of ``concurrency`` threads in this process asks for the first page, a new
+it, each signed in by its own session cookie. A client of ``concurrency`` threads in this process asks for the first page, a new
 connection per request, for ``seconds`` per round; rounds alternate between the two servers
 so that machine load falls on both alike. Figures: requests per second and p50 / p99 ms.
 """
@@ -136,6 +136,7 @@ def gunicorn_compare(
     database_url: str,
     floor_database: dict[str, Any],
     session_key: str,
+    floor_session_key: str,
     rounds: int = 3,
     seconds: float = 4.0,
     concurrency: int = 8,
@@ -156,7 +157,7 @@ def gunicorn_compare(
             ["--workers", "2", "bench.floor.wsgi:application"],
             {"FLOOR_DATABASE": json.dumps(floor_database, default=str)},
             "/users/",
-            host,
+            {**host, "Cookie": f"sessionid={floor_session_key}"},
         )
         try:
             compare([portal, floor], rounds, seconds, concurrency)

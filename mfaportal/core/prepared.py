@@ -7,6 +7,9 @@ builds it once per database with stand-in values, which each call then replaces 
 The cached SQL is immutable, so threads share it. ``prepared_rows`` runs such a statement
 and makes model instances as the ORM would (converters, ``select_related`` objects,
 annotations), from what the first compilation worked out.
+
+A text stand-in also stands in for the pattern a prefix lookup (``istartswith``) makes of it,
+so a search term can be one of the values.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from typing import Any
 from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.query import get_related_populators
+
+
+def like_prefix(term: str) -> str:
+    """The LIKE pattern of the values that start with ``term``, as Django words it for
+    ``startswith``/``istartswith``: the wildcards and the escape character escaped."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,11 @@ class Prepared:
             return value
 
         swaps = [(adapted(s), adapted(v)) for s, v in zip(self._stand_ins, values, strict=True)]
+        swaps += [
+            (like_prefix(s), like_prefix(v))
+            for s, v in zip(self._stand_ins, values, strict=True)
+            if isinstance(s, str) and isinstance(v, str)
+        ]
         bound = []
         for param in params:
             for stand_in, value in swaps:

@@ -210,6 +210,32 @@ def test_wildcards_in_names_match_only_themselves(
     assert names(admin_client.get(USERS, {"q": "a_"})) == ["a_b team"]
 
 
+def test_each_search_role_and_page_lists_its_own_users_when_asked_one_after_another(
+    admin_client: Client, tenant: None
+) -> None:
+    """The page's statements are compiled once per shape and bound to each request's values:
+    a search, a role or a cursor asked after another of the same shape gets its own rows."""
+    assert names(admin_client.get(USERS, {"q": "ade"})) == ["Adele Vance"]
+    assert names(admin_client.get(USERS, {"q": "ale"})) == ["Alex Wilber"]
+    assert names(admin_client.get(USERS, {"q": "meg"})) == ["Megan Bowen"]
+    exchange = roles.ROLES_BY_TEMPLATE_ID["29232cdf-9323-42fd-ade2-1d097af3e4de"]
+    for role, expected in [
+        (roles.GLOBAL_ADMINISTRATOR, ["MOD Administrator"]),
+        (exchange, ["Megan Bowen"]),
+        (roles.GLOBAL_ADMINISTRATOR, ["MOD Administrator"]),
+    ]:
+        assert names(admin_client.get(USERS, {"view": f"role:{role.template_id}"})) == expected
+    first = admin_client.get(USERS, {"size": 25})
+    assert names(first)[0] == "Adele Vance"
+    after = Cursor("ALEX WILBER", DirectoryUser.objects.by_upn("alex@contoso.test").get().id)
+    assert names(admin_client.get(USERS, {"after": after.encode()})) == [
+        "Megan Bowen",
+        "MOD Administrator",
+    ]
+    after = Cursor("ADELE VANCE", DirectoryUser.objects.by_upn("adele@contoso.test").get().id)
+    assert names(admin_client.get(USERS, {"after": after.encode()}))[0] == "Alex Wilber"
+
+
 def test_non_ascii_and_html_special_names_are_found_and_escaped(
     admin_client: Client, admin: DirectoryUser
 ) -> None:

@@ -6,16 +6,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 
 from mfaportal.core.params import db_id, db_text
+from mfaportal.core.prepared import Prepared, like_prefix
 from mfaportal.core.roles import LIMITED_ROLES_BY_ID, ROLES_BY_TEMPLATE_ID
 from mfaportal.directory.models import (
     DirectoryRole,
@@ -110,7 +112,7 @@ def _search_ids(term: str) -> RawSQL:
     Materialized, the match set is computed first, whatever the planner guesses; and a CTE
     scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
     cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
-    pattern = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = like_prefix(term)
     if connection.vendor == "postgresql":
         match = "UPPER({}::text) LIKE UPPER(%s)"
     else:
@@ -284,6 +286,111 @@ def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
     )
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What makes one users-page statement differ from another, its values aside: each
+    shape is built and compiled once per database (core.prepared), then bound to each
+    request's role, search term and cursor."""
+
+    view: str
+    status: str
+    search: bool
+    cursor: bool
+    ahead: bool
+    reverse: bool
+    field: str
+    size: int
+
+
+def _view_kind(view: str) -> str:
+    """The view as users_matching reads it: a role's id is a value, not part of the shape."""
+    if view.startswith(ROLE_VIEW_PREFIX):
+        return ROLE_VIEW_PREFIX
+    return view if view in (VIEW_BLOCKED, VIEW_ALL) else VIEW_ALLOWED
+
+
+def _page_query(
+    shape: _Shape, stage: str, role: str, term: str, cursor_value: str, cursor_id: int
+) -> QuerySet[Any]:
+    """The users page's statement: ``stage`` "page" (no search), "window" (the search among
+    the next SEARCH_WINDOW users in list order) or "all" (every match, gathered first)."""
+    view = shape.view + role if shape.view == ROLE_VIEW_PREFIX else shape.view
+    user_filter = UserFilter(view=view, status=shape.status, search=term if shape.search else "")
+    cursor = Cursor(cursor_value, cursor_id) if shape.cursor else None
+    ordering = [
+        F("sort_key").desc() if shape.reverse else F("sort_key").asc(),
+        "-id" if shape.reverse else "id",
+    ]
+    if stage == "window":
+        # Matches up to the SEARCH_WINDOW-th user in list order (or the last, when fewer
+        # remain), found by walking the ordered index from the cursor; the window's end is
+        # an index-only probe, a subquery of the same statement.
+        window = DirectoryUser.objects.annotate(sort_key=Upper(shape.field))
+        if cursor is not None:
+            window = window.filter(_after(cursor, ahead=shape.ahead))
+        keys_sql, keys_params = (
+            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
+        )
+        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
+            f"SELECT {'MAX' if shape.ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
+            keys_params,
+        )
+        users = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(shape.field))
+        users = users.filter(**{"sort_key__lte" if shape.ahead else "sort_key__gte": end})
+    else:
+        users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
+    if cursor is not None:
+        users = users.filter(_after(cursor, ahead=shape.ahead))
+    if stage == "all":
+        # Sorted by an order no index can supply, so the planner cannot walk the whole
+        # ordered index testing each row.
+        key = _Unindexed(Upper(shape.field))
+        ordering = [key.desc() if shape.reverse else key.asc(), ordering[1]]
+    return users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: shape.size + 1]
+
+
+# Values no request passes (core.prepared): a role id, a search term, a cursor.
+_STAND_INS = (
+    "stand-in role " + "r" * 24,
+    "qzjxstandinsearchqzjx",
+    "stand-in cursor " + "c" * 24,
+    -8_675_311,
+)
+_STATUSES = {STATUS_ANY, *(state.name.lower() for state in MfaState)}
+_STATEMENTS: dict[tuple[_Shape, str], Prepared] = {}
+
+
+def _page_rows(
+    shape: _Shape, stage: str, values: tuple[str, str, str, int]
+) -> list[tuple[Any, ...]]:
+    """The rows of one stage of the page, by its statement compiled once; a page size the
+    list doesn't offer is built afresh, so no address can grow the cache."""
+    if shape.size not in PAGE_SIZES or shape.status not in _STATUSES:
+        return list(_page_query(shape, stage, *values))
+    prepared = _STATEMENTS.get((shape, stage))
+    if prepared is None:
+        prepared = Prepared(lambda *stand_ins: _page_query(shape, stage, *stand_ins), _STAND_INS)
+        _STATEMENTS[(shape, stage)] = prepared
+    alias = router.db_for_read(DirectoryUser)
+    sql, params = prepared.sql(alias, values)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [
+        (
+            id_,
+            oid if isinstance(oid, uuid.UUID) else uuid.UUID(oid),
+            name,
+            upn,
+            state,
+            bool(lic),
+            bool(enabled),
+            key,
+        )
+        for id_, oid, name, upn, state, lic, enabled, key in found
+    ]
+
+
 def users_page(
     user_filter: UserFilter,
     *,
@@ -307,43 +414,32 @@ def users_page(
     cursor = before if backwards else after
     # Ahead in the list's direction: greater when ascending (or lesser going back).
     ahead = descending == backwards
-    users = users_matching(user_filter).annotate(sort_key=Upper(field))
-    if cursor is not None:
-        users = users.filter(_after(cursor, ahead=ahead))
     reverse = descending != backwards
-    ordering = [
-        F("sort_key").desc() if reverse else F("sort_key").asc(),
-        "-id" if reverse else "id",
-    ]
-
+    shape = _Shape(
+        view=_view_kind(user_filter.view),
+        status=user_filter.status,
+        search=bool(user_filter.search),
+        cursor=cursor is not None,
+        ahead=ahead,
+        reverse=reverse,
+        field=field,
+        size=size,
+    )
+    values = (
+        user_filter.view.removeprefix(ROLE_VIEW_PREFIX),
+        user_filter.search,
+        cursor.value if cursor else "",
+        cursor.id if cursor else 0,
+    )
     if not user_filter.search:
-        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        found = _page_rows(shape, "page", values)
     else:
-        # The window: matches up to the SEARCH_WINDOW-th user in list order (or the last,
-        # when fewer remain), found by walking the ordered index from the cursor; the
-        # window's end is an index-only probe, a subquery of the same statement.
-        window = DirectoryUser.objects.annotate(sort_key=Upper(field))
-        if cursor is not None:
-            window = window.filter(_after(cursor, ahead=ahead))
-        keys_sql, keys_params = (
-            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
-        )
-        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
-            f"SELECT {'MAX' if ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
-            keys_params,
-        )
-        bounded = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(field))
-        if cursor is not None:
-            bounded = bounded.filter(_after(cursor, ahead=ahead))
-        bounded = bounded.filter(**{"sort_key__lte" if ahead else "sort_key__gte": end})
-        found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        # The window first: a page of matches among the next SEARCH_WINDOW users in list
+        # order (the usual case) costs a short index range scan. Otherwise every match is
+        # gathered first, then sorted.
+        found = _page_rows(shape, "window", values)
         if len(found) <= size:
-            # Not a page of matches in the window: every match
-            # gathered first (_search_ids), then sorted, by an order no index can supply, so
-            # the planner cannot walk the whole ordered index testing each row.
-            key = _Unindexed(Upper(field))
-            full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
-            found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+            found = _page_rows(shape, "all", values)
 
     rows: list[UserRow] = []
     keys: list[str] = []
