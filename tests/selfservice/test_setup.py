@@ -323,3 +323,25 @@ def test_the_page_compiles_its_reads_once(client: Client, adele, monkeypatch) ->
     UserMfa.objects.filter(user=adele).update(state=MfaState.ENABLED)
     page = client.get(SETUP).content.decode()
     assert "Activate your hardware token" in page and "state-enabled" in page
+
+
+def test_a_wrong_number_is_shown_back_tied_to_its_field_with_the_office_extension(
+    client: Client, adele
+) -> None:
+    """The phone rows are drawn by a tag (issue 15), with the same markup: labels, the
+    number's error announced with it, the office phone's extension."""
+    response = client.post(
+        SETUP, form(**{"office-phone": "12", "office-extension": "77", "alt-country": "GB"})
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<label for="id_office-phone">Phone number</label>' in page
+    assert (
+        '<input id="id_office-phone" name="office-phone" type="tel" autocomplete="tel-national"'
+        ' value="12" aria-invalid="true" aria-describedby="id_office-phone_error">'
+    ) in page
+    assert '<span class="errorlist" id="id_office-phone_error">' in page
+    assert '<label for="id_office-extension">Extension</label>' in page
+    assert 'name="office-extension" type="text" inputmode="numeric" value="77"' in page
+    assert 'id="id_alt-extension"' not in page and 'id="id_auth-extension"' not in page
+    assert '<select id="id_alt-country" name="alt-country">' in page
