@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 
 def like_prefix(term: str) -> str:

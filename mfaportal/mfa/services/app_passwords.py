@@ -58,6 +58,7 @@ def app_passwords_available(
     service = service or ServiceSettings.load()
     if not service.app_passwords_allowed:
         return False
+    state: int | None
     if mfa is not None:
         state = mfa.state
     else:

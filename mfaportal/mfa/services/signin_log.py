@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
@@ -88,17 +89,17 @@ _statements: dict[tuple[str, str], str] = {}
 def _insert(*values: object) -> None:
     alias = router.db_for_write(SignInEvent)
     connection = connections[alias]
-    fields = [SignInEvent._meta.get_field(name) for name in _COLUMNS]
+    fields: list[Any] = [SignInEvent._meta.get_field(name) for name in _COLUMNS]
     key = (alias, connection.vendor)
     if key not in _statements:
         # Only the model's own table and column names, quoted; every value is a parameter.
         quote = connection.ops.quote_name
         table = quote(SignInEvent._meta.db_table)
-        columns = ", ".join(quote(field.column) for field in fields)  # type: ignore[union-attr]
+        columns = ", ".join(quote(field.column) for field in fields)
         slots = ", ".join(["%s"] * len(fields))
         _statements[key] = f"INSERT INTO {table} ({columns}) VALUES ({slots})"  # noqa: S608
     params = [
-        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        field.get_db_prep_save(value, connection)
         for field, value in zip(fields, values, strict=True)
     ]
     with connection.cursor() as cursor:

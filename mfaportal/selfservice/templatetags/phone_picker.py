@@ -50,7 +50,7 @@ def phone_fields(form: Any, phone_label: str = "") -> SafeString:
     described = (
         format_html(' aria-invalid="true" aria-describedby="{}_error"', phone_id) if errors else ""
     )
-    parts = [
+    parts: list[str] = [
         format_html(
             '<div class="phone-row">\n  <p class="field">\n    <label for="{}">{}</label>\n'
             '    <select id="{}" name="{}">\n      {}\n    </select>\n  </p>\n',
