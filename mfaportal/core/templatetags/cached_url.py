@@ -1,28 +1,20 @@
-"""``{% url %}``, remembering what a URL with no arguments reverses to. A builtin library
-(TEMPLATES' ``builtins``), so its tag replaces Django's on every page.
-
-Each ``{% url 'name' %}`` reverses on every render, ~12 µs; a page such as the users tab
-holds about twenty (issue 15). A URL without arguments reverses to the same text for the
-same name, URL configuration, script prefix and application namespace, so that text is kept
-per process. A URL with arguments reverses as Django's tag does.
+"""``{% url %}``, reading a URL with no arguments from core.reversing, which keeps what it
+reverses to per process. A builtin library (TEMPLATES' ``builtins``), so its tag replaces
+Django's on every page. A URL with arguments reverses as Django's tag does.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django import template
 from django.template.base import Parser, Token
 from django.template.defaulttags import URLNode
 from django.template.defaulttags import url as django_url
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch
 from django.utils.html import conditional_escape
 
-register = template.Library()
+from mfaportal.core.reversing import reverse_plain
 
-# Bounded: a view name can come from a variable.
-_REVERSED: dict[tuple[Any, ...], str] = {}
-_KEPT_AT_MOST = 1000
+register = template.Library()
 
 
 class CachedURLNode(URLNode):
@@ -35,18 +27,12 @@ class CachedURLNode(URLNode):
         current_app = getattr(request, "current_app", None)
         if current_app is None:
             current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
-        key = (view_name, get_urlconf(), get_script_prefix(), current_app)
-        url = _REVERSED.get(key)
-        if url is None:
-            try:
-                url = reverse(view_name, current_app=current_app)
-            except NoReverseMatch:
-                if self.asvar is None:
-                    raise
-                url = ""
-            else:
-                if len(_REVERSED) < _KEPT_AT_MOST:
-                    _REVERSED[key] = url
+        try:
+            url = reverse_plain(view_name, current_app=current_app)
+        except NoReverseMatch:
+            if self.asvar is None:
+                raise
+            url = ""
         if self.asvar:
             context[self.asvar] = url
             return ""

@@ -9,12 +9,14 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, connections, router
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.utils.translation import get_language
 
 from mfaportal.core.params import db_id, db_text
 from mfaportal.core.prepared import Prepared, like_prefix
@@ -78,17 +80,26 @@ def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
     ``held``: the template ids of the roles somebody holds, when the caller has them (the
     signed-in admin's query brings them, admin_portal.backends); a role the portal knows by
     name then needs no query."""
-    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
-    roles: Iterable[DirectoryRole]
     if held is not None and all(
         template_id in ROLES_BY_TEMPLATE_ID or template_id in LIMITED_ROLES_BY_ID
         for template_id in held
     ):
-        roles = [DirectoryRole(template_id=template_id) for template_id in held]
-    else:
-        roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+        return list(_known_role_views(frozenset(held), get_language()))
+    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    return _views_of(roles)
+
+
+def _views_of(roles: Iterable[DirectoryRole]) -> list[tuple[str, str]]:
+    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
     labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
     return views + sorted(labelled, key=lambda view: view[1].casefold())
+
+
+@lru_cache(maxsize=64)
+def _known_role_views(held: frozenset[str], language: str | None) -> tuple[tuple[str, str], ...]:
+    """The View dropdown for roles the portal knows by name, in ``language``: the same for
+    every request of that language while the same roles have members."""
+    return tuple(_views_of(DirectoryRole(template_id=template_id) for template_id in held))
 
 
 class _Unindexed(Func):
