@@ -9,12 +9,14 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, connections, router
-from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.utils.translation import get_language
 
 from mfaportal.core.params import db_id, db_text
 from mfaportal.core.prepared import Prepared, like_prefix
@@ -78,17 +80,26 @@ def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
     ``held``: the template ids of the roles somebody holds, when the caller has them (the
     signed-in admin's query brings them, admin_portal.backends); a role the portal knows by
     name then needs no query."""
-    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
-    roles: Iterable[DirectoryRole]
     if held is not None and all(
         template_id in ROLES_BY_TEMPLATE_ID or template_id in LIMITED_ROLES_BY_ID
         for template_id in held
     ):
-        roles = [DirectoryRole(template_id=template_id) for template_id in held]
-    else:
-        roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+        return list(_known_role_views(frozenset(held), get_language()))
+    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    return _views_of(roles)
+
+
+def _views_of(roles: Iterable[DirectoryRole]) -> list[tuple[str, str]]:
+    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
     labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
     return views + sorted(labelled, key=lambda view: view[1].casefold())
+
+
+@lru_cache(maxsize=64)
+def _known_role_views(held: frozenset[str], language: str | None) -> tuple[tuple[str, str], ...]:
+    """The View dropdown for roles the portal knows by name, in ``language``: the same for
+    every request of that language while the same roles have members."""
+    return tuple(_views_of(DirectoryRole(template_id=template_id) for template_id in held))
 
 
 class _Unindexed(Func):
@@ -104,28 +115,48 @@ class _Unindexed(Func):
 SEARCH_COLUMNS = ("display_name", "user_principal_name", "mail")
 
 
-def _search_ids(term: str) -> RawSQL:
-    """The ids of the users whose name, user name or mail starts with ``term``
-    (case-insensitively), as a MATERIALIZED CTE over the three prefix indexes (directory
-    migration 0002), worded as Django words ``istartswith`` so those indexes serve it.
-
-    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
-    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
-    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
-    pattern = like_prefix(term)
+def _prefix_matches(term: str, *, distinct: bool = True) -> tuple[str, list[str]]:
+    """One SELECT of ids per search column (name, user name, mail) for the users whose
+    value starts with ``term`` (case-insensitively), worded as Django words ``istartswith`` so
+    the three prefix indexes (directory migration 0002) serve each; joined by UNION, or by
+    UNION ALL (a user may come once per column) when ``distinct`` is false."""
     if connection.vendor == "postgresql":
         match = "UPPER({}::text) LIKE UPPER(%s)"
     else:
         match = "{} LIKE %s ESCAPE '\\'"
     # Only fixed table and column names enter the SQL; the term is a parameter.
     table = connection.ops.quote_name(DirectoryUser._meta.db_table)
-    union = " UNION ".join(
+    sql = (" UNION " if distinct else " UNION ALL ").join(
         f"SELECT id FROM {table} WHERE {match.format(connection.ops.quote_name(column))}"  # noqa: S608
         for column in SEARCH_COLUMNS
     )
+    return sql, [like_prefix(term)] * len(SEARCH_COLUMNS)
+
+
+def _search_ids(term: str) -> RawSQL:
+    """The ids of the users whose name, user name or mail starts with ``term``, as a
+    MATERIALIZED CTE over the three prefix indexes.
+
+    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
+    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
+    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
+    union, params = _prefix_matches(term)
     return RawSQL(  # noqa: S611
         f"WITH matches AS MATERIALIZED ({union}) SELECT id FROM matches",  # noqa: S608
-        [pattern] * len(SEARCH_COLUMNS),
+        params,
+    )
+
+
+def _more_matches_than(term: str, count: int) -> RawSQL:
+    """Whether more than ``count`` index entries start with ``term``: at most ``count + 1``
+    of them are read (UNION ALL stops at the limit), so it costs little whatever the term.
+    A user counts once per column that matches, so this may say yes for fewer users, never
+    no for more."""
+    union, params = _prefix_matches(term, distinct=False)
+    return RawSQL(  # noqa: S611
+        f"(SELECT COUNT(*) FROM ({union} LIMIT {int(count) + 1}) bound) > {int(count)}",  # noqa: S608
+        params,
+        output_field=BooleanField(),
     )
 
 
@@ -337,6 +368,9 @@ def _page_query(
         )
         users = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(shape.field))
         users = users.filter(**{"sort_key__lte" if shape.ahead else "sort_key__gte": end})
+        # A term that a page's worth of users or fewer match cannot fill a page anywhere:
+        # the window is then not walked (a constant condition, tested before any row).
+        users = users.filter(_more_matches_than(term, shape.size))
     else:
         users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
     if cursor is not None:
