@@ -110,11 +110,25 @@ class Prepared:
         return self._shapes[(alias, connections[alias].vendor)]
 
 
-def prepared_rows(prepared: Prepared, model: type[Any], values: Sequence[Any]) -> list[Any]:
+Wrap = Callable[[str, list[Any], str], tuple[str, list[Any]]]
+
+
+def prepared_rows(
+    prepared: Prepared,
+    model: type[Any],
+    values: Sequence[Any],
+    *,
+    wrap: Wrap | None = None,
+    extra: Sequence[str] = (),
+) -> list[Any]:
     """The model instances ``prepared`` finds for these values, as the ORM makes them (with
-    any ``select_related`` objects and annotations), read on the model's read database."""
+    any ``select_related`` objects and annotations), read on the model's read database.
+    ``wrap(sql, params, alias)`` may turn the statement into one that answers the same
+    columns followed by ``extra`` ones, set on each instance under those names."""
     alias = router.db_for_read(model)
     sql, params = prepared.sql(alias, values)
+    if wrap is not None:
+        sql, params = wrap(sql, params, alias)
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -128,5 +142,7 @@ def prepared_rows(prepared: Prepared, model: type[Any], values: Sequence[Any]) -
             populator.populate(row, obj)
         for name, position in shape.annotations.items():
             setattr(obj, name, row[position])
+        for offset, name in enumerate(extra, start=len(row) - len(extra)):
+            setattr(obj, name, row[offset])
         found.append(obj)
     return found

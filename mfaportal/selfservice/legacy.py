@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import F, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -30,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from mfaportal.core.client_ip import client_ip, client_ip_for_trust
-from mfaportal.core.prepared import Prepared, prepared_rows
+from mfaportal.core.prepared import Prepared, Wrap, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa import throttle
 from mfaportal.mfa.models import (
@@ -52,7 +53,7 @@ from mfaportal.mfa.services.app_passwords import (
     app_password_service_parse,
     app_password_used,
 )
-from mfaportal.mfa.services.signin_log import signin_record
+from mfaportal.mfa.services.signin_log import signin_record, signin_record_with, signin_recorded
 from mfaportal.mfa.signin import (
     GuessLimits,
     address_is_familiar,
@@ -282,6 +283,35 @@ def _aware(value: Any) -> datetime | None:
     return parsed
 
 
+def _recording_success(username: str, service: str, address: str | None) -> Wrap:
+    """The look-up that also records the sign-in as a success where the checks below would
+    answer 200, and only there: the same conditions, the user name compared exactly as
+    stored (a name typed in another case is recorded by its own statement after)."""
+
+    def wrap(sql: str, params: list[Any], alias: str) -> tuple[str, list[Any]]:
+        return signin_record_with(
+            sql,
+            params,
+            when=(
+                "found.policy_allows AND found.user_enabled"
+                " AND found.user_principal_name = %s"
+                " AND found.mfa_state IN (%s, %s)"
+                " AND found.mfa_blocked_for_fraud_at IS NULL"
+                " AND found.blocked_until IS NULL"
+                " AND (found.service = '' OR found.service = %s)"
+            ),
+            when_params=[username, int(MfaState.ENABLED), int(MfaState.ENFORCED), service],
+            client=SignInClient.LEGACY,
+            asked=SignInAsked.APP_PASSWORD,
+            result=SignInResult.SUCCESS,
+            typed_name=username,
+            address=address,
+            alias=alias,
+        )
+
+    return wrap
+
+
 def _app_password_fast_path(
     username: str, secret: str, keys: list[str], *, service: str, address: str | None
 ) -> HttpResponse | None:
@@ -290,7 +320,14 @@ def _app_password_fast_path(
     subqueries. Anything else (no match, another user's, a policy refusal) returns None
     and goes the general way, which decides it."""
     now = timezone.now()
-    found = prepared_rows(_FAST_PATH, AppPassword, (app_password_digest(secret), *keys, now))
+    values = (app_password_digest(secret), *keys, now)
+    alias = router.db_for_read(AppPassword)
+    if connections[alias].vendor == "postgresql":
+        # The success's sign-in row written by the look-up itself: one round trip.
+        wrap = _recording_success(username, service, address)
+        found = prepared_rows(_FAST_PATH, AppPassword, values, wrap=wrap, extra=("recorded",))
+    else:  # in-process: a second statement costs next to nothing
+        found = prepared_rows(_FAST_PATH, AppPassword, values)
     if not found:
         return None
     # Any: the annotations are attributes the model does not declare.
@@ -320,7 +357,10 @@ def _app_password_fast_path(
             _logged(_NOT_FOR_THIS_SERVICE, user, username, address)
             return _not_for_this_service(match, service)
         app_password_used(match, service=service, address=address or "")
-        _logged(Verdict(user, SignInAsked.APP_PASSWORD), user, username, address)
+        if getattr(match, "recorded", 0):
+            signin_recorded()
+        else:
+            _logged(Verdict(user, SignInAsked.APP_PASSWORD), user, username, address)
         return JsonResponse(
             {"userPrincipalName": user.user_principal_name, "displayName": user.display_name}
         )

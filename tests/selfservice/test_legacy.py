@@ -198,6 +198,52 @@ def test_a_valid_app_password_builds_no_statement_at_all_and_is_still_logged(
     assert timezone.now() - latest.at < timedelta(minutes=1)
 
 
+def test_a_valid_app_password_is_answered_and_logged_in_one_round_trip_on_postgresql(
+    client: Client, django_assert_num_queries
+) -> None:
+    """Issue 15: on PostgreSQL the look-up itself records the success (a data-modifying
+    WITH): one round trip; on SQLite, in-process, the INSERT follows the look-up. Either way
+    exactly one row per answer, and a name typed in another case is recorded too."""
+    from django.db import connection
+
+    from mfaportal.mfa.models import SignInEvent
+
+    value = user_with_app_password(MfaState.ENFORCED, registered=True)
+    assert legacy(client, "adele@contoso.test", value).status_code == 200
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
+        assert legacy(client, "adele@contoso.test", value).status_code == 200
+    assert legacy(client, "Adele@Contoso.TEST", value).status_code == 200
+    rows = list(SignInEvent.objects.order_by("id").values_list("user_label", "result", "asked"))
+    assert rows == [("adele@contoso.test", "success", "app_password")] * 3
+    assert SignInEvent.objects.filter(user__user_principal_name="adele@contoso.test").count() == 3
+
+
+def test_an_app_password_refused_by_the_fast_path_is_logged_once_as_refused(
+    client: Client,
+) -> None:
+    """The look-up records only what will be answered 200: a fraud block, a policy that
+    no longer allows app passwords, a blocked account each leave one refusal row."""
+    from mfaportal.directory.models import DirectoryUser
+    from mfaportal.mfa.models import SignInEvent
+
+    value = user_with_app_password(MfaState.ENFORCED, registered=True)
+    UserMfa.objects.filter(user__user_principal_name="adele@contoso.test").update(
+        blocked_for_fraud_at=timezone.now()
+    )
+    assert legacy(client, "adele@contoso.test", value).status_code == 401
+    UserMfa.objects.update(blocked_for_fraud_at=None)
+    service_set(app_passwords_allowed=False)
+    assert legacy(client, "adele@contoso.test", value).status_code == 401
+    service_set(app_passwords_allowed=True)
+    DirectoryUser.objects.filter(user_principal_name="adele@contoso.test").update(
+        account_enabled=False
+    )
+    assert legacy(client, "adele@contoso.test", value).status_code == 401
+    assert (
+        list(SignInEvent.objects.order_by("id").values_list("result", flat=True)) == ["failure"] * 3
+    )
+
+
 def test_a_user_hammering_wrong_passwords_gets_429_with_retry_after(client: Client) -> None:
     value = user_with_app_password(MfaState.ENFORCED, registered=True)
     for _ in range(10):

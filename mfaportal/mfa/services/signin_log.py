@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +78,60 @@ def signin_record(
         str(result),
         str(reason),
     )
+    _prune_when_due()
+
+
+def signin_record_with(
+    select_sql: str,
+    select_params: Sequence[Any],
+    *,
+    when: str,
+    when_params: Sequence[Any],
+    client: SignInClient,
+    asked: SignInAsked,
+    result: SignInResult,
+    typed_name: str,
+    address: str | None = None,
+    alias: str,
+) -> tuple[str, list[Any]]:
+    """``select_sql`` (its rows named ``found``; a ``user_id`` column) that also records one
+    sign-in attempt for the row it finds where ``when`` holds, in the same statement: one
+    round trip where the look-up decides the answer (PostgreSQL only: a data-modifying
+    ``WITH``). Its rows gain a last column, 1 when the attempt was recorded; the caller then
+    calls ``signin_recorded`` instead of ``signin_record``. The label is ``typed_name``, so
+    ``when`` must hold only where it is the found user's name as stored."""
+    connection = connections[alias]
+    fields: list[Any] = [SignInEvent._meta.get_field(name) for name in _COLUMNS]
+    quote = connection.ops.quote_name
+    table = quote(SignInEvent._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    sql = (
+        f"WITH found AS ({select_sql}), "  # noqa: S608 (names quoted, values parameters)
+        f"recorded AS (INSERT INTO {table} ({columns}) "
+        "SELECT %s, found.user_id, %s, %s, %s, %s, %s, %s "
+        f"FROM found WHERE {when} RETURNING 1) "
+        "SELECT found.*, (SELECT COUNT(*) FROM recorded) FROM found"
+    )
+    values = (
+        timezone.now(),
+        None,
+        typed_name[:255],
+        _address(address),
+        str(client),
+        str(asked),
+        str(result),
+        str(SignInReason.NONE),
+    )
+    prepared = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values, strict=True)
+    ]
+    del prepared[1]  # the user comes from the row found
+    return sql, [*select_params, *prepared, *when_params]
+
+
+def signin_recorded() -> None:
+    """A sign-in attempt was recorded by ``signin_record_with``'s statement."""
     _prune_when_due()
 
 
