@@ -7,9 +7,12 @@ the pages never switch on ``BulkJob.kind`` (``kinds.job_kind`` finds a job's kin
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from django.utils.translation import gettext as _
 
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core.audit import ChangeContext
@@ -25,6 +28,19 @@ class Work:
     line: int | None = None
     username: str = ""
     state: int | None = None
+
+
+@dataclass(frozen=True)
+class RowsWritten:
+    """A chunk applied by statements that wrote its result rows too: how many of each
+    ``BulkJobRow.Outcome``."""
+
+    counts: Counter[str]
+
+
+def no_such_user() -> str:
+    """The result of a unit whose user was deleted after the job was asked for."""
+    return _("The user no longer exists.")
 
 
 class JobKind(Protocol):
@@ -46,7 +62,18 @@ class JobKind(Protocol):
         when nothing is left to prepare. It must resume where an interrupted run stopped."""
         ...
 
-    def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome: ...
+    def set_based(self, job: BulkJob) -> bool:
+        """Whether ``apply`` is a few statements whatever the chunk's size (it answers
+        ``RowsWritten``), so the job may take larger chunks without holding the database
+        longer."""
+        ...
+
+    def apply(
+        self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext
+    ) -> Outcome | RowsWritten:
+        """Apply a chunk within the caller's transaction: an ``Outcome`` per user for the
+        runner to write as result rows, or ``RowsWritten`` when the kind wrote them."""
+        ...
 
     def requested(self, job: BulkJob, work: Work) -> str:
         """What was asked for this unit, as the results CSV shows it."""

@@ -49,6 +49,9 @@ class UserSettingsJob:
     def prepare(self, job: BulkJob) -> bool:
         return False
 
+    def set_based(self, job: BulkJob) -> bool:
+        return False
+
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
         params = UserSettingsParams.of(job)
         return user_settings_manage(
