@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django.utils.translation import gettext as _
 
@@ -20,9 +20,9 @@ from mfaportal.core.models import AuditSource
 from mfaportal.core.outcome import Outcome
 
 
-@dataclass(frozen=True)
-class Work:
-    """One unit of a job: a user, and for a bulk update the file line and wanted state."""
+class Work(NamedTuple):
+    """One unit of a job: a user, and for a bulk update the file line and wanted state. (A
+    named tuple: a job of 100k users builds one per user, and a tuple is built fastest.)"""
 
     user_id: int
     line: int | None = None

@@ -212,7 +212,8 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
 def _prepare_chunk(job: BulkJob) -> bool:
     """One short transaction of what the job records before its units; False when done."""
     with transaction.atomic():
-        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        # Not the ids: a 100k-user job's list is read once, by ``job_run``.
+        fresh = BulkJob.objects.select_for_update().defer("user_ids").get(pk=job.pk)
         if fresh.finished:
             return False
         return job_kind(fresh).prepare(fresh)

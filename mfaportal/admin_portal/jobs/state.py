@@ -52,7 +52,7 @@ class StateJob:
         }[StateParams.of(job).state] % {"users": users}
 
     def work(self, job: BulkJob) -> list[Work]:
-        return [Work(user_id) for user_id in job.user_ids]
+        return list(map(Work, job.user_ids))
 
     def prepare(self, job: BulkJob) -> bool:
         return False

@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -105,9 +104,8 @@ class StateChanges:
 
     ``position`` (from 0), ``user_id``, ``upn`` (NULL: no such user), ``before_state``,
     ``after_state``, ``outcome`` (``changed``, ``unchanged`` or ``skipped``, as in
-    ``core.outcome.Outcome``; NULL: no such user) and ``reason`` (as ``mfa_state_set`` words it).
-
-    Its answers hold until the change is written: read them (``record``) before that.
+    ``core.outcome.Outcome``; NULL: no such user), ``reason`` (as ``mfa_state_set`` words it)
+    and ``no_row`` (1: the user has no ``UserMfa`` row yet).
     """
 
     sql: str
@@ -115,16 +113,25 @@ class StateChanges:
     requested: MfaState
 
 
-# The traits the rules may ask about, as a column of the users' query: for each, the
-# annotation that answers it (None: a column of the user row).
-_TRAIT_ANNOTATIONS: dict[str, Callable[[], Any] | None] = {
+# How the database answers each trait the rules may ask about, for the user row
+# ``directory_directoryuser`` (``is_actor``: that row's id is the actor's).
+_TRAIT_EXPRESSIONS: dict[str, Callable[[], Any]] = {
     "holds_admin_role": holds_any_role,
     "beyond_authentication_administrator_reach": (
         holds_role_beyond_authentication_administrator_reach
     ),
-    "is_licensed": None,
+    "is_licensed": lambda: F("is_licensed"),
     "registered": lambda: Exists(VerificationMethod.objects.filter(user=OuterRef("pk"))),
 }
+
+
+def _user_expression(expression: Any) -> tuple[str, list[Any]]:
+    """An ORM expression over a user (an annotation), as SQL on the user table's row: the
+    rules' own queries (``holds_any_role`` ...), not a copy of them."""
+    query = DirectoryUser.objects.all().query
+    resolved = expression.resolve_expression(query, allow_joins=False)
+    sql, params = query.get_compiler(connection=connection).compile(resolved)
+    return sql, list(params)
 
 
 def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Actor) -> StateChanges:
@@ -138,34 +145,20 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
     table = policy.state_decisions(actor, state)
     mattering = policy.traits_that_matter(table)
     quote = connection.ops.quote_name
-    asked = [name for name in _TRAIT_ANNOTATIONS if name in mattering]
-    annotations = {
-        f"trait_{name}": make() for name in asked if (make := _TRAIT_ANNOTATIONS[name]) is not None
-    }
-    users = (
-        DirectoryUser.objects.filter(pk__in=RawSQL("SELECT id FROM asked", []))
-        .order_by()
-        .annotate(**annotations)
-        .values_list(
-            "id",
-            "user_principal_name",
-            "mfa__state",
-            *[f"trait_{name}" if f"trait_{name}" in annotations else name for name in asked],
-        )
-    )
-    users_sql, users_params = users.query.sql_with_params()
-    trait_columns = [f"trait_{name}" for name in asked]
-    ids_sql, ids_params = ids_in_order(list(user_ids))
+    users = quote(DirectoryUser._meta.db_table)
+    mfa = quote(UserMfa._meta.db_table)
+    mfa_user = quote(UserMfa._meta.get_field("user").column)
 
     # Each user's row of the table: the traits that matter, as the bits of a number.
     bits = []
-    params: list[Any] = []
+    bit_params: list[Any] = []
     for bit, name in enumerate(mattering):
         if name == "is_actor":
-            bits.append(f"CASE WHEN u.id = %s THEN {1 << bit} ELSE 0 END")
-            params.append(actor.user_id)
+            condition, params = f"{users}.id = %s", [actor.user_id]
         else:
-            bits.append(f"CASE WHEN u.{quote(f'trait_{name}')} THEN {1 << bit} ELSE 0 END")
+            condition, params = _user_expression(_TRAIT_EXPRESSIONS[name]())
+        bits.append(f"CASE WHEN {condition} THEN {1 << bit} ELSE 0 END")
+        bit_params += params
     kind_of_user = " + ".join(bits) or "0"
     refusal_cases, state_cases = [], []
     refusal_params: list[Any] = []
@@ -177,39 +170,40 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
         refusal_cases.append(f"WHEN {number} THEN %s")
         refusal_params.append(str(answer.refusal))
         state_cases.append(f"WHEN {number} THEN {int(answer.state)}")
-    columns = ", ".join(quote(name) for name in ["id", "upn", "state", *trait_columns])
-    became = _("Already registered, so Enabled became Enforced.")
+    ids_sql, ids_params = ids_in_order(list(user_ids))
+    became = _became(MfaState.ENABLED, MfaState.ENFORCED)
     # Identifiers from the models' metadata and numbers; every text is a parameter.
-    sql = (
-        f"WITH asked (position, id) AS ({ids_sql}), "  # noqa: S608
-        f"users ({columns}) AS ({users_sql}), "
-        "looked_up AS ("
-        "SELECT asked.position, asked.id AS user_id, u.upn, COALESCE(u.state, 0) AS before_state, "
-        f"({kind_of_user}) AS kind_of_user "
-        "FROM asked LEFT JOIN users u ON u.id = asked.id), "
-        "decided AS ("
+    looked_up = (
+        "SELECT asked.position, asked.id AS user_id, "  # noqa: S608
+        f"{users}.{quote('user_principal_name')} AS upn, "
+        f"COALESCE(mfa.state, 0) AS before_state, ({kind_of_user}) AS kind_of_user, "
+        f"CASE WHEN mfa.{mfa_user} IS NULL THEN 1 ELSE 0 END AS no_row "
+        f"FROM ({ids_sql}) AS asked "
+        f"LEFT JOIN {users} ON {users}.id = asked.id "
+        f"LEFT JOIN {mfa} AS mfa ON mfa.{mfa_user} = asked.id"
+    )
+    # Materialized: merged into the queries below, the traits' subqueries would be asked
+    # again for every mention of the kind of user.
+    decided = (
+        f"WITH looked_up AS MATERIALIZED ({looked_up}) "  # noqa: S608
         "SELECT looked_up.*, "
         f"CASE kind_of_user {' '.join(refusal_cases)} END AS refusal, "
         f"CASE kind_of_user {' '.join(state_cases)} END AS after_state "
-        "FROM looked_up) "
-        "SELECT position, user_id, upn, before_state, after_state, "
+        "FROM looked_up"
+    )
+    sql = (
+        "SELECT position, user_id, upn, before_state, after_state, "  # noqa: S608
         "CASE WHEN upn IS NULL THEN NULL WHEN refusal <> '' THEN 'skipped' "
         "WHEN after_state = before_state THEN 'unchanged' ELSE 'changed' END AS outcome, "
         "CASE WHEN upn IS NULL THEN '' WHEN refusal <> '' THEN refusal "
         "WHEN after_state = before_state THEN '' "
-        "WHEN after_state <> %s THEN %s ELSE '' END AS reason "
-        "FROM decided"
+        "WHEN after_state <> %s THEN %s ELSE '' END AS reason, no_row "
+        f"FROM ({decided}) AS decided"
     )
     return StateChanges(
         sql=sql,
-        params=[
-            *ids_params,
-            *users_params,
-            *params,
-            *refusal_params,
-            int(state),
-            str(became),
-        ],
+        # In the order of the placeholders in the text.
+        params=[int(state), became, *bit_params, *ids_params, *refusal_params],
         requested=state,
     )
 
@@ -232,6 +226,43 @@ def _mfa_row_defaults(now: datetime) -> dict[str, Any]:
     return found
 
 
+# Where a change's answers wait while it is written: a temporary table of the connection.
+_CHANGES_TABLE = "mfa_state_changes"
+_CHANGES_COLUMNS = (
+    "user_id bigint, upn text, before_state integer, after_state integer, outcome text, "
+    "reason text, no_row integer"
+)
+
+
+def _changes_keep(cursor: Any, changes: StateChanges) -> StateChanges:
+    """Answer ``changes`` once, into the connection's temporary table, and the same rows as
+    read from there: each statement below reads them in a moment, and they stay as they
+    were before the writes that follow."""
+    table = connection.ops.quote_name(_CHANGES_TABLE)
+    if connection.vendor == "postgresql":
+        # Emptied at the end of each transaction; created once per connection.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
+            f"(position bigint, {_CHANGES_COLUMNS}) ON COMMIT DELETE ROWS"
+        )
+    else:
+        # The position as the row id: the rows are read in the order asked without a sort.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
+            f"(position INTEGER PRIMARY KEY, {_CHANGES_COLUMNS})"
+        )
+        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    cursor.execute(f"INSERT INTO {table} {changes.sql}", changes.params)
+    return StateChanges(
+        sql=(
+            "SELECT position, user_id, upn, before_state, after_state, outcome, reason, "  # noqa: S608
+            f"no_row FROM {table}"
+        ),
+        params=[],
+        requested=changes.requested,
+    )
+
+
 def mfa_state_set_in_database(
     *,
     user_ids: Sequence[int],
@@ -242,34 +273,21 @@ def mfa_state_set_in_database(
     """``mfa_state_set`` for a list of users, as a few statements whatever their number:
     the same decisions, states, audit events (one per changed user, in the order asked) and
     reasons, computed and written by the database (issue 15: a 10k Enable in the time of a
-    minimal Django project's). ``record`` reads each user's outcome before anything changes
-    (a job writes its result rows from it).
+    minimal Django project's). ``record`` reads each user's outcome (a job writes its result
+    rows from them).
 
     Only where this database is the directory: in graph mode each change goes through the
     outbox with the state it replaces (``mfa_state_set``)."""
     if get_directory().sends_changes:
         raise ValueError("the directory of record is not this database: use mfa_state_set")
-    changes = state_changes(user_ids=user_ids, state=state, actor=policy.Actor.of(context))
+    asked = state_changes(user_ids=user_ids, state=state, actor=policy.Actor.of(context))
     now = timezone.now()
     quote = connection.ops.quote_name
     mfa_table = quote(UserMfa._meta.db_table)
     user_column = quote(UserMfa._meta.get_field("user").column)
-    changed = f"FROM ({changes.sql}) AS changes WHERE changes.outcome = 'changed'"
     with transaction.atomic(), connection.cursor() as cursor:
-        # A user without an MFA row is Disabled: given one (still Disabled), as every change
-        # below reads the same, and the UPDATE finds every user it changes.
-        defaults = _mfa_row_defaults(now)
-        cursor.execute(
-            f"INSERT INTO {mfa_table} ({user_column}, "  # noqa: S608
-            f"{', '.join(quote(UserMfa._meta.get_field(name).column) for name in defaults)}) "
-            f"SELECT changes.user_id, "
-            f"{', '.join(placeholder(UserMfa, name) for name in defaults)} {changed} "
-            f"AND NOT EXISTS (SELECT 1 FROM {mfa_table} WHERE {user_column} = changes.user_id) "
-            f"ON CONFLICT ({user_column}) DO NOTHING",
-            [*defaults.values(), *changes.params],
-        )
         if connection.vendor == "postgresql":
-            # The rows stay as read until the transaction ends (on SQLite, the transaction
+            # The states stay as read until the transaction ends (on SQLite, the transaction
             # holds the database's write lock from its start).
             ids, ids_params = ids_in_order(list(user_ids))
             cursor.execute(
@@ -277,6 +295,21 @@ def mfa_state_set_in_database(
                 f"WHERE {user_column} IN (SELECT id FROM ({ids}) AS asked) FOR UPDATE) AS locked",
                 ids_params,
             )
+        changes = _changes_keep(cursor, asked)
+        changed = f"FROM ({changes.sql}) AS changes WHERE changes.outcome = 'changed'"
+        # A user without an MFA row (Disabled) gets one, in the state they change to.
+        defaults = {**_mfa_row_defaults(now), "state": None}
+        new_row = [
+            "changes.after_state" if name == "state" else placeholder(UserMfa, name)
+            for name in defaults
+        ]
+        cursor.execute(
+            f"INSERT INTO {mfa_table} ({user_column}, "
+            f"{', '.join(quote(UserMfa._meta.get_field(name).column) for name in defaults)}) "
+            f"SELECT changes.user_id, {', '.join(new_row)} {changed} AND changes.no_row = 1 "
+            f"ON CONFLICT ({user_column}) DO NOTHING",
+            [given for name, given in defaults.items() if name != "state"],
+        )
         if record is not None:
             record(changes)
         actor_id = context.actor.pk if context.actor is not None else None
@@ -304,16 +337,13 @@ def mfa_state_set_in_database(
             f"SELECT {', '.join(columns[name] for name in AUDIT_COLUMNS)} {changed} "
             "ORDER BY changes.position",
             [
-                *[
-                    value(AuditEvent, name, constants[name])
-                    for name in AUDIT_COLUMNS
-                    if name in constants
-                ],
-                *changes.params,
+                value(AuditEvent, name, constants[name])
+                for name in AUDIT_COLUMNS
+                if name in constants
             ],
         )
         cursor.execute(
             f"UPDATE {mfa_table} SET state = changes.after_state, updated_at = %s "  # noqa: S608
-            f"{changed} AND {mfa_table}.{user_column} = changes.user_id",
-            [value(UserMfa, "updated_at", now), *changes.params],
+            f"{changed} AND changes.no_row = 0 AND {mfa_table}.{user_column} = changes.user_id",
+            [value(UserMfa, "updated_at", now)],
         )
