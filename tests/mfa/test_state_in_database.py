@@ -187,3 +187,24 @@ def test_in_graph_mode_the_database_refuses_to_change_states_behind_graphs_back(
             context=ChangeContext(actor=None, source=AuditSource.CLI),
         )
     assert UserMfa.objects.get(user=user).state == MfaState.DISABLED
+
+
+def test_two_changes_in_one_transaction_each_answer_for_their_own_users() -> None:
+    """A job run inside a caller's transaction applies several chunks before anything
+    commits: each chunk's answers are its own, never the one before's as well."""
+    first = [make_user(f"first{n}@contoso.test") for n in range(3)]
+    second = [make_user(f"second{n}@contoso.test") for n in range(2)]
+    answers: list[list[tuple[Any, ...]]] = []
+    with transaction.atomic():
+        for users in (first, second):
+            mfa_state_set_in_database(
+                user_ids=[user.pk for user in users],
+                state=MfaState.ENFORCED,
+                context=ChangeContext(actor=None, source=AuditSource.CLI),
+                record=lambda changes: answers.append(recorded(changes)),
+            )
+    assert answers == [
+        [(user.user_principal_name, "changed", "") for user in first],
+        [(user.user_principal_name, "changed", "") for user in second],
+    ]
+    assert AuditEvent.objects.filter(action="mfa.state").count() == 5

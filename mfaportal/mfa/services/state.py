@@ -240,7 +240,7 @@ def _changes_keep(cursor: Any, changes: StateChanges) -> StateChanges:
     were before the writes that follow."""
     table = connection.ops.quote_name(_CHANGES_TABLE)
     if connection.vendor == "postgresql":
-        # Emptied at the end of each transaction; created once per connection.
+        # Created once per connection; emptied (truncated) at the end of each transaction.
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
             f"(position bigint, {_CHANGES_COLUMNS}) ON COMMIT DELETE ROWS"
@@ -251,7 +251,8 @@ def _changes_keep(cursor: Any, changes: StateChanges) -> StateChanges:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
             f"(position INTEGER PRIMARY KEY, {_CHANGES_COLUMNS})"
         )
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+    # An earlier change in the same transaction (a job run inside a caller's) left its own.
+    cursor.execute(f"DELETE FROM {table}")  # noqa: S608
     cursor.execute(f"INSERT INTO {table} {changes.sql}", changes.params)
     return StateChanges(
         sql=(
