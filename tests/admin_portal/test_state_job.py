@@ -215,3 +215,31 @@ def test_sign_in_works_while_a_large_enable_job_runs(admin: DirectoryUser, monke
     assert counters(job) == (6000, 6000, 0, 0, 0)
     # Signed in between chunks, at several points of the job, not only before or after it.
     assert len(set(progress)) >= 3
+
+
+@pytest.mark.django_db
+def test_enabling_all_that_match_reads_the_matching_users_once(admin_client: Client) -> None:
+    """Issue 15: the step reads the matching ids (and counts them as it reads them), not a
+    count of the matches and then their ids."""
+    users = bulk_users(40, prefix="once")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(
+            reverse("admin_portal:step", args=["enable"]),
+            {"q": "once", "all": "1"},
+            HTTP_HX_REQUEST="true",
+        )
+    assert response.status_code == 200
+    user_table = DirectoryUser._meta.db_table
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT")
+        and f'FROM "{user_table}"' in query["sql"]
+        and "session" not in query["sql"]
+        and "password" not in query["sql"]
+    ]
+    assert len(reads) == 1, reads
+    assert "COUNT(" not in reads[0]
+    job = BulkJob.objects.get()
+    assert (job.total, job.changed) == (40, 40)
+    assert set(states(users).values()) == {MfaState.ENABLED}
