@@ -98,8 +98,10 @@ def selection_from(
                 _("Only those whose role changes users can select every matching user.")
             )
         if with_matching_ids:
-            ids = users_matching_ids(user_filter)
-            return Selection(user_filter, all_matching=True, count=len(ids), matching_ids=ids)
+            matching = users_matching_ids(user_filter)
+            return Selection(
+                user_filter, all_matching=True, count=len(matching), matching_ids=matching
+            )
         return Selection(
             user_filter, all_matching=True, count=users_matching_count(user_filter, cap=None)
         )

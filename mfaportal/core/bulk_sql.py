@@ -162,6 +162,11 @@ def ids_in_order(ids: Sequence[int]) -> tuple[str, list[Any]]:
     return "SELECT key AS position, value AS id FROM json_each(%s)", [json.dumps(list(ids))]
 
 
+def column(model: type[models.Model], name: str) -> str:
+    """The quoted column of ``model.name``, for hand-written SQL."""
+    return str(connection.ops.quote_name(_column(model, name)))
+
+
 def placeholder(model: type[models.Model], name: str) -> str:
     """The placeholder of a value for ``model.name`` in a hand-written ``INSERT ... SELECT``:
     typed on PostgreSQL, which reads an untyped value in a select list as text (and will not

@@ -11,7 +11,7 @@ from django.db import connection
 
 from mfaportal.admin_portal.jobs.base import no_such_user
 from mfaportal.admin_portal.models import BulkJob, BulkJobRow
-from mfaportal.core.bulk_sql import placeholder, value
+from mfaportal.core.bulk_sql import column, placeholder, value
 
 COLUMNS = ("job", "line", "user_principal_name", "requested", "outcome", "reason")
 
@@ -22,8 +22,8 @@ def job_rows_record(job: BulkJob, *, sql: str, params: list[Any], requested: str
     ``position`` order; how many rows of each outcome."""
     quote = connection.ops.quote_name
     table = quote(BulkJobRow._meta.db_table)
-    job_column = quote(BulkJobRow._meta.get_field("job").column)
-    columns = ", ".join(quote(BulkJobRow._meta.get_field(name).column) for name in COLUMNS)
+    job_column = column(BulkJobRow, "job")
+    columns = ", ".join(column(BulkJobRow, name) for name in COLUMNS)
     job_id = value(BulkJobRow, "job", job.pk)
     with connection.cursor() as cursor:
         # The rows of this job written from here on are this chunk's: the job's lock makes

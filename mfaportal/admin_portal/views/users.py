@@ -247,9 +247,7 @@ def _selection_or_400(
 ) -> Selection | HttpResponse:
     select_all = may_select_all(signed_in_user(request))
     try:
-        return selection_from(
-            data, may_select_all=select_all, with_matching_ids=with_matching_ids
-        )
+        return selection_from(data, may_select_all=select_all, with_matching_ids=with_matching_ids)
     except SelectionError as error:
         if data.get("all") == "1" and not select_all:
             raise PermissionDenied from error

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mfaportal.core.audit import AUDIT_COLUMNS, AuditEntry, ChangeContext, audit_record_bulk
-from mfaportal.core.bulk_sql import ids_in_order, placeholder, value
+from mfaportal.core.bulk_sql import column, ids_in_order, placeholder, value
 from mfaportal.core.chunks import chunked
 from mfaportal.core.models import AuditEvent
 from mfaportal.core.outcome import Outcome, UserResult
@@ -147,7 +147,7 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
     quote = connection.ops.quote_name
     users = quote(DirectoryUser._meta.db_table)
     mfa = quote(UserMfa._meta.db_table)
-    mfa_user = quote(UserMfa._meta.get_field("user").column)
+    mfa_user = column(UserMfa, "user")
 
     # Each user's row of the table: the traits that matter, as the bits of a number.
     bits = []
@@ -285,7 +285,7 @@ def mfa_state_set_in_database(
     now = timezone.now()
     quote = connection.ops.quote_name
     mfa_table = quote(UserMfa._meta.db_table)
-    user_column = quote(UserMfa._meta.get_field("user").column)
+    user_column = column(UserMfa, "user")
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The states stay as read until the transaction ends (on SQLite, the transaction
@@ -306,7 +306,7 @@ def mfa_state_set_in_database(
         ]
         cursor.execute(
             f"INSERT INTO {mfa_table} ({user_column}, "
-            f"{', '.join(quote(UserMfa._meta.get_field(name).column) for name in defaults)}) "
+            f"{', '.join(column(UserMfa, name) for name in defaults)}) "
             f"SELECT changes.user_id, {', '.join(new_row)} {changed} AND changes.no_row = 1 "
             f"ON CONFLICT ({user_column}) DO NOTHING",
             [given for name, given in defaults.items() if name != "state"],
@@ -314,7 +314,7 @@ def mfa_state_set_in_database(
         if record is not None:
             record(changes)
         actor_id = context.actor.pk if context.actor is not None else None
-        constants = {
+        constants: dict[str, Any] = {
             "at": now,
             "actor": actor_id,
             "actor_label": context.actor_label,
@@ -330,9 +330,7 @@ def mfa_state_set_in_database(
             "before": _state_codes("changes.before_state"),
             "after": _state_codes("changes.after_state"),
         }
-        audit_columns = ", ".join(
-            quote(AuditEvent._meta.get_field(name).column) for name in AUDIT_COLUMNS
-        )
+        audit_columns = ", ".join(column(AuditEvent, name) for name in AUDIT_COLUMNS)
         cursor.execute(
             f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({audit_columns}) "
             f"SELECT {', '.join(columns[name] for name in AUDIT_COLUMNS)} {changed} "
