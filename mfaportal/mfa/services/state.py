@@ -110,7 +110,6 @@ class StateChanges:
 
     sql: str
     params: list[Any]
-    requested: MfaState
 
 
 # How the database answers each trait the rules may ask about, for the user row
@@ -204,7 +203,6 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
         sql=sql,
         # In the order of the placeholders in the text.
         params=[int(state), became, *bit_params, *ids_params, *refusal_params],
-        requested=state,
     )
 
 
@@ -260,7 +258,6 @@ def _changes_keep(cursor: Any, changes: StateChanges) -> StateChanges:
             f"no_row FROM {table}"
         ),
         params=[],
-        requested=changes.requested,
     )
 
 
@@ -308,7 +305,10 @@ def mfa_state_set_in_database(
             f"INSERT INTO {mfa_table} ({user_column}, "
             f"{', '.join(column(UserMfa, name) for name in defaults)}) "
             f"SELECT changes.user_id, {', '.join(new_row)} {changed} AND changes.no_row = 1 "
-            f"ON CONFLICT ({user_column}) DO NOTHING",
+            # Given one meanwhile (PostgreSQL: not locked above, as it did not exist), the
+            # row still ends in the state audited.
+            f"ON CONFLICT ({user_column}) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at",
             [given for name, given in defaults.items() if name != "state"],
         )
         if record is not None:
