@@ -145,6 +145,7 @@ class Tenant:
     queries: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     floor: bool = False
+    floor_session: str = ""
     pages: dict[str, Page] = field(default_factory=dict)
 
 
@@ -294,6 +295,7 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
         floor.use(database)
         copied = floor.ask(cmd="copy")
         floor.ask(cmd="app_password", **app_password)
+        tenant.floor_session = floor.ask(cmd="sign_in", pending=app_password["user_id"])["session"]
         print(f"  floor: copied {copied['users']:,} users", flush=True)
         tenant.floor = True
         tenant.floor_urls = {name: urls[1] for name, urls in both.items()}
@@ -437,6 +439,7 @@ def served(tenant: Tenant) -> dict[str, dict[str, float]]:
         database_url=url,
         floor_database=floor_database,
         session_key=tenant.client.cookies["sessionid"].value,
+        floor_session_key=tenant.floor_session,
     )
 
 

@@ -2,7 +2,7 @@
 
 The portal runs with the shipped ``gunicorn.conf.py`` (its workers and threads from the
 environment, as in production); the floor with two sync workers, as the floors file measured
-it. A client of ``concurrency`` threads in this process asks for the first page, a new
+it, each signed in by its own session cookie. A client of ``concurrency`` threads in this process asks for the first page, a new
 connection per request, for ``seconds`` per round; rounds alternate between the two servers
 so that machine load falls on both alike. Figures: requests per second and p50 / p99 ms.
 """
@@ -67,9 +67,13 @@ def start(
         cwd=ROOT,
         env={**os.environ, **env, "MFAPORTAL_BIND": f"127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # gunicorn's own log (a worker that fails to boot says why there).
+        stderr=(ROOT / "var" / f"bench-gunicorn-{name}.log").open("w"),
     )
-    _wait_until_up(port)
+    try:
+        _wait_until_up(port)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}: see var/bench-gunicorn-{name}.log") from None
     return Served(name, port, path, headers, process)
 
 
@@ -92,6 +96,9 @@ def _load(served: Served, seconds: float, concurrency: int) -> tuple[list[float]
                 if response.status != 200:
                     errors.append(response.status)
                     return
+            except OSError as error:  # the server went away
+                errors.append(repr(error))
+                return
             finally:
                 connection.close()
             mine.append((time.perf_counter() - begun) * 1000)
@@ -104,7 +111,9 @@ def _load(served: Served, seconds: float, concurrency: int) -> tuple[list[float]
     for thread in threads:
         thread.join()
     if errors:
-        raise RuntimeError(f"{served.name}: answers {errors[:5]}")
+        raise RuntimeError(
+            f"{served.name}: answers {errors[:5]}; see var/bench-gunicorn-{served.name}.log"
+        )
     return latencies, time.perf_counter() - started
 
 
@@ -136,6 +145,7 @@ def gunicorn_compare(
     database_url: str,
     floor_database: dict[str, Any],
     session_key: str,
+    floor_session_key: str,
     rounds: int = 3,
     seconds: float = 4.0,
     concurrency: int = 8,
@@ -146,17 +156,23 @@ def gunicorn_compare(
     portal = start(
         "portal",
         ["-c", "gunicorn.conf.py"],
-        {"DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": database_url},
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": database_url,
+            # The bench's tenant keeps codes in its outboxes, which production refuses
+            # (mfa.E001/E002) unless told this is a lab.
+            "MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION": "true",
+        },
         "/admin/users/",
         {**host, "Cookie": f"sessionid={session_key}"},
     )
     try:
         floor = start(
             "floor",
-            ["--workers", "2", "bench.floor.wsgi:application"],
+            ["--workers", "2", "--worker-class", "sync", "bench.floor.wsgi:application"],
             {"FLOOR_DATABASE": json.dumps(floor_database, default=str)},
             "/users/",
-            host,
+            {**host, "Cookie": f"sessionid={floor_session_key}"},
         )
         try:
             compare([portal, floor], rounds, seconds, concurrency)

@@ -8,6 +8,7 @@ import hmac
 from functools import cache
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models.functions import Upper
 from django.http import HttpRequest, HttpResponse
@@ -42,6 +43,7 @@ def _search(term: str, column: str) -> list[TenantUser]:
     return list(TenantUser.objects.raw(sql, [pattern] * 3))
 
 
+@login_required
 def users(request: HttpRequest) -> HttpResponse:
     column = COLUMNS.get(request.GET.get("sort", ""), "display_name")
     q = request.GET.get("q", "")
@@ -94,6 +96,7 @@ def _picker(name: str, chosen: str) -> SafeString:
     return format_html('<select name="{}">{}</select>', name, SafeString(options))
 
 
+@login_required
 def setup(request: HttpRequest) -> HttpResponse:
     """Three phone rows, each with a country picker, in the layout (the /mfa/setup/ form)."""
     pickers = [_picker(f"{prefix}-country", "US") for prefix in ("auth", "office", "alt")]
@@ -101,8 +104,10 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 def verify(request: HttpRequest) -> HttpResponse:
-    """The challenge page: a code box in the layout."""
-    return render(request, "floor/verify.html", {"method": "Authenticator app"})
+    """The challenge page: the sign-in waiting in the session, its user, a code box in the
+    layout."""
+    pending = TenantUser.objects.only("display_name").get(pk=request.session["pending"])
+    return render(request, "floor/verify.html", {"method": "Authenticator app", "who": pending})
 
 
 def legacy_auth(request: HttpRequest) -> HttpResponse:

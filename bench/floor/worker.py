@@ -2,6 +2,9 @@
 
 {"cmd": "use", "database": {...}}   point at a tenant's database (the portal's settings)
 {"cmd": "copy"}                     copy the portal's users into the floor's table
+{"cmd": "sign_in", "pending": id}   sign the floor's client in (a database session and a
+                                    contrib.auth user) with a sign-in waiting for user ``id``
+                                    -> {"session": key}
 {"cmd": "time", "url": ..., "n": 10, "htmx": false}   -> {"ms": [...]}
 {"cmd": "enable"}                   set-based Enable of the sign-in allowed users
                                     -> {"seconds": ..., "changed": ..., "users": ...}
@@ -20,14 +23,16 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
 
 
 def _copy() -> dict[str, Any]:
+    from django.contrib.auth.models import User
     from django.db import connection, transaction
 
     from bench.floor.models import AppPassword, AuditRow, JobRow, TenantUser
 
-    models = (TenantUser, AuditRow, JobRow, AppPassword)
+    models = (TenantUser, AuditRow, JobRow, AppPassword, User)
+    through = [f"auth_user_{field.name}" for field in User._meta.many_to_many]
     with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"DROP TABLE IF EXISTS {model._meta.db_table}")
+        for table in [*through, *(model._meta.db_table for model in models)]:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
     with connection.schema_editor() as editor:
         for model in models:
             editor.create_model(model)
@@ -103,6 +108,19 @@ def _enable() -> dict[str, Any]:
     return {"seconds": seconds, "changed": audit, "users": len(ids)}
 
 
+def _sign_in(client: Any, pending: int) -> dict[str, Any]:
+    """The floor's admin, signed in through a database session like any Django site's, whose
+    session also holds a sign-in waiting at the code page (the floor's challenge page)."""
+    from django.contrib.auth.models import User
+
+    admin, _created = User.objects.get_or_create(username="admin@contoso.test")
+    client.force_login(admin)
+    session = client.session
+    session["pending"] = pending
+    session.save()
+    return {"session": session.session_key}
+
+
 def main() -> None:
     import django
 
@@ -119,6 +137,8 @@ def main() -> None:
             connection.settings_dict["NAME"] = command["name"]
         elif command["cmd"] == "copy":
             answer = _copy()
+        elif command["cmd"] == "sign_in":
+            answer = _sign_in(client, command["pending"])
         elif command["cmd"] == "app_password":
             from bench.floor.models import AppPassword
             from bench.floor.views import app_password_digest

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,3 +77,16 @@ def states(users: Iterable[DirectoryUser]) -> dict[str, MfaState]:
     return {
         user.user_principal_name: MfaState(found.get(user.pk, MfaState.DISABLED)) for user in users
     }
+
+
+def assert_no_count_of_the_whole_table(queries: Iterable[dict[str, Any]]) -> None:
+    """A list page counts nothing but a search's bound on its matches, which reads a page's
+    worth and one more index entries (``… LIMIT 51) bound``); OFFSET only within the search
+    window's bounded probe."""
+    from mfaportal.mfa.selectors.users import PAGE_SIZES, SEARCH_WINDOW
+
+    for sql in (query["sql"].upper() for query in queries):
+        bounds = re.findall(r"LIMIT (\d+)\) BOUND\)", sql)
+        assert sql.count("COUNT(") == len(bounds), sql
+        assert all(int(limit) <= max(PAGE_SIZES) + 1 for limit in bounds), sql
+        assert all(int(offset) < SEARCH_WINDOW for offset in re.findall(r" OFFSET (\d+)", sql))

@@ -311,3 +311,6 @@ def test_built_in_role_names_are_shown_in_the_readers_language(client: Client) -
     assert "Administrador global" in detail
     english = client.get(f"/admin/users/{admin.object_id}/").content.decode()
     assert "Global Administrator" in english
+    # The View dropdown is kept per language (issue 15): English after Spanish is English.
+    users = client.get("/admin/users/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">Global administrators<" in users and "Administradores globales" not in users

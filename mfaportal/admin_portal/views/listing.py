@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
-from django.urls import reverse
 
+from mfaportal.core.reversing import reverse_plain
 from mfaportal.mfa.selectors.users import (
     DEFAULT_PAGE_SIZE,
     PAGE_SIZES,
@@ -45,7 +45,7 @@ def page_size(request: HttpRequest) -> int:
 def url_with(name: str, params: dict[str, Any]) -> str:
     """The route ``name`` with the non-empty ``params`` as its query string."""
     query = urlencode({key: value for key, value in params.items() if value not in ("", None)})
-    return reverse(name) + ("?" + query if query else "")
+    return reverse_plain(name) + ("?" + query if query else "")
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from html import escape
+from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
@@ -28,4 +32,19 @@ def when(value: datetime | None, precision: str = "minutes") -> str:
     )
     return format_html(
         '<time datetime="{}">{} {}</time>', local.isoformat(), shown, date_format(local, "T")
+    )
+
+
+@register.simple_tag
+def options(choices: Iterable[tuple[Any, Any]], selected: Any) -> SafeString:
+    """A select's ``<option>`` elements, the one whose value is ``selected`` marked, written as
+    one string: ``{% options view_choices filter.view %}``. A list of roles is tens of options,
+    which a template loop draws at ~20 µs each (issue 15). Values and labels are escaped."""
+    chosen = str(selected)
+    return SafeString(
+        "".join(
+            f'<option value="{escape(str(value))}"'
+            f"{' selected' if str(value) == chosen else ''}>{escape(str(label))}</option>"
+            for value, label in choices
+        )
     )

@@ -6,16 +6,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet, TextField
+from django.db import connection, connections, router
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.utils.translation import get_language
 
 from mfaportal.core.params import db_id, db_text
+from mfaportal.core.prepared import Prepared, like_prefix
 from mfaportal.core.roles import LIMITED_ROLES_BY_ID, ROLES_BY_TEMPLATE_ID
 from mfaportal.directory.models import (
     DirectoryRole,
@@ -76,17 +80,26 @@ def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
     ``held``: the template ids of the roles somebody holds, when the caller has them (the
     signed-in admin's query brings them, admin_portal.backends); a role the portal knows by
     name then needs no query."""
-    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
-    roles: Iterable[DirectoryRole]
     if held is not None and all(
         template_id in ROLES_BY_TEMPLATE_ID or template_id in LIMITED_ROLES_BY_ID
         for template_id in held
     ):
-        roles = [DirectoryRole(template_id=template_id) for template_id in held]
-    else:
-        roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+        return list(_known_role_views(frozenset(held), get_language()))
+    roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
+    return _views_of(roles)
+
+
+def _views_of(roles: Iterable[DirectoryRole]) -> list[tuple[str, str]]:
+    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
     labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
     return views + sorted(labelled, key=lambda view: view[1].casefold())
+
+
+@lru_cache(maxsize=64)
+def _known_role_views(held: frozenset[str], language: str | None) -> tuple[tuple[str, str], ...]:
+    """The View dropdown for roles the portal knows by name, in ``language``: the same for
+    every request of that language while the same roles have members."""
+    return tuple(_views_of(DirectoryRole(template_id=template_id) for template_id in held))
 
 
 class _Unindexed(Func):
@@ -102,28 +115,48 @@ class _Unindexed(Func):
 SEARCH_COLUMNS = ("display_name", "user_principal_name", "mail")
 
 
-def _search_ids(term: str) -> RawSQL:
-    """The ids of the users whose name, user name or mail starts with ``term``
-    (case-insensitively), as a MATERIALIZED CTE over the three prefix indexes (directory
-    migration 0002), worded as Django words ``istartswith`` so those indexes serve it.
-
-    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
-    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
-    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
-    pattern = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _prefix_matches(term: str, *, distinct: bool = True) -> tuple[str, list[str]]:
+    """One SELECT of ids per search column (name, user name, mail) for the users whose
+    value starts with ``term`` (case-insensitively), worded as Django words ``istartswith`` so
+    the three prefix indexes (directory migration 0002) serve each; joined by UNION, or by
+    UNION ALL (a user may come once per column) when ``distinct`` is false."""
     if connection.vendor == "postgresql":
         match = "UPPER({}::text) LIKE UPPER(%s)"
     else:
         match = "{} LIKE %s ESCAPE '\\'"
     # Only fixed table and column names enter the SQL; the term is a parameter.
     table = connection.ops.quote_name(DirectoryUser._meta.db_table)
-    union = " UNION ".join(
+    sql = (" UNION " if distinct else " UNION ALL ").join(
         f"SELECT id FROM {table} WHERE {match.format(connection.ops.quote_name(column))}"  # noqa: S608
         for column in SEARCH_COLUMNS
     )
+    return sql, [like_prefix(term)] * len(SEARCH_COLUMNS)
+
+
+def _search_ids(term: str) -> RawSQL:
+    """The ids of the users whose name, user name or mail starts with ``term``, as a
+    MATERIALIZED CTE over the three prefix indexes.
+
+    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
+    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
+    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
+    union, params = _prefix_matches(term)
     return RawSQL(  # noqa: S611
         f"WITH matches AS MATERIALIZED ({union}) SELECT id FROM matches",  # noqa: S608
-        [pattern] * len(SEARCH_COLUMNS),
+        params,
+    )
+
+
+def _more_matches_than(term: str, count: int) -> RawSQL:
+    """Whether more than ``count`` index entries start with ``term``: at most ``count + 1``
+    of them are read (UNION ALL stops at the limit), so it costs little whatever the term.
+    A user counts once per column that matches, so this may say yes for fewer users, never
+    no for more."""
+    union, params = _prefix_matches(term, distinct=False)
+    return RawSQL(  # noqa: S611
+        f"(SELECT COUNT(*) FROM ({union} LIMIT {int(count) + 1}) bound) > {int(count)}",  # noqa: S608
+        params,
+        output_field=BooleanField(),
     )
 
 
@@ -284,6 +317,114 @@ def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
     )
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What makes one users-page statement differ from another, its values aside: each
+    shape is built and compiled once per database (core.prepared), then bound to each
+    request's role, search term and cursor."""
+
+    view: str
+    status: str
+    search: bool
+    cursor: bool
+    ahead: bool
+    reverse: bool
+    field: str
+    size: int
+
+
+def _view_kind(view: str) -> str:
+    """The view as users_matching reads it: a role's id is a value, not part of the shape."""
+    if view.startswith(ROLE_VIEW_PREFIX):
+        return ROLE_VIEW_PREFIX
+    return view if view in (VIEW_BLOCKED, VIEW_ALL) else VIEW_ALLOWED
+
+
+def _page_query(
+    shape: _Shape, stage: str, role: str, term: str, cursor_value: str, cursor_id: int
+) -> QuerySet[Any]:
+    """The users page's statement: ``stage`` "page" (no search), "window" (the search among
+    the next SEARCH_WINDOW users in list order) or "all" (every match, gathered first)."""
+    view = shape.view + role if shape.view == ROLE_VIEW_PREFIX else shape.view
+    user_filter = UserFilter(view=view, status=shape.status, search=term if shape.search else "")
+    cursor = Cursor(cursor_value, cursor_id) if shape.cursor else None
+    ordering = [
+        F("sort_key").desc() if shape.reverse else F("sort_key").asc(),
+        "-id" if shape.reverse else "id",
+    ]
+    if stage == "window":
+        # Matches up to the SEARCH_WINDOW-th user in list order (or the last, when fewer
+        # remain), found by walking the ordered index from the cursor; the window's end is
+        # an index-only probe, a subquery of the same statement.
+        window = DirectoryUser.objects.annotate(sort_key=Upper(shape.field))
+        if cursor is not None:
+            window = window.filter(_after(cursor, ahead=shape.ahead))
+        keys_sql, keys_params = (
+            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
+        )
+        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
+            f"SELECT {'MAX' if shape.ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
+            keys_params,
+        )
+        users = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(shape.field))
+        users = users.filter(**{"sort_key__lte" if shape.ahead else "sort_key__gte": end})
+        # A term that a page's worth of users or fewer match cannot fill a page anywhere:
+        # the window is then not walked (a constant condition, tested before any row).
+        users = users.filter(_more_matches_than(term, shape.size))
+    else:
+        users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
+    if cursor is not None:
+        users = users.filter(_after(cursor, ahead=shape.ahead))
+    if stage == "all":
+        # Sorted by an order no index can supply, so the planner cannot walk the whole
+        # ordered index testing each row.
+        key = _Unindexed(Upper(shape.field))
+        ordering = [key.desc() if shape.reverse else key.asc(), ordering[1]]
+    return users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: shape.size + 1]
+
+
+# Values no request passes (core.prepared): a role id, a search term, a cursor.
+_STAND_INS = (
+    "stand-in role " + "r" * 24,
+    "qzjxstandinsearchqzjx",
+    "stand-in cursor " + "c" * 24,
+    -8_675_311,
+)
+_STATUSES = {STATUS_ANY, *(state.name.lower() for state in MfaState)}
+_STATEMENTS: dict[tuple[_Shape, str], Prepared] = {}
+
+
+def _page_rows(
+    shape: _Shape, stage: str, values: tuple[str, str, str, int]
+) -> list[tuple[Any, ...]]:
+    """The rows of one stage of the page, by its statement compiled once; a page size the
+    list doesn't offer is built afresh, so no address can grow the cache."""
+    if shape.size not in PAGE_SIZES or shape.status not in _STATUSES:
+        return list(_page_query(shape, stage, *values))
+    prepared = _STATEMENTS.get((shape, stage))
+    if prepared is None:
+        prepared = Prepared(lambda *stand_ins: _page_query(shape, stage, *stand_ins), _STAND_INS)
+        _STATEMENTS[(shape, stage)] = prepared
+    alias = router.db_for_read(DirectoryUser)
+    sql, params = prepared.sql(alias, values)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [
+        (
+            id_,
+            oid if isinstance(oid, uuid.UUID) else uuid.UUID(oid),
+            name,
+            upn,
+            state,
+            bool(lic),
+            bool(enabled),
+            key,
+        )
+        for id_, oid, name, upn, state, lic, enabled, key in found
+    ]
+
+
 def users_page(
     user_filter: UserFilter,
     *,
@@ -307,43 +448,32 @@ def users_page(
     cursor = before if backwards else after
     # Ahead in the list's direction: greater when ascending (or lesser going back).
     ahead = descending == backwards
-    users = users_matching(user_filter).annotate(sort_key=Upper(field))
-    if cursor is not None:
-        users = users.filter(_after(cursor, ahead=ahead))
     reverse = descending != backwards
-    ordering = [
-        F("sort_key").desc() if reverse else F("sort_key").asc(),
-        "-id" if reverse else "id",
-    ]
-
+    shape = _Shape(
+        view=_view_kind(user_filter.view),
+        status=user_filter.status,
+        search=bool(user_filter.search),
+        cursor=cursor is not None,
+        ahead=ahead,
+        reverse=reverse,
+        field=field,
+        size=size,
+    )
+    values = (
+        user_filter.view.removeprefix(ROLE_VIEW_PREFIX),
+        user_filter.search,
+        cursor.value if cursor else "",
+        cursor.id if cursor else 0,
+    )
     if not user_filter.search:
-        found = list(users.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        found = _page_rows(shape, "page", values)
     else:
-        # The window: matches up to the SEARCH_WINDOW-th user in list order (or the last,
-        # when fewer remain), found by walking the ordered index from the cursor; the
-        # window's end is an index-only probe, a subquery of the same statement.
-        window = DirectoryUser.objects.annotate(sort_key=Upper(field))
-        if cursor is not None:
-            window = window.filter(_after(cursor, ahead=ahead))
-        keys_sql, keys_params = (
-            window.order_by(*ordering).values("sort_key")[:SEARCH_WINDOW].query.sql_with_params()
-        )
-        end = RawSQL(  # noqa: S611 (Django's own SQL for the query above)
-            f"SELECT {'MAX' if ahead else 'MIN'}(w.sort_key) FROM ({keys_sql}) w",  # noqa: S608
-            keys_params,
-        )
-        bounded = users_matching(user_filter, in_order=True).annotate(sort_key=Upper(field))
-        if cursor is not None:
-            bounded = bounded.filter(_after(cursor, ahead=ahead))
-        bounded = bounded.filter(**{"sort_key__lte" if ahead else "sort_key__gte": end})
-        found = list(bounded.order_by(*ordering).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+        # The window first: a page of matches among the next SEARCH_WINDOW users in list
+        # order (the usual case) costs a short index range scan. Otherwise every match is
+        # gathered first, then sorted.
+        found = _page_rows(shape, "window", values)
         if len(found) <= size:
-            # Not a page of matches in the window: every match
-            # gathered first (_search_ids), then sorted, by an order no index can supply, so
-            # the planner cannot walk the whole ordered index testing each row.
-            key = _Unindexed(Upper(field))
-            full = [key.desc() if reverse else key.asc(), "-id" if reverse else "id"]
-            found = list(users.order_by(*full).values_list(*_ROW_FIELDS, "sort_key")[: size + 1])
+            found = _page_rows(shape, "all", values)
 
     rows: list[UserRow] = []
     keys: list[str] = []
