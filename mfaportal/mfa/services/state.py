@@ -133,14 +133,51 @@ def _user_expression(expression: Any) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Actor) -> StateChanges:
-    """What setting ``state`` does to each of these users, as one query.
+@dataclass(frozen=True)
+class _Deciding:
+    """How the kind of a user (``kind_of_user``: their traits that matter, as the bits of a
+    number) decides their outcome, as SQL over a query of the users' traits."""
 
-    The policy is asked once per combination of the traits it looks at
-    (``policy.state_decisions``), not once per user; the query looks each user's traits up in
-    that table with a ``CASE``, and asks the database only for the traits that change some
-    answer (for a global administrator's Enable: the licence and whether the user
-    registered)."""
+    refusals: str
+    states: str
+    refusal_params: list[Any]
+    requested: int
+    became: str
+
+    def over(self, looked_up: str, params: list[Any], *, materialize: bool) -> StateChanges:
+        """``looked_up``: a query of ``position``, ``user_id``, ``upn``, ``before_state``,
+        ``kind_of_user`` and ``no_row``. Materialized when it asks subqueries: merged into
+        the query below, they would be asked again for every mention of the kind of user."""
+        source = (
+            f"WITH looked_up AS MATERIALIZED ({looked_up}) SELECT * FROM looked_up"  # noqa: S608
+            if materialize
+            else looked_up
+        )
+        decided = (
+            "SELECT looked_up.*, "  # noqa: S608
+            f"CASE kind_of_user {self.refusals} END AS refusal, "
+            f"CASE kind_of_user {self.states} END AS after_state "
+            f"FROM ({source}) AS looked_up"
+        )
+        sql = (
+            "SELECT position, user_id, upn, before_state, after_state, "  # noqa: S608
+            "CASE WHEN upn IS NULL THEN NULL WHEN refusal <> '' THEN 'skipped' "
+            "WHEN after_state = before_state THEN 'unchanged' ELSE 'changed' END AS outcome, "
+            "CASE WHEN upn IS NULL THEN '' WHEN refusal <> '' THEN refusal "
+            "WHEN after_state = before_state THEN '' "
+            "WHEN after_state <> %s THEN %s ELSE '' END AS reason, no_row "
+            f"FROM ({decided}) AS decided"
+        )
+        # In the order of the placeholders in the text.
+        return StateChanges(
+            sql=sql, params=[self.requested, self.became, *self.refusal_params, *params]
+        )
+
+
+def _state_lookup(
+    *, user_ids: Sequence[int], state: MfaState, actor: policy.Actor
+) -> tuple[str, list[Any], _Deciding]:
+    """The query of each user's traits that matter, and how their kind decides."""
     table = policy.state_decisions(actor, state)
     mattering = policy.traits_that_matter(table)
     quote = connection.ops.quote_name
@@ -148,7 +185,6 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
     mfa = quote(UserMfa._meta.db_table)
     mfa_user = column(UserMfa, "user")
 
-    # Each user's row of the table: the traits that matter, as the bits of a number.
     bits = []
     bit_params: list[Any] = []
     for bit, name in enumerate(mattering):
@@ -159,18 +195,17 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
         bits.append(f"CASE WHEN {condition} THEN {1 << bit} ELSE 0 END")
         bit_params += params
     kind_of_user = " + ".join(bits) or "0"
-    refusal_cases, state_cases = [], []
+    refusals, states = [], []
     refusal_params: list[Any] = []
     for number in range(1 << len(mattering)):
         traits = policy.Traits(
             **{name: bool(number >> bit & 1) for bit, name in enumerate(mattering)}
         )
         answer = table[traits]
-        refusal_cases.append(f"WHEN {number} THEN %s")
+        refusals.append(f"WHEN {number} THEN %s")
         refusal_params.append(str(answer.refusal))
-        state_cases.append(f"WHEN {number} THEN {int(answer.state)}")
+        states.append(f"WHEN {number} THEN {int(answer.state)}")
     ids_sql, ids_params = ids_in_order(list(user_ids))
-    became = _became(MfaState.ENABLED, MfaState.ENFORCED)
     # Identifiers from the models' metadata and numbers; every text is a parameter.
     looked_up = (
         "SELECT asked.position, asked.id AS user_id, "  # noqa: S608
@@ -181,29 +216,26 @@ def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Act
         f"LEFT JOIN {users} ON {users}.id = asked.id "
         f"LEFT JOIN {mfa} AS mfa ON mfa.{mfa_user} = asked.id"
     )
-    # Materialized: merged into the queries below, the traits' subqueries would be asked
-    # again for every mention of the kind of user.
-    decided = (
-        f"WITH looked_up AS MATERIALIZED ({looked_up}) "  # noqa: S608
-        "SELECT looked_up.*, "
-        f"CASE kind_of_user {' '.join(refusal_cases)} END AS refusal, "
-        f"CASE kind_of_user {' '.join(state_cases)} END AS after_state "
-        "FROM looked_up"
+    deciding = _Deciding(
+        refusals=" ".join(refusals),
+        states=" ".join(states),
+        refusal_params=refusal_params,
+        requested=int(state),
+        became=_became(MfaState.ENABLED, MfaState.ENFORCED),
     )
-    sql = (
-        "SELECT position, user_id, upn, before_state, after_state, "  # noqa: S608
-        "CASE WHEN upn IS NULL THEN NULL WHEN refusal <> '' THEN 'skipped' "
-        "WHEN after_state = before_state THEN 'unchanged' ELSE 'changed' END AS outcome, "
-        "CASE WHEN upn IS NULL THEN '' WHEN refusal <> '' THEN refusal "
-        "WHEN after_state = before_state THEN '' "
-        "WHEN after_state <> %s THEN %s ELSE '' END AS reason, no_row "
-        f"FROM ({decided}) AS decided"
-    )
-    return StateChanges(
-        sql=sql,
-        # In the order of the placeholders in the text.
-        params=[int(state), became, *bit_params, *ids_params, *refusal_params],
-    )
+    return looked_up, [*bit_params, *ids_params], deciding
+
+
+def state_changes(*, user_ids: Sequence[int], state: MfaState, actor: policy.Actor) -> StateChanges:
+    """What setting ``state`` does to each of these users, as one query.
+
+    The policy is asked once per combination of the traits it looks at
+    (``policy.state_decisions``), not once per user; the query looks each user's traits up in
+    that table with a ``CASE``, and asks the database only for the traits that change some
+    answer (for a global administrator's Enable: the licence and whether the user
+    registered)."""
+    looked_up, params, deciding = _state_lookup(user_ids=user_ids, state=state, actor=actor)
+    return deciding.over(looked_up, params, materialize=True)
 
 
 def _state_codes(column: str) -> str:
@@ -224,41 +256,38 @@ def _mfa_row_defaults(now: datetime) -> dict[str, Any]:
     return found
 
 
-# Where a change's answers wait while it is written: a temporary table of the connection.
-_CHANGES_TABLE = "mfa_state_changes"
-_CHANGES_COLUMNS = (
-    "user_id bigint, upn text, before_state integer, after_state integer, outcome text, "
-    "reason text, no_row integer"
+# Where a change's users wait, with their traits, while it is written: a temporary table
+# of the connection.
+_KEPT_TABLE = "mfa_state_changes"
+_KEPT_COLUMNS = (
+    "user_id bigint, upn text, before_state integer, kind_of_user integer, no_row integer"
 )
 
 
-def _changes_keep(cursor: Any, changes: StateChanges) -> StateChanges:
-    """Answer ``changes`` once, into the connection's temporary table, and the same rows as
-    read from there: each statement below reads them in a moment, and they stay as they
-    were before the writes that follow."""
-    table = connection.ops.quote_name(_CHANGES_TABLE)
+def _changes_keep(
+    cursor: Any, looked_up: str, params: list[Any], deciding: _Deciding
+) -> StateChanges:
+    """Read the users' traits once, into the connection's temporary table, and answer the
+    change from there: each statement below reads the answers in a moment, and they stay as
+    they were before the writes that follow."""
+    table = connection.ops.quote_name(_KEPT_TABLE)
     if connection.vendor == "postgresql":
         # Created once per connection; emptied (truncated) at the end of each transaction.
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
-            f"(position bigint, {_CHANGES_COLUMNS}) ON COMMIT DELETE ROWS"
+            f"(position bigint, {_KEPT_COLUMNS}) ON COMMIT DELETE ROWS"
         )
     else:
         # The position as the row id: the rows are read in the order asked without a sort.
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} "
-            f"(position INTEGER PRIMARY KEY, {_CHANGES_COLUMNS})"
+            f"(position INTEGER PRIMARY KEY, {_KEPT_COLUMNS})"
         )
     # An earlier change in the same transaction (a job run inside a caller's) left its own.
     cursor.execute(f"DELETE FROM {table}")  # noqa: S608
-    cursor.execute(f"INSERT INTO {table} {changes.sql}", changes.params)
-    return StateChanges(
-        sql=(
-            "SELECT position, user_id, upn, before_state, after_state, outcome, reason, "  # noqa: S608
-            f"no_row FROM {table}"
-        ),
-        params=[],
-    )
+    cursor.execute(f"INSERT INTO {table} {looked_up}", params)
+    kept = f"SELECT position, user_id, upn, before_state, kind_of_user, no_row FROM {table}"  # noqa: S608
+    return deciding.over(kept, [], materialize=False)
 
 
 def mfa_state_set_in_database(
@@ -278,7 +307,9 @@ def mfa_state_set_in_database(
     outbox with the state it replaces (``mfa_state_set``)."""
     if get_directory().sends_changes:
         raise ValueError("the directory of record is not this database: use mfa_state_set")
-    asked = state_changes(user_ids=user_ids, state=state, actor=policy.Actor.of(context))
+    looked_up, params, deciding = _state_lookup(
+        user_ids=user_ids, state=state, actor=policy.Actor.of(context)
+    )
     now = timezone.now()
     quote = connection.ops.quote_name
     mfa_table = quote(UserMfa._meta.db_table)
@@ -290,7 +321,7 @@ def mfa_state_set_in_database(
             # the table rather than a row lock for each of 10,000 users (a WAL record each);
             # on SQLite the transaction holds the database's write lock from its start.
             cursor.execute(f"LOCK TABLE {mfa_table} IN SHARE ROW EXCLUSIVE MODE")
-        changes = _changes_keep(cursor, asked)
+        changes = _changes_keep(cursor, looked_up, params, deciding)
         changed = f"FROM ({changes.sql}) AS changes WHERE changes.outcome = 'changed'"
         # A user without an MFA row (Disabled) gets one, in the state they change to.
         defaults = {**_mfa_row_defaults(now), "state": None}
@@ -302,11 +333,10 @@ def mfa_state_set_in_database(
             f"INSERT INTO {mfa_table} ({user_column}, "
             f"{', '.join(column(UserMfa, name) for name in defaults)}) "
             f"SELECT changes.user_id, {', '.join(new_row)} {changed} AND changes.no_row = 1 "
-            # Given one meanwhile (PostgreSQL: not locked above, as it did not exist), the
-            # row still ends in the state audited.
+            # Should the user have been given one meanwhile, it still ends in the state audited.
             f"ON CONFLICT ({user_column}) DO UPDATE SET state = excluded.state, "
             "updated_at = excluded.updated_at",
-            [given for name, given in defaults.items() if name != "state"],
+            [*[given for name, given in defaults.items() if name != "state"], *changes.params],
         )
         if record is not None:
             record(changes)
@@ -333,13 +363,16 @@ def mfa_state_set_in_database(
             f"SELECT {', '.join(columns[name] for name in AUDIT_COLUMNS)} {changed} "
             "ORDER BY changes.position",
             [
-                value(AuditEvent, name, constants[name])
-                for name in AUDIT_COLUMNS
-                if name in constants
+                *[
+                    value(AuditEvent, name, constants[name])
+                    for name in AUDIT_COLUMNS
+                    if name in constants
+                ],
+                *changes.params,
             ],
         )
         cursor.execute(
             f"UPDATE {mfa_table} SET state = changes.after_state, updated_at = %s "  # noqa: S608
             f"{changed} AND changes.no_row = 0 AND {mfa_table}.{user_column} = changes.user_id",
-            [value(UserMfa, "updated_at", now)],
+            [value(UserMfa, "updated_at", now), *changes.params],
         )
