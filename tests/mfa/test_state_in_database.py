@@ -5,6 +5,8 @@ kind of user; only the cost differs (a few statements, whatever the number of us
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -208,3 +210,57 @@ def test_two_changes_in_one_transaction_each_answer_for_their_own_users() -> Non
         [(user.user_principal_name, "changed", "") for user in second],
     ]
     assert AuditEvent.objects.filter(action="mfa.state").count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_state_written_while_a_change_runs_waits_for_it_and_is_not_lost() -> None:
+    """The users' states stay as the change read them until it commits: a registration
+    completing meanwhile (which makes the user Enforced) waits, then applies, instead of
+    being overwritten by the change (SQLite: the write lock; PostgreSQL: the table lock)."""
+    from tests.admin_portal.test_bulk_update_limits import WaitLikeAFileDatabase
+
+    user = make_user("racer@contoso.test")
+    reading = threading.Event()
+    go_on = threading.Event()
+    failures: list[BaseException] = []
+
+    def hold(changes: StateChanges) -> None:
+        reading.set()
+        go_on.wait(10)
+
+    def change() -> None:
+        try:
+            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
+                mfa_state_set_in_database(
+                    user_ids=[user.pk],
+                    state=MfaState.ENABLED,
+                    context=ChangeContext(actor=None, source=AuditSource.CLI),
+                    record=hold,
+                )
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    def registration_completes() -> None:
+        try:
+            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
+                UserMfa.objects.filter(user=user).update(state=MfaState.ENFORCED)
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    changing = threading.Thread(target=change)
+    changing.start()
+    assert reading.wait(10)
+    registering = threading.Thread(target=registration_completes)
+    registering.start()
+    time.sleep(0.5)
+    waited = registering.is_alive()
+    go_on.set()
+    changing.join()
+    registering.join()
+    assert not failures, failures
+    assert waited
+    assert UserMfa.objects.get(user=user).state == MfaState.ENFORCED
