@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
+from django.test import Client
 from django.utils.translation import gettext_lazy, override
 
 
@@ -59,3 +60,15 @@ def test_links_with_arguments_and_unknown_names_reverse_as_django_does() -> None
     assert Template("{% url 'no-such-page' as there %}[{{ there }}]").render(Context()) == "[]"
     with pytest.raises(NoReverseMatch):
         Template("{% url 'no-such-page' %}").render(Context())
+
+
+@pytest.mark.django_db
+def test_the_language_picker_names_each_language_in_itself_and_marks_the_readers(
+    client: Client,
+) -> None:
+    english = client.get("/signin/").content.decode()
+    assert '<option value="en" lang="en" selected>English</option>' in english
+    assert '<option value="es" lang="es">Español</option>' in english
+    spanish = client.get("/signin/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<option value="en" lang="en">English</option>' in spanish
+    assert '<option value="es" lang="es" selected>Español</option>' in spanish
