@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, overload
 
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,36 @@ class Work(NamedTuple):
     line: int | None = None
     username: str = ""
     state: int | None = None
+
+
+class UserUnits(Sequence[Work]):
+    """The units of a job that names only users, made as they are read: a 100k-user job
+    keeps its list of ids, not 100k units, and a set-based chunk takes the ids as they are
+    (``user_ids_of``)."""
+
+    def __init__(self, user_ids: Sequence[int]) -> None:
+        self.user_ids = user_ids
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Work: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> UserUnits: ...
+
+    def __getitem__(self, index: int | slice) -> Work | UserUnits:
+        if isinstance(index, slice):
+            return UserUnits(self.user_ids[index])
+        return Work(self.user_ids[index])
+
+
+def user_ids_of(chunk: Sequence[Work]) -> list[int]:
+    """The users of a chunk of units."""
+    if isinstance(chunk, UserUnits):
+        return list(chunk.user_ids)
+    return [work.user_id for work in chunk]
 
 
 @dataclass(frozen=True)
@@ -54,7 +84,7 @@ class JobKind(Protocol):
         """What the job does, in the reader's language (``users``: "12 users")."""
         ...
 
-    def work(self, job: BulkJob) -> list[Work]: ...
+    def work(self, job: BulkJob) -> Sequence[Work]: ...
 
     def prepare(self, job: BulkJob) -> bool:
         """One short step of what must be recorded before the units are applied (a file's

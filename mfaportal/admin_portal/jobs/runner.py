@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mfaportal.admin_portal.jobs.base import RowsWritten, Work, no_such_user
+from mfaportal.admin_portal.jobs.base import RowsWritten, Work, no_such_user, user_ids_of
 from mfaportal.admin_portal.jobs.bulk_update import BulkUpdateParams
 from mfaportal.admin_portal.jobs.kinds import job_kind
 from mfaportal.admin_portal.jobs.state import STEP_STATES, StateParams
@@ -134,12 +134,12 @@ def apply_chunk(
 
 
 def _rows_for(
-    job: BulkJob, chunk: list[Work], outcome: Outcome | None, error: str
+    job: BulkJob, chunk: Sequence[Work], outcome: Outcome | None, error: str
 ) -> list[BulkJobRow]:
     """One result row per unit of work, in the chunk's order."""
     kind = job_kind(job)
     upns = dict(
-        DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]).values_list(
+        DirectoryUser.objects.filter(pk__in=user_ids_of(chunk)).values_list(
             "id", "user_principal_name"
         )
     )
@@ -219,7 +219,7 @@ def _prepare_chunk(job: BulkJob) -> bool:
         return job_kind(fresh).prepare(fresh)
 
 
-def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> tuple[bool, bool]:
+def _run_chunk(job: BulkJob, work: Sequence[Work], context: ChangeContext) -> tuple[bool, bool]:
     """Apply the next chunk: whether one was applied, and whether more are left (the last
     one finishes the job in its own transaction)."""
     kind = job_kind(job)

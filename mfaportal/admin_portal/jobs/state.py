@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext
 
-from mfaportal.admin_portal.jobs.base import RowsWritten, Work
+from mfaportal.admin_portal.jobs.base import RowsWritten, UserUnits, Work, user_ids_of
 from mfaportal.admin_portal.jobs.rows import job_rows_record
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core.audit import ChangeContext
@@ -51,8 +51,8 @@ class StateJob:
             MfaState.DISABLED: gettext("Disable multi-factor auth for %(users)s"),
         }[StateParams.of(job).state] % {"users": users}
 
-    def work(self, job: BulkJob) -> list[Work]:
-        return list(map(Work, job.user_ids))
+    def work(self, job: BulkJob) -> Sequence[Work]:
+        return UserUnits(job.user_ids)
 
     def prepare(self, job: BulkJob) -> bool:
         return False
@@ -66,7 +66,7 @@ class StateJob:
         self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext
     ) -> Outcome | RowsWritten:
         state = StateParams.of(job).state
-        user_ids = [work.user_id for work in chunk]
+        user_ids = user_ids_of(chunk)
         if not self.set_based(job):
             return mfa_state_set(
                 users=DirectoryUser.objects.filter(pk__in=user_ids), state=state, context=context
