@@ -403,6 +403,9 @@ def bulk_enable(tenant: Tenant, floor: Floor) -> BulkMeasure:
     assert job.status == BulkJob.Status.SUCCEEDED, job.status
     assert job.done == matching, (job.done, matching)
     assert job.failed == 0, job.failed
+    # Every matching user answered for, and every change audited.
+    assert job.changed + job.unchanged + job.skipped == matching, job
+    assert job.changed == audit_rows, (job.changed, audit_rows)
     by_state: dict[int, list[int]] = {}
     for user_id, state in before:
         by_state.setdefault(state, []).append(user_id)
@@ -415,6 +418,8 @@ def bulk_enable(tenant: Tenant, floor: Floor) -> BulkMeasure:
         floor.use(tenant.database)
         answer = floor.ask(cmd="enable")
         assert answer["users"] == matching, (answer, matching)
+        # The same work: as many users changed (and audited) on both sides.
+        assert answer["changed"] == audit_rows, (answer, audit_rows)
         measured.floor_seconds = answer["seconds"]
     return measured
 

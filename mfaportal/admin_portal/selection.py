@@ -26,6 +26,7 @@ from mfaportal.mfa.selectors.users import (
     SelectedUser,
     UserFilter,
     users_matching_count,
+    users_matching_ids,
     users_selected,
 )
 
@@ -49,6 +50,8 @@ class Selection:
     all_matching: bool = False
     users: list[SelectedUser] = field(default_factory=list)
     count: int = 0
+    # Every matching user's id, when asked for (a step about to apply to all of them).
+    matching_ids: list[int] | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -83,12 +86,21 @@ class Selection:
         return fields
 
 
-def selection_from(data: QueryDict, *, may_select_all: bool) -> Selection:
+def selection_from(
+    data: QueryDict, *, may_select_all: bool, with_matching_ids: bool = False
+) -> Selection:
+    """The selection ``data`` carries. ``with_matching_ids``: for "all that match", read
+    every matching id (counted as they are read) rather than only their number."""
     user_filter = UserFilter.from_params(data.get("view"), data.get("status"), data.get("q"))
     if data.get("all") == "1":
         if not may_select_all:
             raise SelectionError(
                 _("Only those whose role changes users can select every matching user.")
+            )
+        if with_matching_ids:
+            matching = users_matching_ids(user_filter)
+            return Selection(
+                user_filter, all_matching=True, count=len(matching), matching_ids=matching
             )
         return Selection(
             user_filter, all_matching=True, count=users_matching_count(user_filter, cap=None)

@@ -1,4 +1,4 @@
-"""Bulk writes for the sync, without the ORM's per-value cost.
+"""Bulk writes for the sync and the bulk steps, without the ORM's per-value cost.
 
 ``bulk_create(update_conflicts=True)`` compiles every value of every row through the field
 machinery: at 100k users that is most of a full sync's database time. These helpers send the
@@ -10,10 +10,14 @@ prepared only where the database needs it (UUIDs, datetimes, JSON):
   per value costs psycopg's client-side binding more to parse than the server to run.
 
 Columns the caller does not give get the model field's default, as ``bulk_create`` would.
+
+A bulk step written as ``INSERT ... SELECT`` / ``UPDATE ... FROM`` takes its list of ids with
+``ids_in_order`` and its constants with ``placeholder``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -143,3 +147,35 @@ def one_of(lookup: str, values: Iterable[Any], base_field: models.Field[Any, Any
     from django.contrib.postgres.fields import ArrayField
 
     return Q(_EqualsAny(F(lookup), Value(items, output_field=ArrayField(base_field))))
+
+
+def ids_in_order(ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """A query of the rows ``(position, id)``, one per id in the order given (``position``
+    counting from 0), with its parameters: one JSON text on SQLite (``json_each``), one array
+    on PostgreSQL (``unnest ... WITH ORDINALITY``), whatever the number of ids."""
+    if connection.vendor == "postgresql":
+        return (
+            "SELECT position - 1 AS position, id FROM unnest(%s::bigint[]) "
+            "WITH ORDINALITY AS ids (id, position)",
+            [list(ids)],
+        )
+    return "SELECT key AS position, value AS id FROM json_each(%s)", [json.dumps(list(ids))]
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """The quoted column of ``model.name``, for hand-written SQL."""
+    return str(connection.ops.quote_name(_column(model, name)))
+
+
+def placeholder(model: type[models.Model], name: str) -> str:
+    """The placeholder of a value for ``model.name`` in a hand-written ``INSERT ... SELECT``:
+    typed on PostgreSQL, which reads an untyped value in a select list as text (and will not
+    put text into an ``inet``, ``uuid`` or ``integer`` column)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(%s AS {_db_type(_field(model, name))})"
+    return "%s"
+
+
+def value(model: type[models.Model], name: str, given: Any) -> Any:
+    """``given`` as the database takes it for ``model.name`` (a UUID, a datetime, JSON)."""
+    return _field(model, name).get_db_prep_save(given, connection)

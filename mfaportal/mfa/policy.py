@@ -8,7 +8,8 @@ Each question answers with a reason: ``""`` when allowed, else the sentence to s
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, fields
 
 from django.utils.translation import gettext as _
 
@@ -150,3 +151,66 @@ def states_offered(current: MfaState, *, licensed: bool) -> tuple[MfaState, ...]
     if current != MfaState.DISABLED:
         offered.append(MfaState.DISABLED)
     return tuple(offered)
+
+
+@dataclass(frozen=True)
+class Traits:
+    """All the rules of a state change know of a user (``Target`` and registration), as
+    booleans: a set-based change asks the database which users have which traits."""
+
+    is_actor: bool = False
+    holds_admin_role: bool = False
+    beyond_authentication_administrator_reach: bool = False
+    is_licensed: bool = False
+    registered: bool = False
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in fields(cls))
+
+
+# Stands for "any user but the actor" in a ``Target`` built from traits (ids are positive).
+_SOMEONE_ELSE = -1
+
+
+@dataclass(frozen=True)
+class StateDecision:
+    """What a state change does to a user of some traits: refused (``refusal``, the reason
+    shown), or the state the user ends in."""
+
+    refusal: str
+    state: MfaState
+
+
+def state_decisions(actor: Actor, requested: MfaState) -> dict[Traits, StateDecision]:
+    """``may_change``, ``eligible`` and ``resulting_state`` answered for every combination of
+    traits, as one table: a change applied by the database looks each user up in it, so the
+    rules stay written once, here, and are asked a few dozen times however many users."""
+    table = {}
+    for values in itertools.product((False, True), repeat=len(Traits.names())):
+        traits = Traits(*values)
+        target = Target(
+            user_id=actor.user_id if traits.is_actor and actor.user_id else _SOMEONE_ELSE,
+            holds_admin_role=traits.holds_admin_role,
+            beyond_authentication_administrator_reach=(
+                traits.beyond_authentication_administrator_reach
+            ),
+            is_licensed=traits.is_licensed,
+        )
+        refusal = may_change(actor, target, Action.STATE) or eligible(target, requested)
+        table[traits] = StateDecision(
+            refusal, resulting_state(requested, registered=traits.registered)
+        )
+    return table
+
+
+def traits_that_matter(table: dict[Traits, StateDecision]) -> tuple[str, ...]:
+    """The traits whose value changes some decision of ``table``: only these need asking."""
+    mattering = []
+    for name in Traits.names():
+        for traits, decision in table.items():
+            flipped = Traits(**{**vars(traits), name: not getattr(traits, name)})
+            if table[flipped] != decision:
+                mattering.append(name)
+                break
+    return tuple(mattering)

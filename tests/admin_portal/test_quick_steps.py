@@ -508,6 +508,7 @@ def test_a_large_selection_runs_as_a_background_job_with_progress(
 ) -> None:
     monkeypatch.setattr(runner, "INLINE_LIMIT", 10)
     monkeypatch.setattr(runner, "CHUNK", 7)
+    monkeypatch.setattr(runner, "SET_BASED_CHUNK", 7)
     users = bulk_users(30, prefix="big")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(
@@ -574,6 +575,7 @@ def test_an_interrupted_job_resumes_after_its_last_finished_chunk(
     admin_client: Client, admin: DirectoryUser, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     monkeypatch.setattr(runner, "CHUNK", 4)
+    monkeypatch.setattr(runner, "SET_BASED_CHUNK", 4)
     users = bulk_users(10, prefix="resume")
     job = jobs.state_job_create(
         step="enable", user_ids=[user.pk for user in users], actor=admin, ip_address=None
@@ -606,6 +608,7 @@ def test_a_failing_chunk_reports_its_users_as_failed_and_the_rest_still_apply(
     admin: DirectoryUser, monkeypatch
 ) -> None:
     monkeypatch.setattr(runner, "CHUNK", 3)
+    monkeypatch.setattr(runner, "SET_BASED_CHUNK", 3)
     users = bulk_users(6, prefix="flaky")
     real_apply = runner.apply_chunk
     attempts = []

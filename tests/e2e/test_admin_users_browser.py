@@ -186,6 +186,7 @@ def test_select_all_matching_runs_in_the_background_with_a_progress_bar(
     queued: list[BulkJob] = []
     monkeypatch.setattr(runner, "INLINE_LIMIT", 50)
     monkeypatch.setattr(runner, "CHUNK", 20)
+    monkeypatch.setattr(runner, "SET_BASED_CHUNK", 20)
     monkeypatch.setattr(runner, "job_enqueue", queued.append)
     sign_in("admin@contoso.test")
     page.goto("/admin/users/?q=wave")

@@ -8,6 +8,7 @@ shows a progress bar. The rules themselves stay in ``mfaportal.mfa``.
 - ``base``: what a kind of job provides; ``state``, ``user_settings``, ``bulk_update``: the
   kinds, each with its typed parameters; ``kinds``: the registry;
 - ``runner``: creating, starting, applying and resuming jobs;
+- ``rows``: a set-based chunk's result rows, written by the database;
 - ``results``: the results CSV.
 """
 

@@ -85,6 +85,9 @@ class BulkUpdateJob:
         )
         return True
 
+    def set_based(self, job: BulkJob) -> bool:
+        return False
+
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
         by_state: dict[int, list[int]] = defaultdict(list)
         for work in chunk:

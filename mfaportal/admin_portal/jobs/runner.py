@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mfaportal.admin_portal.jobs.base import Work
+from mfaportal.admin_portal.jobs.base import RowsWritten, Work, no_such_user, user_ids_of
 from mfaportal.admin_portal.jobs.bulk_update import BulkUpdateParams
 from mfaportal.admin_portal.jobs.kinds import job_kind
 from mfaportal.admin_portal.jobs.state import STEP_STATES, StateParams
@@ -34,7 +34,12 @@ logger = logging.getLogger(__name__)
 
 # Selections up to this size are applied within the request; larger ones in the background.
 INLINE_LIMIT = 300
+# Users per chunk (one transaction) of a job applied user by user ...
 CHUNK = 1000
+# ... and of one the database applies in a few statements (``JobKind.set_based``). Chosen by
+# how long a chunk holds SQLite's write lock (docs/performance.md, issue 15): a set-based
+# chunk of SET_BASED_CHUNK users holds it no longer than a user-by-user chunk of CHUNK did.
+SET_BASED_CHUNK = 10_000
 # A background job rests this long between chunks. SQLite keeps no queue of writers: a job
 # that began its next transaction at once would keep a waiting sign-in waiting to the end.
 PAUSE_BETWEEN_CHUNKS = 0.025
@@ -122,17 +127,19 @@ def job_is_stalled(job: BulkJob) -> bool:
 # --- running ----------------------------------------------------------------------------------
 
 
-def apply_chunk(job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
+def apply_chunk(
+    job: BulkJob, chunk: Sequence[Work], context: ChangeContext
+) -> Outcome | RowsWritten:
     return job_kind(job).apply(job, chunk, context)
 
 
 def _rows_for(
-    job: BulkJob, chunk: list[Work], outcome: Outcome | None, error: str
+    job: BulkJob, chunk: Sequence[Work], outcome: Outcome | None, error: str
 ) -> list[BulkJobRow]:
     """One result row per unit of work, in the chunk's order."""
     kind = job_kind(job)
     upns = dict(
-        DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]).values_list(
+        DirectoryUser.objects.filter(pk__in=user_ids_of(chunk)).values_list(
             "id", "user_principal_name"
         )
     )
@@ -146,17 +153,16 @@ def _rows_for(
             for item in items:
                 results[item.user_principal_name.lower()] = (verdict, item.reason)
     rows = []
+    missed = (BulkJobRow.Outcome.FAILED, _("The update did not reach this user."))
     for work in chunk:
         upn = upns.get(work.user_id)
         answer: str
         if upn is None:
-            answer, reason = BulkJobRow.Outcome.FAILED, _("The user no longer exists.")
+            answer, reason = BulkJobRow.Outcome.FAILED, no_such_user()
         elif outcome is None:
             answer, reason = BulkJobRow.Outcome.FAILED, error
         else:
-            answer, reason = results.get(
-                upn.lower(), (BulkJobRow.Outcome.FAILED, _("The update did not reach this user."))
-            )
+            answer, reason = results.get(upn.lower(), missed)
         rows.append(
             BulkJobRow(
                 job=job,
@@ -187,9 +193,12 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
     try:
         while _prepare_chunk(job):
             time.sleep(pause)
-        while _run_chunk(job, work, context):
-            if progress is not None:
+        while True:
+            applied, more = _run_chunk(job, work, context)
+            if applied and progress is not None:
                 progress(job)
+            if not more:
+                break
             time.sleep(pause)
     except Exception as error:
         logger.exception("bulk job %s failed", job.pk)
@@ -203,47 +212,61 @@ def job_run(job_id: uuid.UUID, *, progress: Callable[[BulkJob], None] | None = N
 def _prepare_chunk(job: BulkJob) -> bool:
     """One short transaction of what the job records before its units; False when done."""
     with transaction.atomic():
-        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        # Not the ids: a 100k-user job's list is read once, by ``job_run``.
+        fresh = BulkJob.objects.select_for_update().defer("user_ids").get(pk=job.pk)
         if fresh.finished:
             return False
         return job_kind(fresh).prepare(fresh)
 
 
-def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> bool:
-    """Apply the next chunk; False when there was nothing left to do."""
+def _run_chunk(job: BulkJob, work: Sequence[Work], context: ChangeContext) -> tuple[bool, bool]:
+    """Apply the next chunk: whether one was applied, and whether more are left (the last
+    one finishes the job in its own transaction)."""
+    kind = job_kind(job)
     with transaction.atomic():
         # The lock makes a resumed job and a late worker take turns, never the same chunk.
-        fresh = BulkJob.objects.select_for_update().get(pk=job.pk)
+        fresh = BulkJob.objects.select_for_update().only("status", "done").get(pk=job.pk)
         if fresh.finished:
-            return False
-        chunk = work[fresh.done : fresh.done + CHUNK]
+            return False, False
+        size = SET_BASED_CHUNK if kind.set_based(job) else CHUNK
+        chunk = work[fresh.done : fresh.done + size]
+        finished = {"status": BulkJob.Status.SUCCEEDED, "finished_at": timezone.now()}
         if not chunk:
-            BulkJob.objects.filter(pk=job.pk).update(
-                status=BulkJob.Status.SUCCEEDED, finished_at=timezone.now()
-            )
-            return False
+            BulkJob.objects.filter(pk=job.pk).update(**finished)
+            return False, False
         error = ""
-        outcome: Outcome | None
+        applied: Outcome | RowsWritten | None
         try:
             with transaction.atomic():
-                outcome = apply_chunk(job, chunk, context)
+                applied = apply_chunk(job, chunk, context)
         except Exception as exc:
             # The chunk's changes were rolled back as one; its users are reported as failed
             # and the job goes on with the next chunk.
             logger.exception("bulk job %s: a chunk failed", job.pk)
-            outcome, error = None, _("Not updated: %(error)s") % {"error": str(exc)[:200]}
-        rows = _rows_for(job, chunk, outcome, error)
-        # As values, not model instances: the ORM's per-row cost was most of a 10k step.
-        job_id = BulkJobRow._meta.get_field("job").get_db_prep_save(job.pk, connection)
-        bulk_insert(
-            BulkJobRow,
-            fields=("job", "line", "user_principal_name", "requested", "outcome", "reason"),
-            rows=[
-                (job_id, row.line, row.user_principal_name, row.requested, row.outcome, row.reason)
-                for row in rows
-            ],
-        )
-        counts = Counter(row.outcome for row in rows)
+            applied, error = None, _("Not updated: %(error)s") % {"error": str(exc)[:200]}
+        if isinstance(applied, RowsWritten):
+            counts = applied.counts
+        else:
+            rows = _rows_for(job, chunk, applied, error)
+            # As values, not model instances: the ORM's per-row cost was most of a 10k step.
+            job_id = BulkJobRow._meta.get_field("job").get_db_prep_save(job.pk, connection)
+            bulk_insert(
+                BulkJobRow,
+                fields=("job", "line", "user_principal_name", "requested", "outcome", "reason"),
+                rows=[
+                    (
+                        job_id,
+                        row.line,
+                        row.user_principal_name,
+                        row.requested,
+                        row.outcome,
+                        row.reason,
+                    )
+                    for row in rows
+                ],
+            )
+            counts = Counter(row.outcome for row in rows)
+        more = fresh.done + len(chunk) < len(work)
         BulkJob.objects.filter(pk=job.pk).update(
             done=F("done") + len(chunk),
             changed=F("changed") + counts[BulkJobRow.Outcome.CHANGED],
@@ -251,5 +274,6 @@ def _run_chunk(job: BulkJob, work: list[Work], context: ChangeContext) -> bool:
             skipped=F("skipped") + counts[BulkJobRow.Outcome.SKIPPED],
             failed=F("failed") + counts[BulkJobRow.Outcome.FAILED],
             heartbeat_at=timezone.now(),
+            **({} if more else finished),
         )
-    return True
+    return True, more

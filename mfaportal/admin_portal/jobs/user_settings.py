@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from django.utils.translation import gettext
 
-from mfaportal.admin_portal.jobs.base import Work
+from mfaportal.admin_portal.jobs.base import UserUnits, Work, user_ids_of
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core.audit import ChangeContext
 from mfaportal.core.models import AuditSource
@@ -43,16 +43,19 @@ class UserSettingsJob:
     def describe(self, job: BulkJob, users: str) -> str:
         return gettext("Manage user settings for %(users)s") % {"users": users}
 
-    def work(self, job: BulkJob) -> list[Work]:
-        return [Work(user_id) for user_id in job.user_ids]
+    def work(self, job: BulkJob) -> Sequence[Work]:
+        return UserUnits(job.user_ids)
 
     def prepare(self, job: BulkJob) -> bool:
+        return False
+
+    def set_based(self, job: BulkJob) -> bool:
         return False
 
     def apply(self, job: BulkJob, chunk: Sequence[Work], context: ChangeContext) -> Outcome:
         params = UserSettingsParams.of(job)
         return user_settings_manage(
-            users=DirectoryUser.objects.filter(pk__in=[work.user_id for work in chunk]),
+            users=DirectoryUser.objects.filter(pk__in=user_ids_of(chunk)),
             require_reregistration=params.require_reregistration,
             delete_app_passwords=params.delete_app_passwords,
             restore_remembered_devices=params.restore_remembered_devices,

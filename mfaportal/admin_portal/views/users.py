@@ -66,7 +66,6 @@ from mfaportal.mfa.selectors.users import (
     admin_views,
     users_matching,
     users_matching_count,
-    users_matching_ids,
     users_selected,
 )
 
@@ -243,10 +242,12 @@ def users_count(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _selection_or_400(request: HttpRequest, data: Any) -> Selection | HttpResponse:
+def _selection_or_400(
+    request: HttpRequest, data: Any, *, with_matching_ids: bool = False
+) -> Selection | HttpResponse:
     select_all = may_select_all(signed_in_user(request))
     try:
-        return selection_from(data, may_select_all=select_all)
+        return selection_from(data, may_select_all=select_all, with_matching_ids=with_matching_ids)
     except SelectionError as error:
         if data.get("all") == "1" and not select_all:
             raise PermissionDenied from error
@@ -282,7 +283,8 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     if needed not in signed_in_user(request).capabilities:
         raise PermissionDenied
     data = request.POST if request.method == "POST" else request.GET
-    selection = _selection_or_400(request, data)
+    # A step applied to all that match reads their ids once (not a count, then the ids).
+    selection = _selection_or_400(request, data, with_matching_ids=request.method == "POST")
     if isinstance(selection, HttpResponse):
         return selection
     quick_steps = quick_steps_for(selection, signed_in_user(request))
@@ -302,7 +304,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     if request.method == "POST" and selection.count:
         if step == "manage" and not form.is_valid():
             return _render_dialog(request, context, htmx)
-        ids = users_matching_ids(selection.user_filter) if selection.all_matching else selection.ids
+        ids = selection.matching_ids if selection.matching_ids is not None else selection.ids
         if step == "manage":
             job = user_settings_job_create(
                 options=UserSettingsParams(**form.cleaned_data),

@@ -6,7 +6,8 @@ these functions, so they cannot drift apart; the rules they apply are in
 never loads 10k model objects), a ``ChangeContext`` saying who acts from where, and
 optionally the Directory to write through (tests hand one in).
 
-- ``state``: enable, enforce, disable;
+- ``state``: enable, enforce, disable (``mfa_state_set``; in local mode a job's chunk goes
+  to ``mfa_state_set_in_database``, the same change as a few set-based statements);
 - ``registration``: the wizard's result, and the Enforced it brings;
 - ``methods``: the person's own method changes, and *require re-registration*;
 - ``app_passwords``: create, delete, delete all, verify;
