@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-
 from typing import Any
 
 from mfaportal.graph import (
