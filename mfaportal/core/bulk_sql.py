@@ -14,6 +14,7 @@ Columns the caller does not give get the model field's default, as ``bulk_create
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -130,14 +131,27 @@ class _EqualsAny(Func):
     output_field = models.BooleanField()
 
 
-def one_of(lookup: str, values: Iterable[Any], base_field: models.Field[Any, Any]) -> Q:
-    """``Q(lookup__in=values)``, written ``lookup = ANY(%s)`` on PostgreSQL.
+class _InJsonArray(Func):
+    """``(column IN (SELECT value FROM json_each(%s)))``: SQLite's list as one parameter."""
 
-    With a long list the IN form sends one placeholder per value, which psycopg's
-    client-side binding re-parses for every query (thousands of placeholders, no cache);
-    ANY takes the whole list as one array parameter.
+    arg_joiner = " IN (SELECT value FROM json_each("
+    template = "(%(expressions)s)))"
+    output_field = models.BooleanField()
+
+
+def one_of(lookup: str, values: Iterable[Any], base_field: models.Field[Any, Any]) -> Q:
+    """``Q(lookup__in=values)``, with the whole list as one parameter: ``lookup =
+    ANY(%s)`` on PostgreSQL, ``lookup IN (SELECT value FROM json_each(%s))`` on SQLite.
+
+    With a long list the IN form sends one placeholder per value: psycopg's client-side
+    binding re-parses thousands of them for every query, and the ORM prepares each value
+    through the lookup machinery (a sync asks for 1,000 users a page: measured as a tenth of
+    its CPU time at 100k users). ``base_field`` converts each value as the column stores it.
     """
     items = list(values)
+    if connection.vendor == "sqlite" and items:
+        stored = [base_field.get_db_prep_value(item, connection) for item in items]
+        return Q(_InJsonArray(F(lookup), Value(json.dumps(stored))))
     if connection.vendor != "postgresql":
         return Q(**{f"{lookup}__in": items})
     from django.contrib.postgres.fields import ArrayField
