@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import F, Func, Q, Value
 
 from mfaportal.core.chunks import chunked
@@ -150,7 +150,13 @@ def one_of(lookup: str, values: Iterable[Any], base_field: models.Field[Any, Any
     """
     items = list(values)
     if connection.vendor == "sqlite" and items:
-        stored = [base_field.get_db_prep_value(item, connection) for item in items]
+        # The connection itself, not the proxy: it is asked once per value.
+        database = connections[DEFAULT_DB_ALIAS]
+        prepare = base_field.get_db_prep_value
+        if isinstance(base_field, models.IntegerField):
+            stored = [int(item) for item in items]  # what get_db_prep_value does, less the calls
+        else:
+            stored = [prepare(item, database) for item in items]
         return Q(_InJsonArray(F(lookup), Value(json.dumps(stored))))
     if connection.vendor != "postgresql":
         return Q(**{f"{lookup}__in": items})
