@@ -87,6 +87,8 @@ def bulk_insert(
 
     # A sync writes one timestamp into every row: convert each distinct value once.
     memo: dict[tuple[int, Any], Any] = {}
+    # The connection itself, not the proxy: it is asked once per value.
+    database = connections[DEFAULT_DB_ALIAS]
 
     def prepared(row: Sequence[Any]) -> list[Any]:
         values = list(row)
@@ -95,10 +97,10 @@ def bulk_insert(
             if isinstance(field, models.DateTimeField | models.DateField):
                 key = (position, value)
                 if key not in memo:
-                    memo[key] = field.get_db_prep_save(value, connection)
+                    memo[key] = field.get_db_prep_save(value, database)
                 values[position] = memo[key]
             else:
-                values[position] = field.get_db_prep_save(value, connection)
+                values[position] = field.get_db_prep_save(value, database)
         return values
 
     batch = [prepared(row) for row in rows]
