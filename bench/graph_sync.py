@@ -1,17 +1,25 @@
 """Graph mode at scale, against the emulator: ``python -m bench.graph_sync``.
 
-1. Full sync of 100k users (``manage.py sync_directory --full`` in its own process: wall time
-   and that process's peak RSS, from ``wait4``). The emulator keeps Microsoft's published
-   limit on the registration report (5 requests per 10 s), which the sync paces itself to:
-   100 report pages take about 200 s. ``--no-report-limit`` lifts it, to see the portal's
-   own cost.
+1. Full sync of 100k users against its floor (issue 15): ``manage.py sync_directory --full``
+   in its own process, then the floor client (``bench/graph_floor.py``: plain requests, the
+   same reads, limits and concurrency, set-based upserts into a few tables) in its own
+   process, alternated for ``--rounds`` rounds (portal, floor, portal, floor: round 1 fills
+   empty tables, later rounds sync over them). Each process's wall time, CPU time (user +
+   system: its own cost, not waiting) and peak RSS come from ``wait4``; the ratio of wall
+   times is judged against 1.3 (exit status 1 above it). The emulator keeps Microsoft's
+   published limit on the registration report (5 requests per 10 s), to which both clients
+   pace themselves: 100 report pages take about 200 s. ``--no-report-limit`` lifts it on
+   the emulator and the clients' own pacing on both sides (``MFAPORTAL_GRAPH_PACED=false``),
+   to see what the portal itself costs.
 2. Delta sync carrying 100 changes (adds, renames, sign-in blocks, removals).
 3. Set-state on 10k users through the outbox and ``$batch``, with the emulator answering in
    50 ms per request: time, requests in flight at most, and a second run where Graph throttles
    items with ``Retry-After: 2`` to show the wait is honoured.
 
 The emulator runs in this process (its memory is not the sync's); the database is a fresh
-SQLite file unless ``DATABASE_URL`` names another. Options: ``--users``, ``--set-state``.
+SQLite file unless ``DATABASE_URL`` names another (the floor then uses its own
+``floor_sync_*`` tables there). Options: ``--users``, ``--rounds``, ``--full-only`` (only
+part 1: ``--users 10000 --full-only`` is the quick mode), ``--set-state``.
 """
 
 from __future__ import annotations
