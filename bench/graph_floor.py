@@ -463,10 +463,10 @@ def full_sync(graph: Graph, db: Database, *, workers: int, paced: bool) -> dict[
 
     covered: set[str] = set()
     previous: list[tuple[list[str], Future[list[Any]]]] | None = None
-    for page in report:
+    for details in report:
         defaults = []
         to_read = []
-        for oid, registered, preferred in page:
+        for oid, registered, preferred in details:
             covered.add(oid)
             if registered or oid in had_methods:
                 to_read.append(oid)
@@ -497,7 +497,7 @@ def full_sync(graph: Graph, db: Database, *, workers: int, paced: bool) -> dict[
             identity.take(len(chunk))
             reads.append((chunk, pool.submit(methods, "v1.0", chunk)))
         write_methods(reads)
-        answers = in_flight(
+        preference_answers = in_flight(
             pool,
             preferences,
             _paced_pieces(pieces(group_ids, MAX_BATCH_SIZE), identity),
@@ -505,7 +505,7 @@ def full_sync(graph: Graph, db: Database, *, workers: int, paced: bool) -> dict[
         )
         rows = [
             (oid, body.get("userPreferredMethodForSecondaryAuthentication"))
-            for chunk, bodies in answers
+            for chunk, bodies in preference_answers
             for oid, body in zip(chunk, bodies, strict=True)
             if body
         ]
