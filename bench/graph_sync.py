@@ -183,7 +183,7 @@ class Timed:
 
 
 def full_sync_rounds(
-    env: dict[str, str], floor_database: str, rounds: int
+    emulator: GraphEmulator, env: dict[str, str], floor_database: str, rounds: int
 ) -> tuple[list[Timed], list[Timed]]:
     """The portal's full sync and the floor client's, alternated (portal, floor, portal,
     floor...) so machine load falls on both alike. Round 1 fills empty tables, later rounds
@@ -191,11 +191,15 @@ def full_sync_rounds(
     portal: list[Timed] = []
     floor: list[Timed] = []
     for round_ in range(1, rounds + 1):
+        # Both clients are the same app to the emulator: each starts with the reports'
+        # window empty, as if alone, not paying for the other's last requests.
+        emulator.report_requests.clear()
         load = os.getloadavg()[0]
         seconds, rss, out, cpu = manage(env, "sync_directory", "--full", "--no-progress")
         portal.append(Timed(seconds, rss, cpu, load, sync_seconds(out)))
         print(f"round {round_}, portal: {seconds:.1f} s wall, {cpu:.1f} s CPU, load {load:.1f}")
         print(f"  {out.strip()}")
+        emulator.report_requests.clear()
         load = os.getloadavg()[0]
         seconds, rss, out, cpu = measured(
             env, "-m", "bench.graph_floor", "--database", floor_database
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manage(env, "migrate", "--noinput")
         print(f"load average before: {os.getloadavg()[0]:.1f} (2 cores here; shared)")
-        portal, floor = full_sync_rounds(env, floor_database, args.rounds)
+        portal, floor = full_sync_rounds(emulator, env, floor_database, args.rounds)
 
         if not args.full_only:
             make_changes(emulator, args.changes)
