@@ -6,8 +6,10 @@ same ``INSERT ... ON CONFLICT`` (SQLite 3.24+ and PostgreSQL share the syntax) w
 prepared only where the database needs it (UUIDs, datetimes, JSON):
 
 - SQLite: ``executemany`` of a one-row statement, which it runs fastest;
-- PostgreSQL: ``unnest`` of one array parameter per column. A statement with a placeholder
-  per value costs psycopg's client-side binding more to parse than the server to run.
+- PostgreSQL: the rows as one JSON parameter (``json_array_elements``, each value cast to
+  its column's type). A statement with a placeholder per value costs psycopg's client-side
+  binding more to parse than the server to run, and a list parameter (an ``unnest`` of one
+  array per column, as before issue 15's third round) is quoted element by element.
 
 Columns the caller does not give get the model field's default, as ``bulk_create`` would.
 """
