@@ -83,6 +83,9 @@ MFAPORTAL_CA_BUNDLE = os.environ.get("MFAPORTAL_CA_BUNDLE", "")
 MFAPORTAL_GRAPH_TIMEOUT = float(os.environ.get("MFAPORTAL_GRAPH_TIMEOUT", "30"))
 # Graph requests (each a $batch of up to 20 calls) in flight at once during sync and sends.
 MFAPORTAL_GRAPH_CONCURRENCY = int(os.environ.get("MFAPORTAL_GRAPH_CONCURRENCY", "4"))
+# Wait before sending to keep the limits Microsoft publishes (mfaportal/graph/config.py);
+# false only against a Graph that keeps none (the benchmark's emulator).
+MFAPORTAL_GRAPH_PACED = env_bool("MFAPORTAL_GRAPH_PACED", True)
 
 MFAPORTAL_TELEPHONY = os.environ.get("MFAPORTAL_TELEPHONY", "outbox")
 MFAPORTAL_TELEPHONY_URL = os.environ.get("MFAPORTAL_TELEPHONY_URL", "")

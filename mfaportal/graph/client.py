@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import sys
 import threading
 import time
 import uuid
@@ -176,13 +177,19 @@ class GraphClient:
         self._clock = clock
         self._jitter = jitter
         limit, window = REPORTS_LIMIT
-        if sleep is time.sleep and clock is time.monotonic:
+        self.report_pace: Pace | None
+        if not config.paced:
+            self.report_pace = None
+        elif sleep is time.sleep and clock is time.monotonic:
             self.report_pace = _shared_pace(config, "reports", limit, window + PACE_MARGIN_SECONDS)
         else:
             self.report_pace = self.pace(limit, window + PACE_MARGIN_SECONDS)
 
     def pace(self, limit: int, window: float) -> Pace:
-        """A pace on this client's clock (tests hand in one that does not wait)."""
+        """A pace on this client's clock (tests hand in one that does not wait); one that
+        never waits when the config says not to pace (``GraphConfig.paced``)."""
+        if not self.config.paced:
+            limit = sys.maxsize
         return Pace(limit, window, clock=self._clock, sleep=self._sleep)
 
     def wait(self, seconds: float) -> None:

@@ -521,3 +521,39 @@ def test_a_spanish_admin_reads_the_sync_panel_in_spanish(
     state.save()
     done = client.get(reverse("entra:sync"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Última sincronización completa:" in done and " full " not in done
+
+
+def test_a_user_asked_to_register_again_who_did_so_in_graph_is_no_longer_asked(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    nine, three = cached(graph_emulator, 9), cached(graph_emulator, 3)  # methods / none
+    UserMfa.objects.filter(user__in=[nine, three]).update(must_register=True)
+
+    directory_sync(full=True, client=graph_client)
+
+    assert not UserMfa.objects.get(user=nine).must_register
+    assert UserMfa.objects.get(user=three).must_register
+
+
+def test_a_full_sync_does_not_read_every_users_mfa_row_for_each_report_page(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    from django.db import connection
+
+    graph_emulator.report_page_size = 10  # 59 users in the report: 6 pages
+    directory_sync(full=True, client=graph_client)
+    UserMfa.objects.filter(user=cached(graph_emulator, 9)).update(must_register=True)
+    statements: list[str] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        directory_sync(full=True, client=graph_client)
+
+    # Who must register again is asked of the users a page names (by key), never of the table.
+    asked = [sql for sql in statements if '"must_register"' in sql]
+    assert asked and all('"user_id"' in sql.split("WHERE", 1)[-1] for sql in asked)
+    assert not UserMfa.objects.get(user=cached(graph_emulator, 9)).must_register

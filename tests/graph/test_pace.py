@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from mfaportal.graph import GraphClient, Pace, identity_reads_per_10s
+from mfaportal.graph import (
+    MAX_BATCH_SIZE,
+    GraphClient,
+    GraphConfig,
+    Pace,
+    identity_reads_per_10s,
+)
 from tests.graph_emulator import GraphEmulator
 from tests.graph_emulator.fixtures import RecordingSleep
 
@@ -72,3 +79,27 @@ def test_the_registration_report_is_paced_and_never_throttled(
     answers = graph_emulator.log.matching("userRegistrationDetails")
     assert len(answers) == 15 and {answer.status for answer in answers} == {200}
     assert sum(recording_sleep.delays) >= 20
+
+
+def test_a_client_told_not_to_keep_the_published_limits_reads_without_waiting(
+    graph_emulator: GraphEmulator, graph_token_provider: Any, recording_sleep: RecordingSleep
+) -> None:
+    # A lab whose Graph keeps no limit (the benchmark's --no-report-limit): the client's own
+    # pacing is what would be measured, so it can be switched off; it is on by default.
+    graph_emulator.report_limit = None
+    graph_emulator.report_page_size = 4  # 15 pages
+    client = GraphClient(
+        graph_emulator.graph_config(paced=False),
+        token_provider=graph_token_provider,
+        sleep=recording_sleep,
+        clock=recording_sleep.monotonic,
+    )
+
+    pages = list(client.registration_details())
+    identity = client.pace(identity_reads_per_10s(100_000), 10.0)
+    for _ in range(10):
+        identity.take(MAX_BATCH_SIZE * 100)
+
+    assert sum(len(page) for page in pages) == 59
+    assert recording_sleep.delays == []
+    assert GraphConfig(tenant_id="t", client_id="c", client_secret="s").paced is True

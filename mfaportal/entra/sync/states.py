@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from django.db import DEFAULT_DB_ALIAS, connection
+
 from mfaportal.core.chunks import chunked
+from mfaportal.core.prepared import Prepared
 from mfaportal.directory.cache import object_id_parse
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.entra.mapping import SYNC_CONTEXT, state_from_graph
@@ -34,19 +37,39 @@ def users_by_object_id(object_ids: Sequence[str]) -> Iterator[CachedUser]:
             yield CachedUser(pk, str(object_id), upn)
 
 
+# Read twice per full sync (states, then users the report left out): compiled once, and
+# its rows taken as the database gives them rather than through the ORM's converters
+# (measured: a tenth of a 100k sync's CPU time went to building and converting these rows).
+_USERS_AFTER = Prepared(
+    lambda last: (
+        DirectoryUser.objects.filter(pk__gt=last)
+        .order_by("pk")
+        .values_list("pk", "object_id", "user_principal_name")[:DB_CHUNK]
+    ),
+    stand_ins=[-7_654_321],
+)
+
+
+def _object_id_text(stored: object) -> str:
+    """An object id as Graph writes it, from the column's value: a UUID (PostgreSQL) or
+    SQLite's 32 lowercase hex digits (``uuid.hex``)."""
+    if isinstance(stored, str) and len(stored) == 32:
+        return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
+    return str(stored)
+
+
 def all_users() -> Iterator[CachedUser]:
     """Every cached user, streamed by primary key (keyset, never OFFSET)."""
     last = 0
     while True:
-        rows = list(
-            DirectoryUser.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "object_id", "user_principal_name")[:DB_CHUNK]
-        )
+        sql, params = _USERS_AFTER.sql(DEFAULT_DB_ALIAS, [last])
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         if not rows:
             return
         for pk, object_id, upn in rows:
-            yield CachedUser(pk, str(object_id), upn)
+            yield CachedUser(pk, _object_id_text(object_id), upn)
         last = rows[-1][0]
 
 

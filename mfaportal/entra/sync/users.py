@@ -25,6 +25,9 @@ from mfaportal.graph import DeltaPage, GraphClient, GraphError, GraphNotFound, p
 
 # Users per transaction: SQLite pays for every commit.
 DB_CHUNK = 2000
+# Delta pages read ahead while a group is written: a group's worth and more (Graph's delta
+# pages hold about 100 users), so the reader is not stopped while one is written.
+PAGES_AHEAD = 50
 
 
 def _regrouped(pages: Iterable[DeltaPage], users: int) -> Iterator[list[DeltaPage]]:
@@ -53,7 +56,7 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
     resumes = 0
     while True:
         try:
-            pages = prefetched(run.client.users_delta(position))
+            pages = prefetched(run.client.users_delta(position), depth=PAGES_AHEAD)
             for group in _regrouped(pages, DB_CHUNK):
                 users = [user for page in group for user in page.users]
                 with transaction.atomic():

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import models, transaction
 
 from mfaportal.core.audit import AuditEntry, ChangeContext, audit_record_many
+from mfaportal.core.bulk_sql import one_of
 from mfaportal.core.chunks import chunked
 from mfaportal.directory.interface import Directory, get_directory
 from mfaportal.directory.models import DirectoryUser
@@ -29,7 +30,9 @@ logger = logging.getLogger(__name__)
 def registration_requirement_clear(user_ids: list[int]) -> None:
     """These users have provided their contact methods again: no registration is due."""
     for chunk in chunked(user_ids):
-        UserMfa.objects.filter(user_id__in=chunk, must_register=True).update(must_register=False)
+        UserMfa.objects.filter(
+            one_of("user_id", chunk, models.BigIntegerField()), must_register=True
+        ).update(must_register=False)
 
 
 def mfa_registration_complete(
