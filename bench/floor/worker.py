@@ -128,6 +128,8 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
+    # One browser per tenant database: each signs in to its own database's sessions.
+    clients: dict[str, Client] = {}
     client = Client()
     for line in sys.stdin:
         command = json.loads(line)
@@ -135,6 +137,7 @@ def main() -> None:
         if command["cmd"] == "use":
             connection.close()
             connection.settings_dict["NAME"] = command["name"]
+            client = clients.setdefault(command["name"], Client())
         elif command["cmd"] == "copy":
             answer = _copy()
         elif command["cmd"] == "sign_in":
