@@ -147,19 +147,17 @@ def _search_ids(term: str) -> RawSQL:
     )
 
 
-def _bound(term: str, count: int, *, more: bool = True) -> tuple[str, list[str]]:
-    """Whether more than ``count`` index entries start with ``term`` (or, ``more=False``, at
-    most that many): at most ``count + 1`` of them are read (UNION ALL stops at the limit),
-    so it costs little whatever the term. A user counts once per column that matches, so
-    "more" may be said for fewer users, never "at most" for more."""
+def _more_matches_than(term: str, count: int) -> RawSQL:
+    """Whether more than ``count`` index entries start with ``term``: at most ``count + 1``
+    of them are read (UNION ALL stops at the limit), so it costs little whatever the term.
+    A user counts once per column that matches, so this may say yes for fewer users, never
+    no for more."""
     union, params = _prefix_matches(term, distinct=False)
-    test = ">" if more else "<="
-    sql = f"(SELECT COUNT(*) FROM ({union} LIMIT {int(count) + 1}) bound) {test} {int(count)}"  # noqa: S608
-    return sql, params
-
-
-def _more_matches_than(term: str, count: int, *, more: bool = True) -> RawSQL:
-    return RawSQL(*_bound(term, count, more=more), output_field=BooleanField())  # noqa: S611
+    return RawSQL(  # noqa: S611
+        f"(SELECT COUNT(*) FROM ({union} LIMIT {int(count) + 1}) bound) > {int(count)}",  # noqa: S608
+        params,
+        output_field=BooleanField(),
+    )
 
 
 def users_matching(user_filter: UserFilter, *, in_order: bool = False) -> QuerySet[DirectoryUser]:
@@ -346,8 +344,7 @@ def _page_query(
     shape: _Shape, stage: str, role: str, term: str, cursor_value: str, cursor_id: int
 ) -> QuerySet[Any]:
     """The users page's statement: ``stage`` "page" (no search), "window" (the search among
-    the next SEARCH_WINDOW users in list order), "all" (every match, gathered first) or
-    "few" (every match, when no more than a page's worth can match)."""
+    the next SEARCH_WINDOW users in list order) or "all" (every match, gathered first)."""
     view = shape.view + role if shape.view == ROLE_VIEW_PREFIX else shape.view
     user_filter = UserFilter(view=view, status=shape.status, search=term if shape.search else "")
     cursor = Cursor(cursor_value, cursor_id) if shape.cursor else None
@@ -378,11 +375,7 @@ def _page_query(
         users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
     if cursor is not None:
         users = users.filter(_after(cursor, ahead=shape.ahead))
-    if stage == "few":
-        # Every match, asked only when a page's worth or fewer can match (the window's
-        # counterpart in the same statement, _search_first).
-        users = users.filter(_more_matches_than(term, shape.size, more=False))
-    if stage in ("all", "few"):
+    if stage == "all":
         # Sorted by an order no index can supply, so the planner cannot walk the whole
         # ordered index testing each row.
         key = _Unindexed(Upper(shape.field))
@@ -401,75 +394,35 @@ _STATUSES = {STATUS_ANY, *(state.name.lower() for state in MfaState)}
 _STATEMENTS: dict[tuple[_Shape, str], Prepared] = {}
 
 
-def _statement(
+def _page_rows(
     shape: _Shape, stage: str, values: tuple[str, str, str, int]
-) -> tuple[str, list[Any]]:
-    """One stage's statement, compiled once per shape and database, bound to ``values``."""
+) -> list[tuple[Any, ...]]:
+    """The rows of one stage of the page, by its statement compiled once; a page size the
+    list doesn't offer is built afresh, so no address can grow the cache."""
+    if shape.size not in PAGE_SIZES or shape.status not in _STATUSES:
+        return list(_page_query(shape, stage, *values))
     prepared = _STATEMENTS.get((shape, stage))
     if prepared is None:
         prepared = Prepared(lambda *stand_ins: _page_query(shape, stage, *stand_ins), _STAND_INS)
         _STATEMENTS[(shape, stage)] = prepared
-    return prepared.sql(router.db_for_read(DirectoryUser), values)
-
-
-def _fetched(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a page statement, converted as the ORM would (UUIDs, booleans); any
-    columns past the eight of a row are kept as they come."""
-    with connections[router.db_for_read(DirectoryUser)].cursor() as cursor:
+    alias = router.db_for_read(DirectoryUser)
+    sql, params = prepared.sql(alias, values)
+    with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     return [
         (
             id_,
-            oid if oid is None or isinstance(oid, uuid.UUID) else uuid.UUID(oid),
+            oid if isinstance(oid, uuid.UUID) else uuid.UUID(oid),
             name,
             upn,
             state,
             bool(lic),
             bool(enabled),
             key,
-            *rest,
         )
-        for id_, oid, name, upn, state, lic, enabled, key, *rest in found
+        for id_, oid, name, upn, state, lic, enabled, key in found
     ]
-
-
-def _cacheable(shape: _Shape) -> bool:
-    """A page size the list doesn't offer is built afresh, so no address can grow the cache."""
-    return shape.size in PAGE_SIZES and shape.status in _STATUSES
-
-
-def _page_rows(
-    shape: _Shape, stage: str, values: tuple[str, str, str, int]
-) -> list[tuple[Any, ...]]:
-    """The rows of one stage of the page."""
-    if not _cacheable(shape):
-        return list(_page_query(shape, stage, *values))
-    return _fetched(*_statement(shape, stage, values))
-
-
-def _search_first(
-    shape: _Shape, values: tuple[str, str, str, int]
-) -> tuple[list[tuple[Any, ...]], bool]:
-    """A search's first statement: the window when more than a page's worth of users may
-    match, every match when not, and a marker row saying which answered; so a rare term (the
-    usual helpdesk search) costs one statement. Returns the rows and whether they are every
-    match (otherwise they are the window's)."""
-    if not _cacheable(shape):
-        return _page_rows(shape, "window", values), False
-    window, window_params = _statement(shape, "window", values)
-    few, few_params = _statement(shape, "few", values)
-    few_only, bound_params = _bound(values[1], shape.size, more=False)
-    direction = "DESC" if shape.reverse else "ASC"
-    # Only compiled statements and fixed text enter the SQL; the values are parameters.
-    sql = (
-        f"SELECT w.*, 0 FROM ({window}) w UNION ALL SELECT f.*, 0 FROM ({few}) f "  # noqa: S608
-        f"UNION ALL SELECT {', '.join(['NULL'] * (len(_ROW_FIELDS) + 1))}, 1 "
-        f"WHERE {few_only} ORDER BY 8 {direction}, 1 {direction}"
-    )
-    found = _fetched(sql, [*window_params, *few_params, *bound_params])
-    every = any(row[-1] == 1 for row in found)
-    return [row[:-1] for row in found if row[-1] == 0], every
 
 
 def users_page(
@@ -516,10 +469,10 @@ def users_page(
         found = _page_rows(shape, "page", values)
     else:
         # The window first: a page of matches among the next SEARCH_WINDOW users in list
-        # order costs a short index range scan; a term few users match gets every match in
-        # the same statement. Otherwise every match is gathered first, then sorted.
-        found, every = _search_first(shape, values)
-        if not every and len(found) <= size:
+        # order (the usual case) costs a short index range scan. Otherwise every match is
+        # gathered first, then sorted.
+        found = _page_rows(shape, "window", values)
+        if len(found) <= size:
             found = _page_rows(shape, "all", values)
 
     rows: list[UserRow] = []
