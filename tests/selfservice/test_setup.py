@@ -28,6 +28,7 @@ from tests.selfservice.helpers import (
     service_set,
     session_proved,
 )
+from tests.statements import tables_compiled
 
 pytestmark = pytest.mark.django_db
 SETUP = "/mfa/setup/"
@@ -296,27 +297,17 @@ def test_the_page_reads_what_it_shows_once(
     assert ("+1 425-555-0123" in page) is password_reset
 
 
-def test_the_page_compiles_its_reads_once(client: Client, adele, monkeypatch) -> None:
+def test_the_page_compiles_its_reads_once(client: Client, adele) -> None:
     """Issue 15: the settings, the MFA row, the methods, the hardware tokens waiting and the
     authentication email are read by statements compiled once; a change still shows at
     once."""
-    from django.db.models.sql.compiler import SQLCompiler
-
     from mfaportal.mfa.models import HardwareOathToken
 
     service_set(password_reset_enabled=True)
     client.get(SETUP)
-    compiled: list[str] = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args, **kwargs):
-        compiled.append(self.query.model._meta.db_table if self.query.model else "")
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    assert "Activate your hardware token" not in client.get(SETUP).content.decode()
+    with tables_compiled() as compiled:
+        assert "Activate your hardware token" not in client.get(SETUP).content.decode()
     assert set(compiled) == {"django_session"}  # Django's session store builds its own
-    monkeypatch.undo()
     HardwareOathToken.objects.create(
         user=adele, serial_number="SN-1", secret_ciphertext=b"x", secret_key_id="k"
     )

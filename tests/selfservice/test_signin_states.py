@@ -7,7 +7,6 @@ from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import pytest
-from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +24,7 @@ from tests.selfservice.helpers import (
     password_step,
     service_set,
 )
+from tests.statements import tables_compiled
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +121,7 @@ def test_the_challenge_page_reads_the_sign_in_and_the_methods_once(
     assert "Enter the code displayed in the authenticator app" in page
 
 
-def test_the_challenge_page_compiles_its_reads_once(client: Client, monkeypatch) -> None:
+def test_the_challenge_page_compiles_its_reads_once(client: Client) -> None:
     """Issue 15: building and compiling a statement cost the ORM several times what running
     it does. The sign-in under way, its user, the service settings and the methods are read
     by statements compiled once; each page view only binds its values."""
@@ -129,15 +129,8 @@ def test_the_challenge_page_compiles_its_reads_once(client: Client, monkeypatch)
     add_app(user, mode="code")
     password_step(client, "adele@contoso.test")
     client.get(reverse("signin_flow:verify"))
-    compiled: list[str] = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args, **kwargs):
-        compiled.append(self.query.model._meta.db_table if self.query.model else "")
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    page = client.get(reverse("signin_flow:verify")).content.decode()
+    with tables_compiled() as compiled:
+        page = client.get(reverse("signin_flow:verify")).content.decode()
     assert "Enter the code displayed in the authenticator app" in page
     assert set(compiled) == {"django_session"}  # Django's session store builds its own
     # A change shows at once: nothing is kept between requests but the statements.
