@@ -24,6 +24,29 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+PRAGMAS = ("journal_mode", "synchronous", "mmap_size")
+
+
+def test_a_sqlite_database_file_is_opened_in_wal_mode_and_read_through_mmap(
+    tmp_path: Path,
+) -> None:
+    pragmas = (
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        f"    for name in {PRAGMAS!r}:\n"
+        "        cursor.execute('PRAGMA ' + name)\n"
+        "        print(name, cursor.fetchone()[0])\n"
+    )
+    result = manage("shell", "-c", pragmas, MFAPORTAL_DEBUG="true", MFAPORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    found = [line for line in result.stdout.splitlines() if line.split(" ")[0] in PRAGMAS]
+    assert found == [
+        "journal_mode wal",
+        "synchronous 1",  # NORMAL
+        "mmap_size 268435456",
+    ]
+
+
 def test_production_refuses_to_start_without_a_secret_key() -> None:
     result = manage("check")
     assert result.returncode != 0
