@@ -187,6 +187,27 @@ class WaitLikeAFileDatabase:
                 time.sleep(0.002)
 
 
+def started_in_a_thread(
+    call: Callable[[], Any], failures: list[BaseException], *, budget: float
+) -> threading.Thread:
+    """``call`` running in a started thread on its own connection, which waits for a locked
+    database as a file database would (up to ``budget`` seconds); what it raises goes into
+    ``failures``."""
+
+    def run() -> None:
+        try:
+            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=budget)):
+                call()
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def _signs_in() -> bool:
     response = Client().post(
         reverse("signin"), {"username": "adele@contoso.test", "password": PASSWORD}
@@ -209,18 +230,11 @@ def test_sign_in_works_while_a_100000_line_file_is_applied(admin: DirectoryUser)
 
     def apply() -> None:
         # As the page does: create the job (a request), then the worker applies it.
-        try:
-            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=20)):
-                job = bulk_update_job_create(upload=verified, actor=admin, ip_address=None)
-                BulkJob.objects.filter(pk=job.pk).update(background=True)
-                job_run(job.pk)
-        except BaseException as error:
-            failures.append(error)
-        finally:
-            connection.close()
+        job = bulk_update_job_create(upload=verified, actor=admin, ip_address=None)
+        BulkJob.objects.filter(pk=job.pk).update(background=True)
+        job_run(job.pk)
 
-    worker = threading.Thread(target=apply)
-    worker.start()
+    worker = started_in_a_thread(apply, failures, budget=20)
     signed_in_during_the_apply = 0
     try:
         # A sign-in waits for at most a chunk of the apply, never for the whole file.

@@ -5,7 +5,6 @@ go on while a large job runs (issue 14)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -22,7 +21,10 @@ from mfaportal.core.models import AuditEvent
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.mfa.models import MfaState, UserMfa
 from tests.admin_portal.conftest import bulk_users, states
-from tests.admin_portal.test_bulk_update_limits import WaitLikeAFileDatabase
+from tests.admin_portal.test_bulk_update_limits import (
+    WaitLikeAFileDatabase,
+    started_in_a_thread,
+)
 from tests.factories import PASSWORD, make_user
 
 BECAME = "Already registered, so Enabled became Enforced."
@@ -191,17 +193,7 @@ def test_sign_in_works_while_a_large_enable_job_runs(admin: DirectoryUser, monke
     )
     BulkJob.objects.filter(pk=job.pk).update(background=True)
 
-    def apply() -> None:
-        try:
-            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=20)):
-                jobs.job_run(job.pk)
-        except BaseException as error:
-            failures.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=apply)
-    worker.start()
+    worker = started_in_a_thread(lambda: jobs.job_run(job.pk), failures, budget=20)
     try:
         with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
             while worker.is_alive():

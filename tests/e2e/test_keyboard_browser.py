@@ -24,7 +24,7 @@ from mfaportal.mfa import totp
 from mfaportal.mfa.models import AppPassword, MfaState, ServiceSettings, UserMfa
 from mfaportal.mfa.models import VerificationMethod as Method
 from tests.admin_portal.conftest import bulk_users
-from tests.e2e.conftest import htmx_settled, tab_to
+from tests.e2e.conftest import code_from_phone, htmx_settled, tab_to
 from tests.factories import PASSWORD, make_user
 from tests.selfservice.helpers import add_app
 
@@ -451,17 +451,6 @@ def test_detail_page_forms_by_keyboard_revoke_unblock_manage_and_reset_password(
 
 
 # --- registration wizard -----------------------------------------------------------------
-
-
-def code_from_phone(page: Page, number: str) -> str:
-    """The newest code texted to ``number``, read off the phone simulator in another tab."""
-    phone = page.context.new_page()
-    phone.goto(f"/demo/phone/?number={number.replace('+', '%2B')}")
-    body = phone.locator(".sim-text .sim-body").first.inner_text()
-    phone.close()
-    match = re.search(r"\b(\d{6})\b", body)
-    assert match is not None, body
-    return match.group(1)
 
 
 def test_registration_wizard_to_the_end_by_keyboard(page: Page) -> None:

@@ -217,7 +217,7 @@ def test_a_state_written_while_a_change_runs_waits_for_it_and_is_not_lost() -> N
     """The users' states stay as the change read them until it commits: a registration
     completing meanwhile (which makes the user Enforced) waits, then applies, instead of
     being overwritten by the change (SQLite: the write lock; PostgreSQL: the table lock)."""
-    from tests.admin_portal.test_bulk_update_limits import WaitLikeAFileDatabase
+    from tests.admin_portal.test_bulk_update_limits import started_in_a_thread
 
     user = make_user("racer@contoso.test")
     reading = threading.Event()
@@ -229,33 +229,19 @@ def test_a_state_written_while_a_change_runs_waits_for_it_and_is_not_lost() -> N
         go_on.wait(10)
 
     def change() -> None:
-        try:
-            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
-                mfa_state_set_in_database(
-                    user_ids=[user.pk],
-                    state=MfaState.ENABLED,
-                    context=ChangeContext(actor=None, source=AuditSource.CLI),
-                    record=hold,
-                )
-        except BaseException as error:
-            failures.append(error)
-        finally:
-            connection.close()
+        mfa_state_set_in_database(
+            user_ids=[user.pk],
+            state=MfaState.ENABLED,
+            context=ChangeContext(actor=None, source=AuditSource.CLI),
+            record=hold,
+        )
 
     def registration_completes() -> None:
-        try:
-            with connection.execute_wrapper(WaitLikeAFileDatabase(budget=10)):
-                UserMfa.objects.filter(user=user).update(state=MfaState.ENFORCED)
-        except BaseException as error:
-            failures.append(error)
-        finally:
-            connection.close()
+        UserMfa.objects.filter(user=user).update(state=MfaState.ENFORCED)
 
-    changing = threading.Thread(target=change)
-    changing.start()
+    changing = started_in_a_thread(change, failures, budget=10)
     assert reading.wait(10)
-    registering = threading.Thread(target=registration_completes)
-    registering.start()
+    registering = started_in_a_thread(registration_completes, failures, budget=10)
     time.sleep(0.5)
     waited = registering.is_alive()
     go_on.set()
