@@ -188,8 +188,23 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Partials (django-template-partials) over Django's cached loader, which here
+            # also renders each template's fixed text once per language (issue 15).
+            "loaders": [
+                (
+                    "template_partials.loader.Loader",
+                    [
+                        (
+                            "mfaportal.core.template_folding.Loader",
+                            [
+                                "django.template.loaders.filesystem.Loader",
+                                "django.template.loaders.app_directories.Loader",
+                            ],
+                        )
+                    ],
+                )
+            ],
             # {% url %} remembers what a URL without arguments reverses to (issue 15).
             "builtins": ["mfaportal.core.templatetags.cached_url"],
             "context_processors": [

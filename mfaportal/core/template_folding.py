@@ -1,0 +1,182 @@
+"""Templates whose fixed text is joined once per language (issue 15).
+
+A page such as ``/mfa/setup/`` is some 140 template nodes, about half of them text that is
+the same on every request in a language: markup, ``{% translate "…" %}`` of a literal,
+``{% url 'name' %}`` without arguments, ``{% load %}`` and ``{% comment %}``. Django renders
+each of them on every request (a ``{% translate %}`` costs ~8 µs). This loader, Django's
+cached loader with one more step, replaces each run of such nodes by a single node that
+renders the run once per language, escaping, URL configuration, script prefix and
+application namespace, and then only joins in the request's CSRF token where the run holds a
+``{% csrf_token %}``. Everything else (variables, ``if``, ``for``, blocks, includes, other
+tags) renders as before, and the page is the same text, byte for byte but the token:
+``tests/core/test_template_folding.py`` compares pages with and without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.template import Context, Template
+from django.template.base import Node, NodeList, TextNode
+from django.template.defaulttags import CommentNode, CsrfTokenNode, IfNode, LoadNode
+from django.template.loaders import cached
+from django.templatetags.i18n import TranslateNode
+from django.urls import get_script_prefix, get_urlconf
+from django.utils import translation
+from django.utils.autoreload import file_changed
+
+from mfaportal.core.templatetags.cached_url import CachedURLNode
+
+# What a run renders to: text, with None where the request's CSRF token input goes.
+Parts = tuple[str | None, ...]
+
+# One per language, escaping, URL configuration, script prefix and namespace: a handful.
+_KEPT_AT_MOST = 64
+
+# Bumped when a compiled catalog changes under runserver, which reloads translations
+# without restarting: every run is rendered again.
+_generation = [0]
+
+
+class Loader(cached.Loader):
+    """Django's cached loader; each template's fixed runs are folded once, when loaded."""
+
+    def get_template(self, template_name: str, skip: Any = None) -> Template:
+        template: Template = super().get_template(template_name, skip)
+        if not getattr(template, "folded", False):
+            fold(template.nodelist)
+            template.folded = True  # type: ignore[attr-defined]
+        return template
+
+
+class FixedRun(TextNode):
+    """Nodes whose output is fixed once the language and URL prefix are known, rendered as
+    one. A TextNode, so that ``{% extends %}`` still finds a child template's first tag."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        super().__init__("")
+        self.nodes = nodes
+        self.token = nodes[0].token
+        self.origin = nodes[0].origin
+        self.rendered: dict[tuple[Any, ...], Parts] = {}
+
+    def __repr__(self) -> str:
+        return f"<FixedRun: {len(self.nodes)} nodes>"
+
+    def render_annotated(self, context: Context) -> str:
+        return self.render(context)
+
+    def render(self, context: Context) -> str:
+        key = (translation.get_language(), _request_key(context), context.autoescape)
+        parts = self.rendered.get(key)
+        if parts is None:
+            parts = tuple(
+                None if isinstance(node, CsrfTokenNode) else str(node.render_annotated(context))
+                for node in self.nodes
+            )
+            parts = _joined(parts)
+            if len(self.rendered) < _KEPT_AT_MOST:
+                self.rendered[key] = parts
+        if len(parts) == 1 and parts[0] is not None:
+            return parts[0]
+        token = ""
+        if None in parts:
+            token = str(CsrfTokenNode().render(context))
+        return "".join(token if part is None else part for part in parts)
+
+
+def _request_key(context: Context) -> tuple[Any, ...]:
+    """What a run's text can depend on besides the language, worked out once per page (the
+    language is asked each time: ``{% language %}`` changes it within a page)."""
+    render_context = context.render_context
+    key: tuple[Any, ...] | None = getattr(render_context, "fixed_run_key", None)
+    if key is None:
+        request = getattr(context, "request", None)
+        current_app = getattr(request, "current_app", None)
+        if current_app is None:
+            current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
+        key = (get_urlconf(), get_script_prefix(), current_app, _generation[0])
+        render_context.fixed_run_key = key  # type: ignore[attr-defined]
+    return key
+
+
+def _joined(parts: tuple[str | None, ...]) -> Parts:
+    """Adjacent texts as one."""
+    joined: list[str | None] = []
+    for part in parts:
+        if part is not None and joined and joined[-1] is not None:
+            joined[-1] += part
+        else:
+            joined.append(part)
+    return tuple(joined) or ("",)
+
+
+def is_fixed(node: Node) -> bool:
+    """Whether a node's output is known from the language and URL prefix alone."""
+    if type(node) in (TextNode, LoadNode, CommentNode, CsrfTokenNode):
+        return True
+    if type(node) is TranslateNode:
+        expression = node.filter_expression
+        return (
+            not node.noop
+            and node.asvar is None
+            and not expression.filters
+            and getattr(expression.var, "literal", None) is not None
+            and (node.message_context is None or _literal(node.message_context))
+        )
+    if type(node) is CachedURLNode:
+        return not node.args and not node.kwargs and node.asvar is None and _literal(node.view_name)
+    return False
+
+
+def _literal(expression: Any) -> bool:
+    return not expression.filters and getattr(expression.var, "literal", None) is not None
+
+
+def fold(nodelist: NodeList, seen: set[int] | None = None) -> None:
+    """Fold the fixed runs of ``nodelist`` and of every node list under it, in place (a
+    partial or a block is the same node list wherever it is referred to)."""
+    seen = set() if seen is None else seen
+    if id(nodelist) in seen:
+        return
+    seen.add(id(nodelist))
+    folded: list[Node] = []
+    run: list[Node] = []
+    for node in nodelist:
+        if is_fixed(node):
+            run.append(node)
+            continue
+        folded.extend(_run_node(run))
+        run = []
+        for child in _child_nodelists(node):
+            fold(child, seen)
+        folded.append(node)
+    folded.extend(_run_node(run))
+    nodelist[:] = folded
+
+
+def _run_node(run: list[Node]) -> list[Node]:
+    """A run as one node; a lone text stays as it is."""
+    if not run:
+        return []
+    if len(run) == 1 and type(run[0]) is TextNode:
+        return run
+    return [FixedRun(run)]
+
+
+def _child_nodelists(node: Node) -> Iterator[NodeList]:
+    if isinstance(node, IfNode):
+        for _condition, nodelist in node.conditions_nodelists:
+            yield nodelist
+    for value in vars(node).values():
+        if isinstance(value, NodeList):
+            yield value
+
+
+def _catalog_changed(sender: Any, file_path: Any, **kwargs: Any) -> None:
+    if str(file_path).endswith(".mo"):
+        _generation[0] += 1
+
+
+file_changed.connect(_catalog_changed)
