@@ -149,6 +149,30 @@ def test_fixed_runs_are_folded_and_what_changes_per_request_is_not() -> None:
     assert "Cerrar sesión" in spanish and spanish.endswith("Idioma")
 
 
+def test_fixed_links_follow_the_script_prefix_and_static_files_their_url() -> None:
+    """A portal served under /mfa/ beside one at the root never hands out the other's links;
+    moving the static files moves their links."""
+    from django.urls import get_script_prefix, set_script_prefix
+
+    engine = engines["django"].engine  # type: ignore[attr-defined]
+    template = engine.from_string(
+        "<a href=\"{% url 'admin_portal:users' %}\">{% load static %}{% static 'css/portal.css' %}"
+    )
+    fold(template.nodelist)
+    assert len(template.nodelist) == 1
+    before = get_script_prefix()
+    try:
+        set_script_prefix("/mfa/")
+        assert template.render(Context()) == '<a href="/mfa/admin/users/">/static/css/portal.css'
+        set_script_prefix("/")
+        assert template.render(Context()) == '<a href="/admin/users/">/static/css/portal.css'
+        with override_settings(STATIC_URL="/assets/"):
+            assert template.render(Context()).endswith("/assets/css/portal.css")
+        assert template.render(Context()).endswith("/static/css/portal.css")
+    finally:
+        set_script_prefix(before)
+
+
 def test_fixed_text_is_not_escaped_again_where_escaping_is_off() -> None:
     engine = engines["django"].engine  # type: ignore[attr-defined]
     source = "{% autoescape off %}{% load i18n %}{% translate 'Sign out' %}&{% endautoescape %}&"
