@@ -24,6 +24,13 @@ def test_a_dropdown_marks_the_chosen_option_and_escapes_what_the_directory_named
     assert "selected" not in template.render(Context({"choices": choices, "chosen": None}))
 
 
+def test_a_page_size_dropdown_lists_each_size_as_its_own_label() -> None:
+    template = Template("{% load portal %}{% options sizes size %}")
+    assert template.render(Context({"sizes": (25, 50), "size": 50})) == (
+        '<option value="25">25</option><option value="50" selected>50</option>'
+    )
+
+
 def test_a_dropdown_words_its_labels_in_the_readers_language() -> None:
     template = Template("{% load portal %}{% options choices 'any' %}")
     with override("es"):

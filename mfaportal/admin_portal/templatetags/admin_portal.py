@@ -16,6 +16,7 @@ from mfaportal.core.models import AuditEvent
 from mfaportal.mfa.phones import phone_mask
 
 if TYPE_CHECKING:
+    from mfaportal.admin_portal.views.listing import SortLink
     from mfaportal.admin_portal.views.users import RowView
 
 register = template.Library()
@@ -26,6 +27,20 @@ def phone_masked(e164: str) -> str:
     """A phone number as the whole detail page shows it (+1 XXXXXXXX23): the methods table,
     the password reset contacts and the history agree (mfa.phones.phone_mask)."""
     return phone_mask(e164) if e164 else ""
+
+
+@register.simple_tag
+def sort_header(link: SortLink, label: str, target: str, link_id: str) -> SafeString:
+    """A sortable column's header cell: a link that sorts the list by the column (or the
+    other way round), swapping the part ``target`` names in place and putting its address in
+    the history: ``{% sort_header sort_links.display_name label "results" "sort-name" %}``."""
+    sorted_as = format_html(' aria-sort="{}"', link.aria_sort) if link.aria_sort else ""
+    return format_html(
+        '<th scope="col"{}><a class="sort" href="{}" hx-get="{}" hx-target="#{}"'
+        ' hx-swap="outerHTML" hx-push-url="true" id="{}">{}'
+        '<span class="sort-mark" aria-hidden="true">{}</span></a></th>',
+        sorted_as, link.url, link.url, target, link_id, label, link.mark,
+    )  # fmt: skip
 
 
 @register.simple_tag

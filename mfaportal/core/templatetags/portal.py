@@ -40,16 +40,18 @@ def when(value: datetime | None, precision: str = "minutes") -> str:
 
 
 @register.simple_tag
-def options(choices: Iterable[tuple[Any, Any]], selected: Any) -> SafeString:
+def options(choices: Iterable[tuple[Any, Any] | int], selected: Any) -> SafeString:
     """A select's ``<option>`` elements, the one whose value is ``selected`` marked, written as
     one string: ``{% options view_choices filter.view %}``. A list of roles is tens of options,
-    which a template loop draws at ~20 µs each (issue 15). Values and labels are escaped."""
+    which a template loop draws at ~20 µs each (issue 15). A choice is a (value, label) pair,
+    or a whole number that is its own label (the page sizes). Values and labels are escaped."""
     chosen = str(selected)
+    pairs = ((choice, choice) if isinstance(choice, int) else choice for choice in choices)
     return SafeString(
         "".join(
             f'<option value="{escape(str(value))}"'
             f"{' selected' if str(value) == chosen else ''}>{escape(str(label))}</option>"
-            for value, label in choices
+            for value, label in pairs
         )
     )
 
