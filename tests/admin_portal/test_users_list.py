@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -490,6 +491,67 @@ def test_search_pages_are_exact_whether_matches_are_near_or_far(
         assert [row.id for row in back.rows] == [row.id for row in pages[-2].rows]
     else:
         assert len(expected) == 2
+
+
+def _window_statement_work(term: str) -> tuple[int, str]:
+    """Run the users page's search for ``term`` and measure how much work its window
+    statement did: on SQLite the virtual machine steps it took, on PostgreSQL its plan with
+    the rows each node read (EXPLAIN ANALYZE of the same statement and values)."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(execute, sql, params, many, context):
+        if "MAX(w.sort_key)" in sql:
+            captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        users_page(UserFilter(search=term), sort=Sort("display_name", False), size=50)
+    assert len(captured) == 1, "one window statement"
+    sql, params = captured[0]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            steps = [0]
+
+            def counted() -> int:
+                steps[0] += 1
+                return 0
+
+            raw = connection.connection
+            raw.set_progress_handler(counted, 10)
+            try:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+            finally:
+                raw.set_progress_handler(None, 0)
+            return steps[0] * 10, ""
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, params)
+        return 0, "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_a_search_few_users_match_does_not_walk_the_list_before_gathering_them() -> None:
+    """A term that a page's worth of users or fewer match cannot fill a page from the list's
+    first thousand users: the window statement reads none of them and the matches are
+    gathered at once (the search "yz" on a tenant of 100,000 users, issue 15)."""
+    bulk_users(600, prefix="walk")
+    for number in range(60):
+        make_user(f"many{number:02d}@contoso.test", display_name=f"Many {number:02d}")
+    make_user("yz@contoso.test", display_name="Yzma Rare")
+    rare_work, rare_plan = _window_statement_work("yz")
+    common_work, common_plan = _window_statement_work("many")
+    if connection.vendor == "sqlite":
+        # The common term walks the list (thousands of steps); the rare one reads no row.
+        assert common_work > 5_000
+        assert rare_work < common_work / 20
+    else:
+        # The condition is tested once, before the list is read: not at all for the rare
+        # term, every row needed for the common one.
+        rare_list = rare_plan.split("One-Time Filter: ", 1)[1]
+        common_list = common_plan.split("One-Time Filter: ", 1)[1]
+        scans = [line for line in rare_list.splitlines() if "Scan" in line]
+        assert scans and all("never executed" in line for line in scans)
+        assert "never executed" not in common_list
+    page = users_page(UserFilter(search="yz"), sort=Sort("display_name", False), size=50)
+    assert [row.display_name for row in page.rows] == ["Yzma Rare"]
 
 
 def pane_of(response) -> str:

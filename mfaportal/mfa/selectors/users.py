@@ -407,6 +407,8 @@ def _page_rows(
         _STATEMENTS[(shape, stage)] = prepared
     alias = router.db_for_read(DirectoryUser)
     sql, params = prepared.sql(alias, values)
+    if stage == "window" and connections[alias].vendor == "sqlite":
+        sql, params = _window_limited_by_bound(sql, params, values[1], shape.size)
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
@@ -423,6 +425,26 @@ def _page_rows(
         )
         for id_, oid, name, upn, state, lic, enabled, key in found
     ]
+
+
+def _window_limited_by_bound(
+    sql: str, params: list[Any], term: str, size: int
+) -> tuple[str, list[Any]]:
+    """The search window's statement with its bound (more than a page of index entries
+    start with the term) also as its LIMIT, on SQLite. SQLite tests a WHERE condition
+    holding a subquery as it walks the rows, so for a term few users match it walked the
+    window's thousand rows to find none (0.33 ms at 100k users); a LIMIT is worked out before
+    the first row is read, and a LIMIT of 0 reads none (0.005 ms). PostgreSQL tests such a
+    condition once, before any row (a One-Time Filter), and keeps its statement."""
+    ending = f" LIMIT {size + 1}"
+    if not sql.endswith(ending):
+        raise AssertionError(f"the search window's statement should end with{ending}")
+    union, bound_params = _prefix_matches(term, distinct=False)
+    limit = (
+        f" LIMIT (CASE WHEN (SELECT COUNT(*) FROM ({union} LIMIT {size + 1}) bound) > {size}"  # noqa: S608
+        f" THEN {size + 1} ELSE 0 END)"
+    )
+    return sql.removesuffix(ending) + limit, [*params, *bound_params]
 
 
 def users_page(
