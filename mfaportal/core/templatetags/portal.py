@@ -11,8 +11,7 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.formats import date_format, get_format
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import get_language, get_language_info
@@ -31,12 +30,13 @@ def when(value: datetime | None, precision: str = "minutes") -> str:
     if precision not in {"minutes", "seconds"}:
         raise template.TemplateSyntaxError(f'when takes "minutes" or "seconds", not {precision!r}')
     local = timezone.localtime(value) if timezone.is_aware(value) else value
+    # The date and the zone's name in one pass of Django's formatter (a list of fifty
+    # sign-ins draws fifty of them).
     shown = date_format(
-        local, "DATETIME_FORMAT" if precision == "seconds" else "SHORT_DATETIME_FORMAT"
+        local,
+        get_format("DATETIME_FORMAT" if precision == "seconds" else "SHORT_DATETIME_FORMAT") + " T",
     )
-    return format_html(
-        '<time datetime="{}">{} {}</time>', local.isoformat(), shown, date_format(local, "T")
-    )
+    return SafeString(f'<time datetime="{local.isoformat()}">{escape(shown)}</time>')
 
 
 @register.simple_tag
