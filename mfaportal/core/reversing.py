@@ -8,6 +8,9 @@ script prefix and application namespace always give the same text. ``{% url %}``
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.signals import setting_changed
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 # Bounded: a template's view name can come from a variable.
@@ -24,3 +27,12 @@ def reverse_plain(view_name: str, *, current_app: str | None = None) -> str:
         if len(_REVERSED) < _KEPT_AT_MOST:
             _REVERSED[key] = url
     return url
+
+
+def _urls_changed(sender: Any, setting: str, **kwargs: Any) -> None:
+    """A test that swaps the URL configuration gets its own URLs, as ``reverse`` does."""
+    if setting == "ROOT_URLCONF":
+        _REVERSED.clear()
+
+
+setting_changed.connect(_urls_changed)

@@ -22,7 +22,7 @@ from django.core.signals import setting_changed
 from django.template import Context, Template
 from django.template.base import FilterExpression, Node, NodeList, TextNode, Variable
 from django.template.defaulttags import CommentNode, CsrfTokenNode, IfNode, LoadNode
-from django.template.loaders import cached
+from django.template.loaders import base, cached
 from django.templatetags.i18n import TranslateNode
 from django.templatetags.static import StaticNode
 from django.urls import get_script_prefix, get_urlconf
@@ -38,20 +38,27 @@ Parts = tuple[str | None, ...]
 _KEPT_AT_MOST = 64
 
 # Bumped when a compiled catalog changes under runserver, which reloads translations
-# without restarting, and when a test changes where static files are served from: every
-# run is rendered again.
+# without restarting, and when a test changes a setting the text depends on: every run is
+# rendered again.
 _generation = [0]
+_SETTINGS_READ = frozenset(
+    {"STATIC_URL", "STATIC_ROOT", "STORAGES", "ROOT_URLCONF", "LOCALE_PATHS", "USE_I18N"}
+    | {"LANGUAGE_CODE", "LANGUAGES"}
+)
 
 
-class Loader(cached.Loader):
-    """Django's cached loader; each template's fixed runs are folded once, when loaded."""
+class _Folding(base.Loader):
+    """Folds a template as it is compiled, before the cached loader keeps it: threads that
+    find it in the cache never see it half folded."""
 
     def get_template(self, template_name: str, skip: Any = None) -> Template:
         template: Template = super().get_template(template_name, skip)
-        if not getattr(template, "folded", False):
-            fold(template.nodelist)
-            template.folded = True  # type: ignore[attr-defined]
+        fold(template.nodelist)
         return template
+
+
+class Loader(cached.Loader, _Folding):
+    """Django's cached loader, keeping each template with its fixed runs folded."""
 
 
 class FixedRun(TextNode):
@@ -64,6 +71,7 @@ class FixedRun(TextNode):
         self.token = nodes[0].token
         self.origin = nodes[0].origin
         self.rendered: dict[tuple[Any, ...], Parts] = {}
+        self.generation = _generation[0]
 
     def __repr__(self) -> str:
         return f"<FixedRun: {len(self.nodes)} nodes>"
@@ -72,6 +80,8 @@ class FixedRun(TextNode):
         return self.render(context)
 
     def render(self, context: Context) -> str:
+        if self.generation != _generation[0]:
+            self.rendered, self.generation = {}, _generation[0]
         key = (translation.get_language(), _request_key(context), context.autoescape)
         parts = self.rendered.get(key)
         if parts is None:
@@ -80,8 +90,9 @@ class FixedRun(TextNode):
                 for node in self.nodes
             )
             parts = _joined(parts)
-            if len(self.rendered) < _KEPT_AT_MOST:
-                self.rendered[key] = parts
+            if len(self.rendered) >= _KEPT_AT_MOST:
+                self.rendered = {}  # never more than a handful: start again, never stop
+            self.rendered[key] = parts
         if len(parts) == 1 and parts[0] is not None:
             return parts[0]
         token = ""
@@ -100,7 +111,7 @@ def _request_key(context: Context) -> tuple[Any, ...]:
         current_app = getattr(request, "current_app", None)
         if current_app is None:
             current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
-        key = (get_urlconf(), get_script_prefix(), current_app, _generation[0])
+        key = (get_urlconf(), get_script_prefix(), current_app)
         render_context.fixed_run_key = key  # type: ignore[attr-defined]
     return key
 
@@ -190,10 +201,10 @@ def _catalog_changed(sender: Any, file_path: Any, **kwargs: Any) -> None:
         _generation[0] += 1
 
 
-def _static_files_moved(sender: Any, setting: str, **kwargs: Any) -> None:
-    if setting in {"STATIC_URL", "STATIC_ROOT", "STORAGES"}:
+def _setting_changed(sender: Any, setting: str, **kwargs: Any) -> None:
+    if setting in _SETTINGS_READ:
         _generation[0] += 1
 
 
 file_changed.connect(_catalog_changed)
-setting_changed.connect(_static_files_moved)
+setting_changed.connect(_setting_changed)

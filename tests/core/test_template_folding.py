@@ -173,12 +173,54 @@ def test_fixed_links_follow_the_script_prefix_and_static_files_their_url() -> No
         set_script_prefix(before)
 
 
-def test_fixed_text_is_not_escaped_again_where_escaping_is_off() -> None:
+def test_fixed_text_is_escaped_where_escaping_is_on_and_only_there() -> None:
+    """The same folded text drawn with escaping on, then off, then on again."""
     engine = engines["django"].engine  # type: ignore[attr-defined]
-    source = "{% autoescape off %}{% load i18n %}{% translate 'Sign out' %}&{% endautoescape %}&"
-    template = engine.from_string(source)
+    template = engine.from_string("{% load static %}<link href=\"{% static 'a.css' %}\">")
     fold(template.nodelist)
-    assert template.render(Context()) == engine.from_string(source).render(Context())
+    with override_settings(STATIC_URL="/assets&more/"):
+        for _ in range(2):
+            assert (
+                template.render(Context(autoescape=True)) == '<link href="/assets&amp;more/a.css">'
+            )
+            assert template.render(Context(autoescape=False)) == '<link href="/assets&more/a.css">'
+
+
+def test_pages_loaded_by_many_threads_at_once_are_whole() -> None:
+    """Gunicorn's threads may ask for a template no thread has loaded yet, all at once: each
+    gets the whole page, folded once (a template was once kept before it was folded, and a
+    second thread folding it too lost part of the page)."""
+    import sys
+    import threading
+
+    from django.template.backends.django import DjangoTemplates
+    from django.template.engine import Engine
+
+    def fresh_engine() -> Engine:
+        params = {**copy.deepcopy(settings.TEMPLATES[0]), "NAME": "fresh", "APP_DIRS": False}
+        params.pop("BACKEND")
+        return DjangoTemplates(params).engine
+
+    def load_and_draw(engine: Engine, pages: list[str]) -> None:
+        pages.append(engine.get_template("base.html").render(Context()))
+
+    expected = fresh_engine().get_template("base.html").render(Context())
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for _ in range(200):
+            engine = fresh_engine()
+            pages: list[str] = []
+            threads = [
+                threading.Thread(target=load_and_draw, args=(engine, pages)) for _ in range(4)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert pages == [expected] * 4
+    finally:
+        sys.setswitchinterval(interval)
 
 
 @pytest.mark.django_db

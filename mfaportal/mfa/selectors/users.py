@@ -152,11 +152,14 @@ def _more_matches_than(term: str, count: int) -> RawSQL:
     of them are read (UNION ALL stops at the limit), so it costs little whatever the term.
     A user counts once per column that matches, so this may say yes for fewer users, never
     no for more."""
+    return RawSQL(*_more_matches_sql(term, count), output_field=BooleanField())  # noqa: S611
+
+
+def _more_matches_sql(term: str, count: int) -> tuple[str, list[str]]:
     union, params = _prefix_matches(term, distinct=False)
-    return RawSQL(  # noqa: S611
+    return (
         f"(SELECT COUNT(*) FROM ({union} LIMIT {int(count) + 1}) bound) > {int(count)}",  # noqa: S608
         params,
-        output_field=BooleanField(),
     )
 
 
@@ -438,12 +441,9 @@ def _window_limited_by_bound(
     condition once, before any row (a One-Time Filter), and keeps its statement."""
     ending = f" LIMIT {size + 1}"
     if not sql.endswith(ending):
-        raise AssertionError(f"the search window's statement should end with{ending}")
-    union, bound_params = _prefix_matches(term, distinct=False)
-    limit = (
-        f" LIMIT (CASE WHEN (SELECT COUNT(*) FROM ({union} LIMIT {size + 1}) bound) > {size}"  # noqa: S608
-        f" THEN {size + 1} ELSE 0 END)"
-    )
+        return sql, params  # worded otherwise by another Django: the WHERE still bounds it
+    bound, bound_params = _more_matches_sql(term, size)
+    limit = f" LIMIT (CASE WHEN {bound} THEN {size + 1} ELSE 0 END)"
     return sql.removesuffix(ending) + limit, [*params, *bound_params]
 
 
