@@ -154,7 +154,9 @@ class BulkJobRow(models.Model):
         FAILED = "failed", _("Failed")
         INVALID = "invalid", _("Not applied: the line is invalid")
 
-    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows")
+    # Indexed by ``bulkjobrow_job_outcome``, which leads with it (issue 15: one index less
+    # for each result row a bulk step writes).
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows", db_index=False)
     line = models.PositiveIntegerField(null=True, blank=True)
     user_principal_name = models.CharField(max_length=255)
     requested = models.CharField(max_length=32, blank=True)
