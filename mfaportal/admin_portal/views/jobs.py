@@ -37,9 +37,20 @@ RESUME_NEEDS = {
 }
 
 
+def job_shown(job_id: uuid.UUID) -> BulkJob | None:
+    """A job as its pages show it: without its list of ids (97k of them for a select-all step
+    at 100k users, read by the job alone) or its file's rows."""
+    return (
+        BulkJob.objects.filter(pk=job_id)
+        .select_related("upload")
+        .defer("user_ids", "upload__rows")
+        .first()
+    )
+
+
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
     """The job: every admin reads every job (readers included)."""
-    job = BulkJob.objects.filter(pk=job_id).select_related("upload").defer("upload__rows").first()
+    job = job_shown(job_id)
     if job is None:
         raise Http404
     return job
