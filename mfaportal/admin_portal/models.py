@@ -165,7 +165,17 @@ class BulkJobRow(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["job", "outcome", "id"], name="bulkjobrow_job_outcome")]
+        indexes = [
+            models.Index(fields=["job", "outcome", "id"], name="bulkjobrow_job_outcome"),
+            # The rows that say why (a skip, a failure, Enabled that became Enforced): the
+            # result dialog lists the first fifty Enforced and counts the rest without
+            # reading every changed row; kept small, it is written for those rows only.
+            models.Index(
+                fields=["job", "outcome", "reason"],
+                name="bulkjobrow_job_reason",
+                condition=models.Q(reason__gt=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_principal_name}: {self.outcome}"
