@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -37,9 +38,20 @@ RESUME_NEEDS = {
 }
 
 
+def job_shown(job_id: uuid.UUID) -> BulkJob | None:
+    """A job as its pages show it: without its list of ids (97k of them for a select-all step
+    at 100k users, read by the job alone) or its file's rows."""
+    return (
+        BulkJob.objects.filter(pk=job_id)
+        .select_related("upload")
+        .defer("user_ids", "upload__rows")
+        .first()
+    )
+
+
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> BulkJob:
     """The job: every admin reads every job (readers included)."""
-    job = BulkJob.objects.filter(pk=job_id).select_related("upload").defer("upload__rows").first()
+    job = job_shown(job_id)
     if job is None:
         raise Http404
     return job
@@ -54,6 +66,14 @@ class ProblemGroup:
     rows: list[BulkJobRow] = field(default_factory=list)
 
 
+def rows_became_enforced(job: BulkJob) -> QuerySet[BulkJobRow]:
+    """The rows updated with a word on what became of them: only Enable on a user already
+    registered, which made them Enforced (mfa.services.state), says something. ``> ''``
+    rather than ``<> ''``: the index of the rows with a reason (``bulkjobrow_job_reason``)
+    serves the range, so the dialog does not read each changed row of the job (issue 15)."""
+    return job.rows.filter(outcome=BulkJobRow.Outcome.CHANGED, reason__gt="")
+
+
 def job_context(job: BulkJob) -> dict[str, Any]:
     problems = list(
         job.rows.filter(outcome__in=PROBLEM_OUTCOMES).order_by("line", "id")[:PROBLEMS_SHOWN]
@@ -64,9 +84,7 @@ def job_context(job: BulkJob) -> dict[str, Any]:
         if key not in groups:
             groups[key] = ProblemGroup(str(row.get_outcome_display()), row.reason)
         groups[key].rows.append(row)
-    # Updated with a word on what became of it: only Enable on a user already registered,
-    # which made them Enforced (mfa.services.state), says something.
-    enforced = job.rows.filter(outcome=BulkJobRow.Outcome.CHANGED).exclude(reason="")
+    enforced = rows_became_enforced(job)
     became_enforced = list(enforced.order_by("line", "id")[:PROBLEMS_SHOWN]) if job.finished else []
     return {
         "job": job,

@@ -39,7 +39,7 @@ from mfaportal.admin_portal.selection import (
     selection_from,
 )
 from mfaportal.admin_portal.views.common import change_context
-from mfaportal.admin_portal.views.jobs import job_context
+from mfaportal.admin_portal.views.jobs import job_context, job_shown
 from mfaportal.admin_portal.views.listing import listing_read, url_with
 from mfaportal.core.audit import AuditEntry, audit_record
 from mfaportal.core.client_ip import client_ip
@@ -322,9 +322,10 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         finished = job_start(job)
         if not htmx:
             return redirect("admin_portal:job", job_id=job.pk)
-        job.refresh_from_db()
+        shown = job_shown(job.pk)
+        assert shown is not None  # created above; jobs are not deleted while they run
         response = render(
-            request, "admin_portal/job.html#job", {**job_context(job), "in_dialog": True}
+            request, "admin_portal/job.html#job", {**job_context(shown), "in_dialog": True}
         )
         return trigger(response, USERS_CHANGED if finished else JOBS_CHANGED)
     return _render_dialog(request, context, htmx)
