@@ -54,6 +54,8 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
     # Where to go on from: the link of the page after the last one written.
     position: str | None = delta_link or None
     resumes = 0
+    # Users listed exactly as cached, so not rewritten: they stay through the removal below.
+    unchanged: list[int] = []
     while True:
         try:
             pages = prefetched(run.client.users_delta(position), depth=PAGES_AHEAD)
@@ -66,6 +68,7 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
                 result.users_added += outcome.added
                 result.users_updated += outcome.updated
                 result.users_removed += outcome.removed
+                unchanged += outcome.unchanged
                 if outcome.skipped:
                     result.problems[("users", "incomplete record")] += outcome.skipped
                 if changed is not None:
@@ -96,7 +99,9 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
             # An empty answer is far likelier a fault than a tenant without users.
             result.notes.append("Graph listed no users: nothing was removed from the cache")
         else:
-            result.users_removed += users_remove_unlisted(listed_since=run.synced_at)
+            result.users_removed += users_remove_unlisted(
+                listed_since=run.synced_at, listed=unchanged
+            )
     return new_link
 
 
