@@ -58,6 +58,8 @@ def test_full_sync_pages_every_user_into_the_cache(
     assert not cached(graph_emulator, 12).is_licensed
     assert not cached(graph_emulator, 46).account_enabled
     assert not admin.has_usable_password()
+    # Each with its own random part, so each user's session hash is their own.
+    assert DirectoryUser.objects.values("password").distinct().count() == 60
     # Admin roles: users only (the service principal holding Global Administrator is left out).
     assert role_ids(admin) == {roles.GLOBAL_ADMINISTRATOR.template_id}
     assert role_ids(cached(graph_emulator, 1)) == {roles.AUTHENTICATION_ADMINISTRATOR.template_id}
