@@ -9,15 +9,16 @@ never guessed.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -46,10 +47,14 @@ class UserRecord:
 @dataclass
 class UsersApplied:
     added: int = 0
+    # Cached users whose record differed from the cache (rewritten).
     updated: int = 0
     removed: int = 0
     # Records that named a user the cache does not have, without enough to add them.
     skipped: int = 0
+    # Cached users listed exactly as the cache holds them: left as they are, not rewritten
+    # (on a later full sync nearly every user; see ``users_remove_unlisted``).
+    unchanged: list[int] = field(default_factory=list)
 
 
 def object_id_parse(value: str | None) -> uuid.UUID | None:
@@ -59,10 +64,52 @@ def object_id_parse(value: str | None) -> uuid.UUID | None:
         return None
 
 
-def _unusable_password() -> str:
-    # The portal never checks a password in graph mode; the random part keeps every
-    # user's session hash distinct (django's make_password(None) is 10x slower at 100k).
-    return UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30)
+def _stored_object_id(value: object) -> uuid.UUID:
+    """The column's value as the database gives it: a UUID (PostgreSQL) or SQLite's 32 hex
+    digits."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _unusable_passwords(count: int) -> Iterator[str]:
+    """``count`` unusable passwords, each with its own random part.
+
+    The portal never checks a password in graph mode; the random part keeps every user's
+    session hash distinct (django's make_password(None) is 10x slower at 100k). The random
+    bytes are read at once: one system call per user cost a first full sync half a second.
+    """
+    size = 30
+    block = secrets.token_bytes(size * count)
+    for start in range(0, size * count, size):
+        text = base64.urlsafe_b64encode(block[start : start + size]).decode("ascii")
+        yield UNUSABLE_PASSWORD_PREFIX + text
+
+
+# What a record sets on a cached user, in the order of the cached rows' columns below.
+_CACHED_COLUMNS = (
+    "pk",
+    "object_id",
+    "user_principal_name",
+    "display_name",
+    "mail",
+    "account_enabled",
+    "is_licensed",
+)
+
+
+def _cached_users(object_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[Any, ...]]:
+    """The cached users with these object ids: ``(pk, upn, display name, mail, enabled,
+    licensed)`` by object id, as the database stores them (no model fields' converters: a
+    full sync asks this for every user)."""
+    query = DirectoryUser.objects.filter(
+        one_of("object_id", object_ids, models.UUIDField())
+    ).values_list(*_CACHED_COLUMNS)
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            _stored_object_id(object_id): (pk, *values)
+            for pk, object_id, *values in cursor.fetchall()
+        }
 
 
 def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersApplied:
@@ -70,7 +117,9 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
 
     Removed users leave the cache. A user principal name held in the cache by another
     object id belongs to someone renamed or deleted since: that row is parked under a unique
-    placeholder until its own record (in this page or a later one) names it again.
+    placeholder until its own record (in this page or a later one) names it again. A cached
+    user whose record holds nothing new is not written at all (``UsersApplied.unchanged``):
+    its ``synced_at`` stays as it was.
     """
     outcome = UsersApplied()
     removed_ids = [oid for r in records if r.removed and (oid := object_id_parse(r.object_id))]
@@ -85,47 +134,53 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
         present[object_id] = record  # a user listed twice: the later record wins
     if not present:
         return outcome
-    existing: dict[uuid.UUID, tuple[bool, bool]] = {
-        object_id: (enabled, licensed)
-        for object_id, enabled, licensed in DirectoryUser.objects.filter(
-            one_of("object_id", present, models.UUIDField())
-        ).values_list("object_id", "account_enabled", "is_licensed")
-    }
-    complete = {oid: r for oid, r in present.items() if r.user_principal_name}
-    by_upn = {(r.user_principal_name or "").lower(): oid for oid, r in complete.items()}
-    holders = (
-        DirectoryUser.objects.alias(upn_lower=Lower("user_principal_name"))
-        .filter(one_of("upn_lower", by_upn, models.TextField()))
-        .values_list("pk", "object_id", "user_principal_name")
-    )
-    for pk, object_id, upn in list(holders):
-        if by_upn.get(upn.lower()) != object_id:
-            DirectoryUser.objects.filter(pk=pk).update(
-                user_principal_name=f"{object_id}@renamed.invalid"
-            )
+    existing = _cached_users(present)
+    passwords = _unusable_passwords(sum(1 for oid in present if oid not in existing))
     rows = []
-    for object_id, record in complete.items():
-        new = object_id not in existing
+    written: dict[uuid.UUID, UserRecord] = {}
+    for object_id, record in present.items():
+        if not record.user_principal_name:
+            continue
+        cached = existing.get(object_id)
         # Unknown (left out of the record): what the cache holds, or for a user it does not
         # know, not enabled and not licensed (a licence never assigned is left out of delta).
-        cached_enabled, cached_licensed = existing.get(object_id, (False, False))
+        cached_enabled, cached_licensed = (False, False) if cached is None else cached[4:6]
+        values = (
+            record.user_principal_name[:255],
+            (record.display_name or "")[:256],
+            (record.mail or "")[:320],
+            cached_enabled if record.account_enabled is None else bool(record.account_enabled),
+            cached_licensed if record.is_licensed is None else bool(record.is_licensed),
+        )
+        if cached is not None and _same(cached[1:], values):
+            outcome.unchanged.append(cached[0])
+            continue
+        written[object_id] = record
         rows.append(
             (
                 object_id,
-                (record.user_principal_name or "")[:255],
-                (record.display_name or "")[:256],
-                (record.mail or "")[:320],
-                cached_enabled if record.account_enabled is None else record.account_enabled,
-                cached_licensed if record.is_licensed is None else record.is_licensed,
+                *values,
                 synced_at,
                 synced_at,
-                _unusable_password() if new else UNUSABLE_PASSWORD_PREFIX,
+                next(passwords) if cached is None else UNUSABLE_PASSWORD_PREFIX,
             )
         )
-        if new:
+        if cached is None:
             outcome.added += 1
         else:
             outcome.updated += 1
+    by_upn = {(r.user_principal_name or "").lower(): oid for oid, r in written.items()}
+    if by_upn:
+        holders = (
+            DirectoryUser.objects.alias(upn_lower=Lower("user_principal_name"))
+            .filter(one_of("upn_lower", by_upn, models.TextField()))
+            .values_list("pk", "object_id", "user_principal_name")
+        )
+        for pk, object_id, upn in list(holders):
+            if by_upn.get(upn.lower()) != object_id:
+                DirectoryUser.objects.filter(pk=pk).update(
+                    user_principal_name=f"{object_id}@renamed.invalid"
+                )
     bulk_insert(
         DirectoryUser,
         fields=[
@@ -152,7 +207,7 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
     )
     # Records without a user principal name (a minimal delta answer) update what they carry.
     for object_id, record in present.items():
-        if object_id in complete:
+        if record.user_principal_name:
             continue
         if object_id not in existing:
             outcome.skipped += 1
@@ -171,11 +226,20 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
     return outcome
 
 
-def users_remove_unlisted(*, listed_since: datetime) -> int:
-    """After a full listing: users not listed since ``listed_since`` have left the directory."""
+def _same(cached: Sequence[Any], values: Sequence[Any]) -> bool:
+    """The cached row holds these values (SQLite gives booleans back as 0 and 1, which
+    compare equal to False and True)."""
+    return tuple(cached) == tuple(values)
+
+
+def users_remove_unlisted(*, listed_since: datetime, listed: Iterable[int] = ()) -> int:
+    """After a full listing: users neither written since ``listed_since`` nor ``listed``
+    (the ones listed unchanged, which were not rewritten) have left the directory."""
+    kept = set(listed)
     stale = DirectoryUser.objects.filter(Q(synced_at__lt=listed_since) | Q(synced_at__isnull=True))
+    gone = [pk for pk in stale.values_list("pk", flat=True).iterator() if pk not in kept]
     removed = 0
-    for chunk in chunked(stale.values_list("pk", flat=True).iterator()):
+    for chunk in chunked(gone):
         deleted = DirectoryUser.objects.filter(pk__in=chunk).delete()[1]
         removed += deleted.get(DirectoryUser._meta.label, 0)
     return removed

@@ -117,9 +117,11 @@ class DirectoryUser(AbstractBaseUser):
             ),
         ]
         indexes = [
-            # Keyset paging of the admin list: ORDER BY display_name, id / upn, id.
+            # ORDER BY display_name, id: the MFA status report and a selection's rows. (The
+            # list pages by UPPER(column), id: admin_portal migration 0002. An index on
+            # user_principal_name, id served no query the unique one does not: directory
+            # migration 0008.)
             models.Index(fields=["display_name", "id"], name="directory_user_name_id"),
-            models.Index(fields=["user_principal_name", "id"], name="directory_user_upn_id"),
             # Case-insensitive prefix search indexes are created per database vendor in
             # migration 0002 (an expression index on SQLite's NOCASE / PostgreSQL's UPPER).
         ]

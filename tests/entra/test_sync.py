@@ -58,6 +58,8 @@ def test_full_sync_pages_every_user_into_the_cache(
     assert not cached(graph_emulator, 12).is_licensed
     assert not cached(graph_emulator, 46).account_enabled
     assert not admin.has_usable_password()
+    # Each with its own random part, so each user's session hash is their own.
+    assert DirectoryUser.objects.values("password").distinct().count() == 60
     # Admin roles: users only (the service principal holding Global Administrator is left out).
     assert role_ids(admin) == {roles.GLOBAL_ADMINISTRATOR.template_id}
     assert role_ids(cached(graph_emulator, 1)) == {roles.AUTHENTICATION_ADMINISTRATOR.template_id}
@@ -365,6 +367,34 @@ def test_full_sync_removes_users_graph_no_longer_lists(
 
     assert not DirectoryUser.objects.filter(pk=leftover.pk).exists()
     assert result.users_removed == 1
+
+
+def test_a_later_full_sync_writes_the_users_graph_changed_and_leaves_the_others_as_they_are(
+    graph_emulator: GraphEmulator, graph_client: GraphClient
+) -> None:
+    directory_sync(full=True, client=graph_client)
+    tenant = graph_emulator.tenant
+    first_written = dict(DirectoryUser.objects.values_list("pk", "synced_at"))
+    tenant.rename_user(tenant.user_at(5).id, "Renamed Person")
+    tenant.disable_user(tenant.user_at(7).id)
+    tenant.update_user(tenant.user_at(8).id, user_principal_name="moved.person@contoso.test")
+    leftover = make_user("left.company@contoso.test")
+
+    result = directory_sync(full=True, client=graph_client)
+
+    assert cached(graph_emulator, 5).display_name == "Renamed Person"
+    assert not cached(graph_emulator, 7).account_enabled
+    assert cached(graph_emulator, 8).user_principal_name == "moved.person@contoso.test"
+    assert (result.users_added, result.users_updated, result.users_removed) == (0, 3, 1)
+    # Users listed as the cache holds them were not rewritten, and are still there.
+    rewritten = {
+        pk
+        for pk, synced_at in DirectoryUser.objects.values_list("pk", "synced_at")
+        if synced_at != first_written[pk]
+    }
+    assert rewritten == {cached(graph_emulator, i).pk for i in (5, 7, 8)}
+    assert DirectoryUser.objects.count() == 60
+    assert not DirectoryUser.objects.filter(pk=leftover.pk).exists()
 
 
 def test_html_and_non_ascii_names_are_stored_as_is_and_shown_escaped(

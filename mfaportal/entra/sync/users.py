@@ -23,11 +23,14 @@ from mfaportal.entra.sync.roles import user_roles_read
 from mfaportal.entra.sync.status import RESUME_ATTEMPTS, Run, resumable
 from mfaportal.graph import DeltaPage, GraphClient, GraphError, GraphNotFound, prefetched
 
-# Users per transaction: SQLite pays for every commit.
-DB_CHUNK = 2000
+# Users per transaction: SQLite pays for every commit, which writes every page the
+# transaction changed in the users table's indexes to the WAL (5,000 rather than 2,000 took
+# a fifth off the time of inserting 100k users; the write lock is held a few tenths of a
+# second).
+DB_CHUNK = 5000
 # Delta pages read ahead while a group is written: a group's worth and more (Graph's delta
 # pages hold about 100 users), so the reader is not stopped while one is written.
-PAGES_AHEAD = 50
+PAGES_AHEAD = 60
 
 
 def _regrouped(pages: Iterable[DeltaPage], users: int) -> Iterator[list[DeltaPage]]:
@@ -54,6 +57,8 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
     # Where to go on from: the link of the page after the last one written.
     position: str | None = delta_link or None
     resumes = 0
+    # Users listed exactly as cached, so not rewritten: they stay through the removal below.
+    unchanged: list[int] = []
     while True:
         try:
             pages = prefetched(run.client.users_delta(position), depth=PAGES_AHEAD)
@@ -66,6 +71,7 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
                 result.users_added += outcome.added
                 result.users_updated += outcome.updated
                 result.users_removed += outcome.removed
+                unchanged += outcome.unchanged
                 if outcome.skipped:
                     result.problems[("users", "incomplete record")] += outcome.skipped
                 if changed is not None:
@@ -96,7 +102,9 @@ def users_stage(run: Run, delta_link: str, changed: list[str] | None) -> str:
             # An empty answer is far likelier a fault than a tenant without users.
             result.notes.append("Graph listed no users: nothing was removed from the cache")
         else:
-            result.users_removed += users_remove_unlisted(listed_since=run.synced_at)
+            result.users_removed += users_remove_unlisted(
+                listed_since=run.synced_at, listed=unchanged
+            )
     return new_link
 
 
