@@ -183,17 +183,7 @@ def users_apply(records: Sequence[UserRecord], *, synced_at: datetime) -> UsersA
                 )
     bulk_insert(
         DirectoryUser,
-        fields=[
-            "object_id",
-            "user_principal_name",
-            "display_name",
-            "mail",
-            "account_enabled",
-            "is_licensed",
-            "synced_at",
-            "created_at",
-            "password",
-        ],
+        fields=[*_CACHED_COLUMNS[1:], "synced_at", "created_at", "password"],
         rows=rows,
         conflict=["object_id"],
         update=[
