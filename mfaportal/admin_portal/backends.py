@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from mfaportal.admin_portal.models import BulkJob
 from mfaportal.core.prepared import Prepared
-from mfaportal.directory.models import DirectoryUser, holds_any_role
+from mfaportal.directory.models import DirectoryRole, DirectoryUser, holds_any_role
 
 # A background update stays listed on the users page for a day (admin_portal.views.users).
 RECENT_JOBS_SINCE = timedelta(days=1)
@@ -65,10 +65,16 @@ def _signed_in_user_query(user_id: Any, since: datetime) -> QuerySet[DirectoryUs
         .annotate(joined=JoinedText("directoryrole__template_id"))
         .values("joined")
     )
+    # Each role asked whether it has a member (one probe of the memberships' role index per
+    # role), not every membership read and grouped: at 100k users that read cost 1.4 ms of
+    # every admin page on PostgreSQL (issue 15). Asked inside the aggregate, not as a WHERE
+    # EXISTS, which PostgreSQL may answer by hashing every membership instead.
+    has_member = Exists(through.objects.filter(directoryrole_id=OuterRef("pk")))
     held_roles = (
-        through.objects.annotate(whole_table=Value(1))
+        DirectoryRole.objects.order_by()
+        .annotate(whole_table=Value(1))
         .values("whole_table")  # no GROUP BY: one text for the whole table
-        .annotate(joined=JoinedText("directoryrole__template_id", distinct=True))
+        .annotate(joined=JoinedText(Case(When(has_member, then="template_id"))))
         .values("joined")
     )
     recent_jobs = BulkJob.objects.filter(
