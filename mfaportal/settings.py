@@ -241,6 +241,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     if str(DATABASES["default"]["NAME"]).startswith(str(VAR_DIR)):
         VAR_DIR.mkdir(parents=True, exist_ok=True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # No parallel workers: each statement here reads a page, a bound or a batch, and workers
+    # take milliseconds to start on a busy machine. PostgreSQL planned them for the search
+    # bound of "zo" at 100,000 users: 7.7 ms to read three rows (issue 15,
+    # docs/performance.md). Sent per connection as libpq's startup options.
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["options"] = " ".join(
+        filter(None, [_pg_options.get("options", ""), "-c max_parallel_workers_per_gather=0"])
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -137,9 +137,10 @@ def _search_ids(term: str) -> RawSQL:
     """The ids of the users whose name, user name or mail starts with ``term``, as a
     MATERIALIZED CTE over the three prefix indexes.
 
-    Materialized, the match set is computed first, whatever the planner guesses; and a CTE
-    scan is parallel-restricted on PostgreSQL, so no parallel bitmap heap scan (whose workers
-    cost ~30 ms to start on a busy machine) is chosen for a common prefix."""
+    Materialized, the match set is computed first, whatever the planner guesses. (No
+    parallel bitmap heap scan, whose workers cost ~30 ms to start on a busy machine, is
+    planned for a common prefix either: the portal's PostgreSQL connections plan no parallel
+    workers, see settings.)"""
     union, params = _prefix_matches(term)
     return RawSQL(  # noqa: S611
         f"WITH matches AS MATERIALIZED ({union}) SELECT id FROM matches",  # noqa: S608
