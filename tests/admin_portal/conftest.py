@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from mfaportal.core import roles
@@ -90,3 +91,24 @@ def assert_no_count_of_the_whole_table(queries: Iterable[dict[str, Any]]) -> Non
         assert sql.count("COUNT(") == len(bounds), sql
         assert all(int(limit) <= max(PAGE_SIZES) + 1 for limit in bounds), sql
         assert all(int(offset) < SEARCH_WINDOW for offset in re.findall(r" OFFSET (\d+)", sql))
+
+
+def sqlite_steps(sql: str, params: Any, every: int = 1) -> int:
+    """The virtual machine steps SQLite takes to run a statement and fetch its rows (counted
+    ``every`` steps at a time): the work it does, whatever the machine's speed."""
+    steps = [0]
+
+    def counted() -> int:
+        steps[0] += 1
+        return 0
+
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.set_progress_handler(counted, every)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+    finally:
+        raw.set_progress_handler(None, 0)
+    return steps[0] * every

@@ -17,7 +17,7 @@ from django.utils import timezone
 from mfaportal.admin_portal.backends import _SIGNED_IN
 from mfaportal.core import roles
 from mfaportal.directory.models import DirectoryUser
-from tests.admin_portal.conftest import bulk_users
+from tests.admin_portal.conftest import bulk_users, sqlite_steps
 from tests.factories import make_user
 from tests.factories import role as factory_role
 
@@ -55,22 +55,9 @@ def _signed_in_query_work(admin: DirectoryUser) -> int:
     """The work of the signed-in admin's query: on SQLite the virtual machine steps it took,
     on PostgreSQL the role memberships it read."""
     sql, params = _SIGNED_IN.sql(connection.alias, (admin.pk, timezone.now() - timedelta(days=1)))
+    if connection.vendor == "sqlite":
+        return sqlite_steps(sql, params)
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            steps = [0]
-
-            def counted() -> int:
-                steps[0] += 1
-                return 0
-
-            raw = connection.connection
-            raw.set_progress_handler(counted, 1)
-            try:
-                cursor.execute(sql, params)
-                cursor.fetchall()
-            finally:
-                raw.set_progress_handler(None, 0)
-            return steps[0]
         cursor.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
     return _memberships_read(json.loads(plan) if isinstance(plan, str) else plan)

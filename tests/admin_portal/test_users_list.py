@@ -24,7 +24,11 @@ from mfaportal.mfa.selectors.users import (
     UserFilter,
     users_page,
 )
-from tests.admin_portal.conftest import assert_no_count_of_the_whole_table, bulk_users
+from tests.admin_portal.conftest import (
+    assert_no_count_of_the_whole_table,
+    bulk_users,
+    sqlite_steps,
+)
 from tests.factories import make_user
 from tests.factories import role as factory_role
 
@@ -508,22 +512,9 @@ def _window_statement_work(term: str) -> tuple[int, str]:
         users_page(UserFilter(search=term), sort=Sort("display_name", False), size=50)
     assert len(captured) == 1, "one window statement"
     sql, params = captured[0]
+    if connection.vendor == "sqlite":
+        return sqlite_steps(sql, params, every=10), ""
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            steps = [0]
-
-            def counted() -> int:
-                steps[0] += 1
-                return 0
-
-            raw = connection.connection
-            raw.set_progress_handler(counted, 10)
-            try:
-                cursor.execute(sql, params)
-                cursor.fetchall()
-            finally:
-                raw.set_progress_handler(None, 0)
-            return steps[0] * 10, ""
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + sql, params)
         return 0, "\n".join(row[0] for row in cursor.fetchall())
 
