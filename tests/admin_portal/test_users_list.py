@@ -620,7 +620,6 @@ def test_every_role_pays_the_same_pinned_queries_for_the_page_and_its_pane(
         assert response.status_code == 200
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite plans no parallel workers")
 @pytest.mark.parametrize("term", ["yz", "many"])
 def test_a_search_never_waits_for_parallel_workers_on_postgresql(term: str) -> None:
     """Starting parallel workers costs several ms on a busy two-core machine: the bound that
@@ -634,8 +633,10 @@ def test_a_search_never_waits_for_parallel_workers_on_postgresql(term: str) -> N
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     with CaptureQueriesContext(connection) as captured:
-        users_page(UserFilter(search=term), sort=Sort("display_name", False), size=50)
-    assert captured.captured_queries
+        page = users_page(UserFilter(search=term), sort=Sort("display_name", False), size=50)
+    assert len(page.rows) == (1 if term == "yz" else 50)
+    if connection.vendor != "postgresql":
+        return  # SQLite plans no parallel workers
     with connection.cursor() as cursor:
         for setting in (
             "parallel_setup_cost",
