@@ -107,3 +107,12 @@ def test_production_refuses_to_start_with_codes_kept_in_clear(tmp_path: Path) ->
         MFAPORTAL_ALLOW_OUTBOX_IN_PRODUCTION="true",
     )
     assert lab.returncode == 0, lab.stderr
+
+
+def test_postgresql_connections_plan_no_parallel_workers_and_keep_the_urls_own_options() -> None:
+    """Sent as libpq's startup options (issue 15): added to any the database URL gives."""
+    show = "from django.conf import settings\nprint(settings.DATABASES['default']['OPTIONS'])"
+    url = "postgres://portal@db.invalid:5432/portal?options=-c%20statement_timeout%3D5000"
+    result = manage("shell", "-c", show, MFAPORTAL_DEBUG="true", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert "'-c statement_timeout=5000 -c max_parallel_workers_per_gather=0'" in result.stdout
