@@ -189,11 +189,21 @@ class Floor:
         return timings
 
     def request(
-        self, url: str, batch: int, headers: dict[str, Any] | None = None
+        self,
+        url: str,
+        batch: int,
+        headers: dict[str, Any] | None = None,
+        shows: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        """Time ``batch`` requests; the answer also names which of ``shows`` the page lacks."""
         htmx = url.endswith("#fragment")
         return self.ask(
-            cmd="time", url=url.removesuffix("#fragment"), n=batch, htmx=htmx, headers=headers
+            cmd="time",
+            url=url.removesuffix("#fragment"),
+            n=batch,
+            htmx=htmx,
+            headers=headers,
+            shows=shows,
         )
 
     def close(self) -> None:
@@ -226,6 +236,8 @@ class Page:
     headers: dict[str, Any]
     floor_url: str
     floor_headers: dict[str, Any] = field(default_factory=dict)
+    # What both pages must show, so that the floor does the same work on the same rows.
+    shows: tuple[str, ...] = ()
 
 
 def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
@@ -273,8 +285,25 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
     challenge_pending(signing_in, user, method.pk, timedelta(days=1))
     auth = {"HTTP_AUTHORIZATION": basic}
     pages = {
-        "/mfa/setup/ GET": Page(setup_client, "/mfa/setup/", {}, "/setup/"),
-        "challenge page GET": Page(signing_in, "/signin/verify/", {}, "/verify/"),
+        "/mfa/setup/ GET": Page(
+            setup_client,
+            "/mfa/setup/",
+            {},
+            "/setup/",
+            shows=(
+                "(425) 555-0123",
+                "+1 425-555-0123",
+                "Authenticator app",
+                "Use verification code",
+            ),
+        ),
+        "challenge page GET": Page(
+            signing_in,
+            "/signin/verify/",
+            {},
+            "/verify/",
+            shows=('name="code"', 'autocomplete="one-time-code"'),
+        ),
         "/legacy/auth, app password": Page(
             Client(REMOTE_ADDR="192.0.2.10"), "/legacy/auth", auth, "/legacy/auth", auth
         ),
@@ -312,13 +341,17 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
             for _ in range(3):
                 response = page.client.get(page.url, **page.headers)
                 assert response.status_code == 200, (page.url, response.status_code)
+            text = response.content.decode()
+            lacking = [shown for shown in page.shows if shown not in text]
+            assert not lacking, f"{name}: the portal does not show {lacking}"
             with CaptureQueriesContext(connection) as queries:
                 page.client.get(page.url, **page.headers)
             tenant.queries[name] = len(queries.captured_queries)
             tenant.rows[name] = 0
             tenant.timings[name] = []
             tenant.floor_timings[name] = []
-            floor.request(page.floor_url, 2, page.floor_headers)
+            lacking = floor.request(page.floor_url, 2, page.floor_headers, page.shows)["lacking"]
+            assert not lacking, f"{name}: the floor does not show {lacking}"
     for name, url in tenant.urls.items():
         for _ in range(3):  # warm the caches, the session and the planner
             response = request(tenant.client, url)

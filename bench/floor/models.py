@@ -1,4 +1,5 @@
-"""One table of users, as the floors file measured; audit and job rows for the bulk step."""
+"""One table of users, as the floors file measured; audit and job rows for the bulk step;
+each user's methods and the tenant's method switches for the setup page."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ class TenantUser(models.Model):
     mail = models.CharField(max_length=320, blank=True, default="")
     account_enabled = models.BooleanField(default=True)
     is_licensed = models.BooleanField(default=True)
-    state = models.PositiveSmallIntegerField(default=0)
+    state = models.PositiveSmallIntegerField(
+        default=0, choices=[(0, "Disabled"), (1, "Enabled"), (2, "Enforced")]
+    )
 
     objects: models.Manager[TenantUser] = models.Manager()
 
@@ -85,3 +88,62 @@ class AppPassword(models.Model):
 
     def __str__(self) -> str:
         return self.digest
+
+
+class Method(models.Model):
+    """A registered way to verify, as a minimal project would keep it: phones, apps and the
+    password reset email in one table (the portal's methods and authentication emails)."""
+
+    user = models.ForeignKey(TenantUser, on_delete=models.CASCADE, db_constraint=False)
+    kind = models.CharField(
+        max_length=24,
+        choices=[
+            ("authentication_phone", "Authentication phone"),
+            ("office_phone", "Office phone"),
+            ("alternate_phone", "Alternate authentication phone"),
+            ("authenticator_app", "Authenticator app"),
+            ("hardware_token", "Hardware token"),
+            ("passkey", "Passkey"),
+            ("email", "Authentication email"),
+        ],
+    )
+    phone_number = models.CharField(max_length=20, blank=True)
+    extension = models.CharField(max_length=10, blank=True)
+    app_mode = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[("notification", "Receive notifications"), ("code", "Use verification code")],
+    )
+    device_name = models.CharField(max_length=128, blank=True)
+    address = models.CharField(max_length=320, blank=True)
+    created_at = models.DateTimeField()
+
+    objects: models.Manager[Method] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_method"
+        indexes = [models.Index(fields=["user"], name="floor_method_user")]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+class Switches(models.Model):
+    """The tenant's switches the setup page reads: which methods are allowed, whether
+    password reset is on (one row)."""
+
+    method_text = models.BooleanField()
+    method_call = models.BooleanField()
+    method_app_notification = models.BooleanField()
+    method_app_code = models.BooleanField()
+    password_reset = models.BooleanField()
+
+    objects: models.Manager[Switches] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_switches"
+
+    def __str__(self) -> str:
+        return "switches"

@@ -1,4 +1,5 @@
-"""The floor's one page: 50 users, keyset paged on (UPPER(column), id), filtered, searched."""
+"""The floor's pages: 50 users, keyset paged on (UPPER(column), id), filtered, searched; the
+setup and challenge pages; /legacy/auth."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import base64
 import hashlib
 import hmac
 from functools import cache
+from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models.functions import Upper
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
-from bench.floor.models import AppPassword, TenantUser
+from bench.floor.models import AppPassword, Method, Switches, TenantUser
 
 PAGE = 50
 COLUMNS = {"name": "display_name", "upn": "user_principal_name"}
@@ -74,7 +78,6 @@ def users(request: HttpRequest) -> HttpResponse:
 def _country_options() -> list[tuple[str, str]]:
     """Every region phonenumbers dials, named in English, as escaped ``<option>`` elements
     (value, HTML), built once per process."""
-    import phonenumbers
     from phonenumbers import geocoder
 
     found = []
@@ -96,11 +99,89 @@ def _picker(name: str, chosen: str) -> SafeString:
     return format_html('<select name="{}">{}</select>', name, SafeString(options))
 
 
+PHONES = (
+    ("auth", "authentication_phone", "Authentication phone"),
+    ("office", "office_phone", "Office phone"),
+    ("alt", "alternate_phone", "Alternate authentication phone"),
+)
+PREFERRED = (
+    ("OneWaySMS", "Text code to my authentication phone", {"authentication_phone"}, "text"),
+    ("TwoWayVoiceMobile", "Call my authentication phone", {"authentication_phone"}, "call"),
+    ("TwoWayVoiceOffice", "Call my office phone", {"office_phone"}, "call"),
+    ("TwoWayVoiceAlternateMobile", "Call my alternate phone", {"alternate_phone"}, "call"),
+    ("PhoneAppNotification", "Notify me through app", {"authenticator_app"}, "notification"),
+    ("PhoneAppOTP", "Use verification code from app or token", {"authenticator_app"}, "code"),
+)
+
+
+def _phone_row(prefix: str, legend: str, method: Method | None) -> dict[str, Any]:
+    """A phone fieldset: the picker on the number's country, the number as dialled there."""
+    region, national = "US", ""
+    if method is not None:
+        parsed = phonenumbers.parse(method.phone_number)
+        region = phonenumbers.region_code_for_number(parsed) or "US"
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return {
+        "prefix": prefix,
+        "legend": legend,
+        "picker": _picker(f"{prefix}-country", region),
+        "number": national,
+        "extension": method.extension if method is not None and prefix == "office" else None,
+    }
+
+
 @login_required
 def setup(request: HttpRequest) -> HttpResponse:
-    """Three phone rows, each with a country picker, in the layout (the /mfa/setup/ form)."""
-    pickers = [_picker(f"{prefix}-country", "US") for prefix in ("auth", "office", "alt")]
-    return render(request, "floor/setup.html", {"pickers": pickers})
+    """The /mfa/setup/ page's work done the plain Django way: the user's state, methods and
+    the tenant's switches read (a query each), the preferred option, three phone rows with
+    their pickers, the apps table, restore, and the password reset summary drawn by the
+    template."""
+    who = TenantUser.objects.only("display_name", "state").get(pk=request.session["tenant_user"])
+    methods = list(Method.objects.filter(user_id=who.pk).order_by("created_at", "id"))
+    switches = Switches.objects.get()
+    by_kind = {m.kind: m for m in methods}
+    allowed = {
+        "text": switches.method_text,
+        "call": switches.method_call,
+        "notification": switches.method_app_notification,
+        "code": switches.method_app_code,
+    }
+    email = by_kind.get("email")
+    phone = by_kind.get("authentication_phone")
+    context = {
+        "who": who,
+        "preferred": [
+            (value, label)
+            for value, label, kinds, switch in PREFERRED
+            if allowed[switch] and kinds & by_kind.keys()
+        ],
+        "phones": [_phone_row(p, legend, by_kind.get(kind)) for p, kind, legend in PHONES],
+        "apps": [m for m in methods if m.kind in ("authenticator_app", "hardware_token")],
+        "passkeys": [m for m in methods if m.kind == "passkey"],
+        "password_reset": switches.password_reset,
+        "email": email.address if email else "",
+        "phone": phonenumbers.format_number(
+            phonenumbers.parse(phone.phone_number), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+        if phone
+        else "",
+    }
+    return render(request, "floor/setup.html", context)
+
+
+@login_required
+@require_POST
+def method_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    Method.objects.filter(pk=pk, user_id=request.session["tenant_user"]).delete()
+    return redirect(setup)
+
+
+@login_required
+@require_POST
+def restore(request: HttpRequest) -> HttpResponse:
+    """Forget the user's remembered browsers: the floor keeps none, so there is nothing to do
+    but return to the page."""
+    return redirect(setup)
 
 
 def verify(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,9 @@
 {"cmd": "sign_in", "pending": id}   sign the floor's client in (a database session and a
                                     contrib.auth user) with a sign-in waiting for user ``id``
                                     -> {"session": key}
-{"cmd": "time", "url": ..., "n": 10, "htmx": false}   -> {"ms": [...]}
+{"cmd": "time", "url": ..., "n": 10, "htmx": false, "shows": [...]}
+                                    -> {"ms": [...], "rows": n, "lacking": [what of
+                                    "shows" the page does not show]}
 {"cmd": "enable"}                   set-based Enable of the sign-in allowed users
                                     -> {"seconds": ..., "changed": ..., "users": ...}
 {"cmd": "quit"}
@@ -26,9 +28,9 @@ def _copy() -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from bench.floor.models import AppPassword, AuditRow, JobRow, TenantUser
+    from bench.floor.models import AppPassword, AuditRow, JobRow, Method, Switches, TenantUser
 
-    models = (TenantUser, AuditRow, JobRow, AppPassword, User)
+    models = (TenantUser, AuditRow, JobRow, AppPassword, Method, Switches, User)
     through = [f"auth_user_{field.name}" for field in User._meta.many_to_many]
     with connection.cursor() as cursor:
         for table in [*through, *(model._meta.db_table for model in models)]:
@@ -47,6 +49,19 @@ def _copy() -> dict[str, Any]:
         cursor.execute(
             "INSERT INTO floor_apppassword (user_id, digest) "
             "SELECT user_id, digest FROM mfa_apppassword"
+        )
+        cursor.execute(
+            "INSERT INTO floor_method (user_id, kind, phone_number, extension, app_mode, "
+            "device_name, address, created_at) SELECT user_id, kind, phone_number, extension, "
+            "app_mode, device_name, '', created_at FROM mfa_verificationmethod "
+            "UNION ALL SELECT user_id, 'email', '', '', '', '', address, verified_at "
+            "FROM mfa_authenticationemail WHERE verified_at IS NOT NULL"
+        )
+        cursor.execute(
+            "INSERT INTO floor_switches (id, method_text, method_call, method_app_notification, "
+            "method_app_code, password_reset) SELECT id, method_text, method_call, "
+            "method_app_notification, method_app_code, password_reset_enabled "
+            "FROM mfa_servicesettings"
         )
         for column in ("display_name", "user_principal_name"):
             cursor.execute(
@@ -117,6 +132,7 @@ def _sign_in(client: Any, pending: int) -> dict[str, Any]:
     client.force_login(admin)
     session = client.session
     session["pending"] = pending
+    session["tenant_user"] = pending  # whose security info the setup page shows
     session.save()
     return {"session": session.session_key}
 
@@ -159,7 +175,12 @@ def main() -> None:
                 response = client.get(command["url"], **headers)
                 timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
-            answer = {"ms": timings, "rows": response.content.count(b'name="u" value=')}
+            text = response.content.decode()
+            answer = {
+                "ms": timings,
+                "rows": text.count('name="u" value='),
+                "lacking": [shown for shown in command.get("shows", ()) if shown not in text],
+            }
         elif command["cmd"] == "enable":
             answer = _enable()
         elif command["cmd"] == "quit":
