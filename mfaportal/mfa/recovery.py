@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -129,10 +130,15 @@ def recovery_contacts(
     methods: list[VerificationMethod] | None = None,
 ) -> RecoveryContacts:
     """``methods``: the user's methods when the caller has read them all already (in their
-    usual order), so the authentication phone costs no query of its own."""
+    usual order), so the authentication phone costs no query of its own; the email likewise
+    where the caller read it onto the user (``selectors.security_info_read``)."""
     service = service or ServiceSettings.load()
-    emails = prepared_rows(_EMAIL, AuthenticationEmail, (user.pk,))
-    email = emails[0] if emails else None
+    descriptor: Any = DirectoryUser.authentication_email  # the stubs lack reverse descriptors
+    if descriptor.is_cached(user):
+        email = descriptor.related.get_cached_value(user)
+    else:
+        emails = prepared_rows(_EMAIL, AuthenticationEmail, (user.pk,))
+        email = emails[0] if emails else None
     if methods is None:
         phone = (
             VerificationMethod.objects.filter(

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from django.db.models import Exists, OuterRef
+
 from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
-from mfaportal.mfa.models import MethodType, MfaState, UserMfa, VerificationMethod
+from mfaportal.mfa.models import (
+    HardwareOathToken,
+    MethodType,
+    MfaState,
+    UserMfa,
+    VerificationMethod,
+)
 
 
 class StrongAuthenticationMethod(TypedDict):
@@ -40,6 +48,37 @@ def user_mfa(user: DirectoryUser) -> UserMfa:
 
 
 _USER_MFA = Prepared(lambda user_id: UserMfa.objects.filter(user_id=user_id), (-8_675_309,))
+
+
+def security_info_read(user: DirectoryUser) -> bool:
+    """Read the user's MFA row and authentication email onto ``user``, where ``user_mfa`` and
+    ``recovery_contacts`` find them, in one statement that also says whether an assigned
+    hardware token waits for its first code; answer that. Additional security verification
+    needs all three on every view, which took three queries (issue 15)."""
+    found = prepared_rows(_SECURITY_INFO, DirectoryUser, (user.pk,))
+    if not found:
+        return False
+    for descriptor in (DirectoryUser.mfa, DirectoryUser.authentication_email):
+        related: Any = descriptor.related
+        related.set_cached_value(user, related.get_cached_value(found[0]))
+    return bool(found[0].tokens_waiting)
+
+
+# Compiled once per database (core.prepared). A user may have neither row: the joins are
+# outer, and a missing row is kept as "none" so that nothing reads it again.
+_SECURITY_INFO = Prepared(
+    lambda user_id: (
+        DirectoryUser.objects.filter(pk=user_id)
+        .only("pk", "mfa", "authentication_email")
+        .select_related("mfa", "authentication_email")
+        .annotate(
+            tokens_waiting=Exists(
+                HardwareOathToken.objects.filter(user_id=OuterRef("pk"), method__isnull=True)
+            )
+        )
+    ),
+    (-8_675_309,),
+)
 
 
 def strong_authentication_methods(

@@ -45,7 +45,12 @@ from mfaportal.mfa.models import (
 from mfaportal.mfa.passkeys import passkey_rows
 from mfaportal.mfa.phones import phone_international, phone_national, phone_region
 from mfaportal.mfa.recovery import password_reset_available, recovery_contacts
-from mfaportal.mfa.selectors import strong_authentication_methods, user_methods, user_mfa
+from mfaportal.mfa.selectors import (
+    security_info_read,
+    strong_authentication_methods,
+    user_methods,
+    user_mfa,
+)
 from mfaportal.mfa.services import remembered_devices_restore
 from mfaportal.mfa.services.app_passwords import (
     MAX_PER_USER,
@@ -179,6 +184,7 @@ def _render_setup(
 ) -> HttpResponse:
     user = signed_in_user(request)
     service = ServiceSettings.load()
+    tokens_waiting = security_info_read(user)
     mfa = user_mfa(user)
     methods = user_methods(user)
     by_kind = {m.kind: m for m in methods}
@@ -195,16 +201,15 @@ def _render_setup(
             "strong_methods": strong_authentication_methods(methods, mfa.default_method),
             "app_passwords_tab": app_passwords_available(user, service, mfa=mfa),
             "service": service,
-            # Shown only where password reset is on: no query for it otherwise.
             "recovery": recovery_contacts(user, service, methods=methods)
             if password_reset_available(service)
             else None,
             "passkeys": passkey_rows(methods),
             "error": error,
             # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
-            "hardware_tokens_waiting": prepared_rows(
-                _TOKENS_WAITING, HardwareOathToken, (user.pk,)
-            ),
+            "hardware_tokens_waiting": prepared_rows(_TOKENS_WAITING, HardwareOathToken, (user.pk,))
+            if tokens_waiting
+            else [],
             **(forms or _setup_forms(user, methods=methods)),
         },
         status=status,
