@@ -48,7 +48,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from mfaportal.directory.models import DirectoryUser  # noqa: E402
-from mfaportal.mfa.models import UserMfa  # noqa: E402
+from mfaportal.mfa.models import MfaState, UserMfa  # noqa: E402
 from mfaportal.mfa.selectors.users import Cursor  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
@@ -444,6 +444,7 @@ def bulk_enable(tenant: Tenant, floor: Floor) -> BulkMeasure:
     # Every matching user answered for, and every change audited.
     assert job.changed + job.unchanged + job.skipped == matching, job
     assert job.changed == audit_rows, (job.changed, audit_rows)
+    enforced = UserMfa.objects.filter(state=MfaState.ENFORCED).count()
     by_state: dict[int, list[int]] = {}
     for user_id, state in before:
         by_state.setdefault(state, []).append(user_id)
@@ -456,8 +457,10 @@ def bulk_enable(tenant: Tenant, floor: Floor) -> BulkMeasure:
         floor.use(tenant.database)
         answer = floor.ask(cmd="enable")
         assert answer["users"] == matching, (answer, matching)
-        # The same work: as many users changed (and audited) on both sides.
+        # The same work: as many users changed (and audited) on both sides, and as many of
+        # them, already registered, made Enforced.
         assert answer["changed"] == audit_rows, (answer, audit_rows)
+        assert answer["enforced"] == enforced, (answer, enforced)
         measured.floor_seconds = answer["seconds"]
     return measured
 

@@ -27,12 +27,18 @@ class TenantUser(models.Model):
 
 
 class AuditRow(models.Model):
-    """The shape of the portal's audit event: same columns, same four indexes."""
+    """The shape of the portal's audit event: same columns, same four indexes, and the actor
+    and target as foreign keys, as Django declares them (the composite indexes lead with
+    them, so neither has an index of its own)."""
 
     at = models.DateTimeField()
-    actor_id = models.BigIntegerField(null=True)
+    actor = models.ForeignKey(
+        TenantUser, on_delete=models.SET_NULL, null=True, db_index=False, related_name="+"
+    )
     actor_label = models.CharField(max_length=255, blank=True)
-    target_id = models.BigIntegerField(null=True)
+    target = models.ForeignKey(
+        TenantUser, on_delete=models.SET_NULL, null=True, db_index=False, related_name="+"
+    )
     target_label = models.CharField(max_length=255, blank=True)
     action = models.CharField(max_length=64)
     before = models.CharField(max_length=255, blank=True)
@@ -55,10 +61,26 @@ class AuditRow(models.Model):
         return f"{self.target_label}: {self.action}"
 
 
-class JobRow(models.Model):
-    """The shape of the portal's per-user job result."""
+class Job(models.Model):
+    """A bulk step: what was asked, and when."""
 
-    job = models.BigIntegerField()
+    requested = models.CharField(max_length=32)
+    created_at = models.DateTimeField()
+
+    objects: models.Manager[Job] = models.Manager()
+
+    class Meta:
+        app_label = "floor"
+        db_table = "floor_job"
+
+    def __str__(self) -> str:
+        return self.requested
+
+
+class JobRow(models.Model):
+    """The shape of the portal's per-user job result, tied to its job by a foreign key."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, db_index=False)
     line = models.PositiveIntegerField(null=True)
     user_principal_name = models.CharField(max_length=255)
     requested = models.CharField(max_length=32, blank=True)
@@ -123,7 +145,6 @@ class Method(models.Model):
     class Meta:
         app_label = "floor"
         db_table = "floor_method"
-        indexes = [models.Index(fields=["user"], name="floor_method_user")]
 
     def __str__(self) -> str:
         return self.kind

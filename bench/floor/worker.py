@@ -9,7 +9,8 @@
                                     -> {"ms": [...], "rows": n, "lacking": [what of
                                     "shows" the page does not show]}
 {"cmd": "enable"}                   set-based Enable of the sign-in allowed users
-                                    -> {"seconds": ..., "changed": ..., "users": ...}
+                                    -> {"seconds": ..., "changed": ..., "enforced": ...,
+                                    "users": ...}
 {"cmd": "quit"}
 """
 
@@ -28,9 +29,17 @@ def _copy() -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from bench.floor.models import AppPassword, AuditRow, JobRow, Method, Switches, TenantUser
+    from bench.floor.models import (
+        AppPassword,
+        AuditRow,
+        Job,
+        JobRow,
+        Method,
+        Switches,
+        TenantUser,
+    )
 
-    models = (TenantUser, AuditRow, JobRow, AppPassword, Method, Switches, User)
+    models = (TenantUser, AuditRow, Job, JobRow, AppPassword, Method, Switches, User)
     through = [f"auth_user_{field.name}" for field in User._meta.many_to_many]
     with connection.cursor() as cursor:
         for table in [*through, *(model._meta.db_table for model in models)]:
@@ -81,46 +90,68 @@ def _copy() -> dict[str, Any]:
 
 def _enable() -> dict[str, Any]:
     """Select all sign-in allowed users, Enable them: a job row per user, an audit row per
-    changed user, the states, in one transaction of set-based statements; then undo."""
+    changed user, the states, in one transaction of set-based statements; then undo. As on
+    Microsoft's page, a user who already registered a method becomes Enforced, not Enabled,
+    and their job row says so."""
     from django.db import connection, transaction
     from django.utils import timezone
+
+    from bench.floor.models import Job
 
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, state FROM floor_tenantuser")
         before = cursor.fetchall()
         cursor.execute("UPDATE floor_tenantuser SET state = 0")
+    registered = (
+        "EXISTS (SELECT 1 FROM floor_method m WHERE m.user_id = floor_tenantuser.id "
+        "AND m.kind <> 'email')"
+    )
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT id FROM floor_tenantuser WHERE account_enabled")
         ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT id FROM floor_tenantuser WHERE user_principal_name = 'admin@contoso.test'"
+        )
+        (admin,) = cursor.fetchone()
+        job = Job.objects.create(requested="Enabled", created_at=now).pk
         changed = "account_enabled AND is_licensed AND state = 0"
         cursor.execute(
             "INSERT INTO floor_auditrow (at, actor_id, actor_label, target_id, target_label, "
             "action, before, after, source, ip_address, detail) "
-            "SELECT %s, 1, 'admin@contoso.test', id, user_principal_name, 'mfa.state', "
-            "'Disabled', 'Enabled', 'portal', '127.0.0.1', %s "
+            "SELECT %s, %s, 'admin@contoso.test', id, user_principal_name, 'mfa.state', "
+            f"'Disabled', CASE WHEN {registered} THEN 'Enforced' ELSE 'Enabled' END, "
+            "'portal', '127.0.0.1', %s "
             f"FROM floor_tenantuser WHERE {changed}",
-            [now, '{"job": 1}'],
+            [now, admin, f'{{"job": {job}}}'],
         )
         audit = cursor.rowcount
-        cursor.execute(f"UPDATE floor_tenantuser SET state = 1 WHERE {changed}")
         cursor.execute(
-            "INSERT INTO floor_jobrow (job, line, user_principal_name, requested, outcome, "
-            "reason) SELECT 1, NULL, user_principal_name, 'Enabled', CASE WHEN is_licensed "
-            "THEN 'changed' ELSE 'skipped' END, CASE WHEN is_licensed THEN '' ELSE "
-            "'Only licensed users are eligible.' END "
-            "FROM floor_tenantuser WHERE account_enabled"
+            f"UPDATE floor_tenantuser SET state = CASE WHEN {registered} THEN 2 ELSE 1 END "
+            f"WHERE {changed}"
+        )
+        cursor.execute(
+            "INSERT INTO floor_jobrow (job_id, line, user_principal_name, requested, outcome, "
+            "reason) SELECT %s, NULL, user_principal_name, 'Enabled', CASE WHEN is_licensed "
+            "THEN 'changed' ELSE 'skipped' END, CASE WHEN NOT is_licensed THEN "
+            f"'Only licensed users are eligible.' WHEN {registered} THEN "
+            "'Already registered, so Enabled became Enforced.' ELSE '' END "
+            "FROM floor_tenantuser WHERE account_enabled",
+            [job],
         )
     seconds = time.perf_counter() - started
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM floor_tenantuser WHERE state = 2")
+        (enforced,) = cursor.fetchone()
         cursor.executemany(
             "UPDATE floor_tenantuser SET state = %s WHERE id = %s",
             [(state, id_) for id_, state in before],
         )
         cursor.execute("DELETE FROM floor_auditrow")
         cursor.execute("DELETE FROM floor_jobrow")
-    return {"seconds": seconds, "changed": audit, "users": len(ids)}
+        cursor.execute("DELETE FROM floor_job")
+    return {"seconds": seconds, "changed": audit, "enforced": enforced, "users": len(ids)}
 
 
 def _sign_in(client: Any, pending: int) -> dict[str, Any]:
