@@ -4,6 +4,7 @@ from bench.floor import views
 
 urlpatterns = [
     path("users/", views.users),
+    path("users/enable/", views.enable),
     path("setup/", views.setup),
     path("setup/methods/<int:pk>/delete/", views.method_delete, name="method_delete"),
     path("setup/restore/", views.restore, name="restore"),

@@ -12,15 +12,16 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from bench.floor.models import AppPassword, Method, Switches, TenantUser
+from bench.floor.models import AppPassword, Job, Method, Switches, TenantUser
 
 PAGE = 50
 COLUMNS = {"name": "display_name", "upn": "user_principal_name"}
@@ -182,6 +183,52 @@ def restore(request: HttpRequest) -> HttpResponse:
     """Forget the user's remembered browsers: the floor keeps none, so there is nothing to do
     but return to the page."""
     return redirect(setup)
+
+
+REGISTERED = (
+    "EXISTS (SELECT 1 FROM floor_method m WHERE m.user_id = floor_tenantuser.id "
+    "AND m.kind <> 'email')"
+)
+
+
+@login_required
+@require_POST
+def enable(request: HttpRequest) -> HttpResponse:
+    """Select all sign-in allowed users, Enable them: a job row per user, an audit row per
+    changed user, the states, in one transaction of set-based statements; the result drawn.
+    As on Microsoft's page, a user who already registered a method becomes Enforced, not
+    Enabled, and their job row says so."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM floor_tenantuser WHERE account_enabled")
+        ids = [row[0] for row in cursor.fetchall()]
+        admin = TenantUser.objects.only("id").get(user_principal_name=request.user.get_username())
+        job = Job.objects.create(requested="Enabled", created_at=now).pk
+        changed = "account_enabled AND is_licensed AND state = 0"
+        cursor.execute(
+            "INSERT INTO floor_auditrow (at, actor_id, actor_label, target_id, target_label, "
+            "action, before, after, source, ip_address, detail) "
+            "SELECT %s, %s, %s, id, user_principal_name, 'mfa.state', 'Disabled', "
+            f"CASE WHEN {REGISTERED} THEN 'Enforced' ELSE 'Enabled' END, 'portal', %s, %s "
+            f"FROM floor_tenantuser WHERE {changed}",
+            [now, admin.pk, admin.user_principal_name, "127.0.0.1", f'{{"job": {job}}}'],
+        )
+        audited = cursor.rowcount
+        cursor.execute(
+            f"UPDATE floor_tenantuser SET state = CASE WHEN {REGISTERED} THEN 2 ELSE 1 END "
+            f"WHERE {changed}"
+        )
+        cursor.execute(
+            "INSERT INTO floor_jobrow (job_id, line, user_principal_name, requested, outcome, "
+            "reason) SELECT %s, NULL, user_principal_name, 'Enabled', CASE WHEN is_licensed "
+            "THEN 'changed' ELSE 'skipped' END, CASE WHEN NOT is_licensed THEN "
+            f"'Only licensed users are eligible.' WHEN {REGISTERED} THEN "
+            "'Already registered, so Enabled became Enforced.' ELSE '' END "
+            "FROM floor_tenantuser WHERE account_enabled",
+            [job],
+        )
+    context = {"users": len(ids), "changed": audited}
+    return render(request, "floor/enabled.html", context)
 
 
 def verify(request: HttpRequest) -> HttpResponse:
