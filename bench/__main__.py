@@ -291,10 +291,10 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
             {},
             "/setup/",
             shows=(
-                "(425) 555-0123",
-                "+1 425-555-0123",
-                "Authenticator app",
-                "Use verification code",
+                'value="(425) 555-0123"',
+                "<dd>+1 425-555-0123</dd>",
+                "<td>Authenticator app</td>",
+                "<td>Use verification code</td>",
             ),
         ),
         "challenge page GET": Page(
