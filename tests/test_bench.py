@@ -3,12 +3,9 @@ show the same rows, the same self-service content and make the same changes, or 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import python_run
 
 
 def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the_same_work(
@@ -17,18 +14,8 @@ def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the
     """Tiny sizes, a few requests: the figures mean nothing here, so a missed target (exit 1
     with its verdict) is allowed; a floor that shows other rows or content, or changes other
     users, stops the run with an assertion, and so fails this test."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MFAPORTAL_", "DJANGO_"))}
-    clean["MFAPORTAL_VAR_DIR"] = str(tmp_path)
     small = ("--sizes", "300,400", "--repeat", "2", "--no-gunicorn", "--prefixes", "ad,zo")
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", *small],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    run = python_run("-m", "bench", *small, env={"MFAPORTAL_VAR_DIR": str(tmp_path)}, timeout=600)
     assert "Traceback" not in run.stderr + run.stdout, run.stderr[-3000:]
     assert run.returncode in (0, 1), run.stderr[-3000:]
     if run.returncode == 1:
