@@ -4,8 +4,11 @@
 name is unknown, the account disabled, or the user's MFA state Disabled, Enabled or
 Enforced, so the time of an answer doesn't tell which users exist or which are MFA users.
 The count of hash verifications is the exact part; the timing test measures it as an
-attacker would (medians of many tries), in thread CPU time so the shared machine's load
-doesn't blur it.
+attacker would, from many tries, in thread CPU time so the shared machine's load doesn't
+blur it. It compares each case's fastest try: on these virtual machines a try's CPU time
+wanders by half its cost from one try to the next (medians of 15 tries failed CI once,
+25% apart, with no code change), while the fastest of many tries stays within a few per
+cent, and extra work in one case raises its fastest try as much as any other.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db
 
 CASES = ["unknown", "account disabled", "Disabled", "Enabled", "Enforced"]
-SAMPLES = 15
+SAMPLES = 25
 
 
 class SlowEnoughHasher(PBKDF2PasswordHasher):
@@ -118,8 +121,10 @@ def test_the_time_of_a_wrong_secret_does_not_tell_which_users_exist(endpoint: st
                 started = time.thread_time()
                 attempt(case, number)
                 samples[case].append(time.thread_time() - started)
-    medians = {case: statistics.median(times) for case, times in samples.items()}
-    slowest, fastest = max(medians.values()), min(medians.values())
+    fastest_try = {case: min(times) for case, times in samples.items()}
+    slowest, fastest = max(fastest_try.values()), min(fastest_try.values())
     assert slowest < fastest * 1.2, {
-        case: f"{median * 1000:.1f} ms" for case, median in medians.items()
+        case: f"fastest {fastest_try[case] * 1000:.1f} ms, median "
+        f"{statistics.median(times) * 1000:.1f} ms"
+        for case, times in samples.items()
     }
