@@ -25,3 +25,24 @@ def test_a_stored_number_is_shown_the_same_each_time_it_is_asked(
         assert phone_national(e164) == national
         assert phone_international(e164) == international
         assert phone_mask(e164) == masked
+
+
+def test_a_number_shown_on_every_view_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: Additional security verification shows a person's numbers several ways on
+    every view; the number is parsed the first time only."""
+    import phonenumbers
+
+    parsed: list[str] = []
+    original = phonenumbers.parse
+
+    def counted(number: str, *args: object, **kwargs: object) -> phonenumbers.PhoneNumber:
+        parsed.append(number)
+        return original(number, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(phonenumbers, "parse", counted)
+    number = "+14255550177"
+    for _view in range(3):
+        phone_region(number), phone_national(number), phone_international(number)
+        phone_mask(number)
+    # At most once: another test of this process may have shown the number first.
+    assert parsed in ([], [number])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
@@ -71,14 +71,24 @@ _SECURITY_INFO = Prepared(
         DirectoryUser.objects.filter(pk=user_id)
         .only("pk", "mfa", "authentication_email")
         .select_related("mfa", "authentication_email")
-        .annotate(
-            tokens_waiting=Exists(
-                HardwareOathToken.objects.filter(user_id=OuterRef("pk"), method__isnull=True)
-            )
-        )
+        .annotate(tokens_waiting=Exists(_tokens_waiting(OuterRef("pk"))))
     ),
     (-8_675_309,),
 )
+
+
+def _tokens_waiting(user_id: Any) -> QuerySet[HardwareOathToken]:
+    """Hardware OATH tokens assigned to the user and not yet activated (issue 16.3)."""
+    return HardwareOathToken.objects.filter(user_id=user_id, method__isnull=True)
+
+
+def hardware_tokens_waiting(user: DirectoryUser) -> list[HardwareOathToken]:
+    """The tokens an administrator gave the user that wait for their first code, by a
+    statement compiled once."""
+    return prepared_rows(_TOKENS_WAITING, HardwareOathToken, (user.pk,))
+
+
+_TOKENS_WAITING = Prepared(_tokens_waiting, (-8_675_309,))
 
 
 def strong_authentication_methods(

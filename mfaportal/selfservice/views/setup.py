@@ -25,14 +25,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mfaportal.core.client_ip import client_ip
 from mfaportal.core.htmx import is_htmx, redirect_for
 from mfaportal.core.permissions import signed_in_required
-from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryUser
 from mfaportal.directory.selectors import session_proved_at, signed_in_user
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa import challenges, throttle, totp
 from mfaportal.mfa.models import (
     AppPassword,
-    HardwareOathToken,
     MethodType,
     ServiceSettings,
     SignInAsked,
@@ -46,6 +44,7 @@ from mfaportal.mfa.passkeys import passkey_rows
 from mfaportal.mfa.phones import phone_international, phone_national, phone_region
 from mfaportal.mfa.recovery import password_reset_available, recovery_contacts
 from mfaportal.mfa.selectors import (
+    hardware_tokens_waiting,
     security_info_read,
     strong_authentication_methods,
     user_methods,
@@ -207,20 +206,11 @@ def _render_setup(
             "passkeys": passkey_rows(methods),
             "error": error,
             # Hardware OATH tokens assigned and waiting for a code (issue 16.3).
-            "hardware_tokens_waiting": prepared_rows(_TOKENS_WAITING, HardwareOathToken, (user.pk,))
-            if tokens_waiting
-            else [],
+            "hardware_tokens_waiting": hardware_tokens_waiting(user) if tokens_waiting else [],
             **(forms or _setup_forms(user, methods=methods)),
         },
         status=status,
     )
-
-
-# Read on every view of the page: compiled once (core.prepared).
-_TOKENS_WAITING = Prepared(
-    lambda user_id: HardwareOathToken.objects.filter(user_id=user_id, method__isnull=True),
-    (-8_675_309,),
-)
 
 
 def strong_default(methods: list[VerificationMethod], default: str) -> str:
