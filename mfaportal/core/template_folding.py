@@ -11,19 +11,26 @@ application namespace, and then only joins in the request's CSRF token where the
 ``{% csrf_token %}``. Everything else (variables, ``if``, ``for``, blocks, includes, other
 tags) renders as before, and the page is the same text, byte for byte but the token:
 ``tests/core/test_template_folding.py`` compares pages with and without it.
+
+Two lookups Django repeats on every render are kept too. An ``{% extends %}`` or
+``{% include %}`` of a quoted name asks every loader for the template each time (~50 calls);
+here the node keeps what the first lookup found, for as long as the template itself is kept.
+And a page's root template is searched for its ``{% block %}`` nodes on every render (a walk
+of every node, ~300 calls for the portal's layout); here the search is done once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.core.signals import setting_changed
 from django.template import Context, Template
-from django.template.base import FilterExpression, Node, NodeList, TextNode, Variable
+from django.template.base import FilterExpression, Node, NodeList, Origin, TextNode, Variable
 from django.template.defaulttags import CommentNode, CsrfTokenNode, IfNode, LoadNode
+from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.template.loaders import base, cached
-from django.templatetags.i18n import TranslateNode
+from django.templatetags.i18n import LanguageNode, TranslateNode
 from django.templatetags.static import StaticNode
 from django.urls import get_script_prefix, get_urlconf
 from django.utils import translation
@@ -54,6 +61,7 @@ class _Folding(base.Loader):
     def get_template(self, template_name: str, skip: Any = None) -> Template:
         template: Template = super().get_template(template_name, skip)
         fold(template.nodelist)
+        template.nodelist = _KeptNodeList(template.nodelist)
         return template
 
 
@@ -82,7 +90,7 @@ class FixedRun(TextNode):
     def render(self, context: Context) -> str:
         if self.generation != _generation[0]:
             self.rendered, self.generation = {}, _generation[0]
-        key = (translation.get_language(), _request_key(context), context.autoescape)
+        key = (_request_key(context), context.autoescape)
         parts = self.rendered.get(key)
         if parts is None:
             parts = tuple(
@@ -101,9 +109,81 @@ class FixedRun(TextNode):
         return "".join(token if part is None else part for part in parts)
 
 
+class _KeptNodeList(NodeList):
+    """A template's top node list, which ``{% extends %}`` searches for blocks on every
+    render of a page built on it: searched once per node type. A folded template's nodes
+    never change."""
+
+    def __init__(self, nodes: NodeList) -> None:
+        super().__init__(nodes)
+        self.contains_nontext = nodes.contains_nontext
+        self.found: dict[type[Node], list[Node]] = {}
+
+    def get_nodes_by_type(self, nodetype: type[Node]) -> list[Node]:
+        found = self.found.get(nodetype)
+        if found is None:
+            found = self.found[nodetype] = super().get_nodes_by_type(nodetype)
+        return list(found)
+
+
+class _NamedTemplate:
+    """What an ``{% extends "name" %}`` or ``{% include "name" %}`` node reads for its
+    template's name: the template itself once the node first found it. Django's nodes take
+    a template in place of a name and then skip the lookup."""
+
+    def __init__(self, node: ExtendsNode | IncludeNode, expression: FilterExpression, name: str):
+        self.node = node
+        self.name = name
+        self.expression = expression
+        self.token = expression.token
+        self.var = expression.var
+        self.filters = expression.filters
+        self.found: Template | None = None
+
+    def resolve(self, context: Context, ignore_failures: bool = False) -> Template | str:
+        node = self.node
+        if isinstance(node, IncludeNode):
+            if self.found is None:
+                assert context.template is not None  # a node renders within its template
+                self.found = context.template.engine.get_template(self.name)
+            return self.found
+        # ExtendsNode.find_template's history, kept as Django keeps it. A template that
+        # extends one of its own name (another directory's) is looked up as Django does,
+        # skipping the templates already in the chain.
+        history: list[Origin] = cast(
+            "list[Origin]", context.render_context.setdefault(node.context_key, [node.origin])
+        )
+        if any(origin.template_name == self.name for origin in history):
+            return self.name
+        if self.found is None:
+            self.found = node.find_template(self.name, context)
+        else:
+            history.append(self.found.origin)
+        return self.found
+
+
+def _keep_named_template(node: Node) -> None:
+    """Give an extends or include of a quoted name its template once found."""
+    if type(node) is ExtendsNode:
+        attribute = "parent_name"
+    elif type(node) is IncludeNode:
+        attribute = "template"
+    else:
+        return
+    expression = getattr(node, attribute)
+    if not isinstance(expression, FilterExpression) or not _literal(expression):
+        return
+    var = expression.var
+    name = str(var if isinstance(var, str) else var.literal)
+    if name.startswith("."):  # relative to the including template: Django works it out
+        return
+    setattr(node, attribute, _NamedTemplate(node, expression, name))
+
+
 def _request_key(context: Context) -> tuple[Any, ...]:
-    """What a run's text can depend on besides the language, worked out once per page (the
-    language is asked each time: ``{% language %}`` changes it within a page)."""
+    """What a run's text can depend on besides escaping: the language, URL configuration,
+    script prefix and application namespace, worked out once per page. A ``{% language %}``
+    block (_LanguageBlock) asks again inside it and after it."""
     render_context = context.render_context
     key: tuple[Any, ...] | None = getattr(render_context, "fixed_run_key", None)
     if key is None:
@@ -111,9 +191,25 @@ def _request_key(context: Context) -> tuple[Any, ...]:
         current_app = getattr(request, "current_app", None)
         if current_app is None:
             current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
-        key = (get_urlconf(), get_script_prefix(), current_app)
+        key = (translation.get_language(), get_urlconf(), get_script_prefix(), current_app)
         render_context.fixed_run_key = key  # type: ignore[attr-defined]
     return key
+
+
+class _LanguageBlock(LanguageNode):
+    """``{% language %}``, which changes the language for the runs inside it: they, and
+    the runs after it, work out the page's key again. (Python code that switches language
+    mid-page, ``translation.override``, only ever wraps its own strings here, never the
+    rendering of a page's nodes.)"""
+
+    def render(self, context: Context) -> str:
+        render_context = context.render_context
+        outside = getattr(render_context, "fixed_run_key", None)
+        render_context.fixed_run_key = None  # type: ignore[attr-defined]
+        try:
+            return super().render(context)
+        finally:
+            render_context.fixed_run_key = outside  # type: ignore[attr-defined]
 
 
 def _joined(parts: tuple[str | None, ...]) -> Parts:
@@ -173,6 +269,9 @@ def fold(nodelist: NodeList, seen: set[int] | None = None) -> None:
         run = []
         for child in _child_nodelists(node):
             fold(child, seen)
+        _keep_named_template(node)
+        if type(node) is LanguageNode:
+            node.__class__ = _LanguageBlock
         folded.append(node)
     folded.extend(_run_node(run))
     nodelist[:] = folded

@@ -238,3 +238,84 @@ def test_a_signed_in_users_name_is_never_kept_in_fixed_text(
     second_page = second.get("/mfa/setup/").content.decode()
     assert "admin@contoso.test" in first_page and "admin@contoso.test" not in second_page
     assert "other@contoso.test" in second_page
+
+
+def _engine_over(*directories: Any) -> Any:
+    from django.template.engine import Engine
+
+    return Engine(
+        dirs=[str(directory) for directory in directories],
+        libraries={"i18n": "django.templatetags.i18n"},
+        loaders=[
+            (
+                "mfaportal.core.template_folding.Loader",
+                ["django.template.loaders.filesystem.Loader"],
+            )
+        ],
+    )
+
+
+def test_a_layout_and_an_included_part_are_looked_up_once_not_on_every_page(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "layout.html").write_text("<main>{% block main %}{% endblock %}</main>")
+    (tmp_path / "part.html").write_text("[{{ who }}]")
+    (tmp_path / "page.html").write_text(
+        '{% extends "layout.html" %}{% block main %}'
+        '{% include "part.html" with who=name %}{% include "part.html" with who="x" only %}'
+        "{% endblock %}"
+    )
+    engine = _engine_over(tmp_path)
+    page = engine.get_template("page.html")
+    assert page.render(Context({"name": "Zoë"})) == "<main>[Zoë][x]</main>"
+    looked_up: list[str] = []
+    original = engine.find_template
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(name)
+        return original(name, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "find_template", counted)
+    assert page.render(Context({"name": "Ann"})) == "<main>[Ann][x]</main>"
+    assert looked_up == []
+
+
+def test_a_template_that_extends_another_directorys_template_of_its_own_name_still_does(
+    tmp_path: Any,
+) -> None:
+    """As an app overrides a library's base.html by extending it: Django skips the
+    templates already in the chain, and so does the kept lookup."""
+    mine, library = tmp_path / "mine", tmp_path / "library"
+    mine.mkdir()
+    library.mkdir()
+    (library / "base.html").write_text("<lib>{% block body %}{% endblock %}</lib>")
+    (mine / "base.html").write_text(
+        '{% extends "base.html" %}{% block body %}<mine>{% block inner %}{% endblock %}</mine>'
+        "{% endblock %}"
+    )
+    (mine / "page.html").write_text(
+        '{% extends "base.html" %}{% block inner %}{{ text }}{% endblock %}'
+    )
+    engine = _engine_over(mine, library)
+    for text in ("one", "two"):
+        assert engine.get_template("page.html").render(Context({"text": text})) == (
+            f"<lib><mine>{text}</mine></lib>"
+        )
+    # The overriding template on its own, after the page: found the same way.
+    assert engine.get_template("base.html").render(Context()) == "<lib><mine></mine></lib>"
+
+
+def test_a_language_block_words_its_part_and_what_it_includes_in_its_language_only(
+    tmp_path: Any,
+) -> None:
+    (tmp_path / "part.html").write_text('{% load i18n %}<{% translate "Language" %}>')
+    (tmp_path / "page.html").write_text(
+        '{% load i18n %}{% translate "Language" %}|{% language "es" %}{% include "part.html" %}'
+        '|{% translate "Language" %}{% endlanguage %}|{% translate "Language" %}'
+        '{% include "part.html" %}'
+    )
+    engine = _engine_over(tmp_path)
+    with override("en"):
+        for _ in range(2):
+            page = engine.get_template("page.html").render(Context())
+            assert page == "Language|<Idioma>|Idioma|Language<Language>"
