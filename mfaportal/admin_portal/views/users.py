@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -16,8 +17,8 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
@@ -75,6 +76,13 @@ STATUS_CHOICES = [
     ("enforced", gettext_lazy("Enforced")),
     ("disabled", gettext_lazy("Disabled")),
 ]
+
+
+@lru_cache(maxsize=16)
+def _status_choices(language: str | None) -> tuple[tuple[str, str], ...]:
+    """The status dropdown in ``language``, as the fixed list the options tag keeps."""
+    return tuple((value, str(label)) for value, label in STATUS_CHOICES)
+
 
 # The View dropdown's fixed entries, in the reader's language (role names stay Microsoft's).
 VIEW_LABELS = {
@@ -149,7 +157,7 @@ def _users_context(request: HttpRequest) -> dict[str, Any]:
         **listing.context(),
         "filter": user_filter,
         "rows": _row_views(listing.page, selected, all_matching),
-        "status_choices": STATUS_CHOICES,
+        "status_choices": _status_choices(get_language()),
         "all_matching": all_matching,
         "count_url": url_with("admin_portal:users_count", user_filter.as_params()),
         "report_url": url_with("admin_portal:users_report", user_filter.as_params()),
@@ -170,14 +178,24 @@ def users(request: HtmxHttpRequest) -> HttpResponse:
     # and whether this admin has background updates: no query for either when it can.
     admin = signed_in_user(request)
     held = split_joined(admin.held_role_ids) if hasattr(admin, "held_role_ids") else None
-    views = [(value, VIEW_LABELS.get(value, label)) for value, label in admin_views(held)]
+    views, values = _view_choices(admin_views(held), get_language())
     context["view_choices"] = views
-    context["unknown_view"] = context["filter"].view not in {value for value, _label in views}
+    context["unknown_view"] = context["filter"].view not in values
     context["recent_jobs"] = (
         _recent_jobs(request) if getattr(admin, "has_recent_jobs", True) else []
     )
     context.update(_pane_context(context["filter"], context["rows"], request))
     return render(request, "admin_portal/users.html", context)
+
+
+@lru_cache(maxsize=64)
+def _view_choices(
+    views: tuple[tuple[str, str], ...], language: str | None
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """The View dropdown in ``language`` (its fixed entries translated, role names as
+    Microsoft's), as the fixed list the options tag keeps, and the values it offers."""
+    labelled = tuple((value, str(VIEW_LABELS.get(value, label))) for value, label in views)
+    return labelled, frozenset(value for value, _label in labelled)
 
 
 def _pane_context(

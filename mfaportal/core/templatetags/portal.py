@@ -44,8 +44,26 @@ def options(choices: Iterable[tuple[Any, Any] | int], selected: Any) -> SafeStri
     """A select's ``<option>`` elements, the one whose value is ``selected`` marked, written as
     one string: ``{% options view_choices filter.view %}``. A list of roles is tens of options,
     which a template loop draws at ~20 µs each (issue 15). A choice is a (value, label) pair,
-    or a whole number that is its own label (the page sizes). Values and labels are escaped."""
+    or a whole number that is its own label (the page sizes). Values and labels are escaped.
+
+    A tuple is a fixed list (the page sizes, the statuses or roles in one language): its
+    options are written once per selected value and kept. Its labels are plain text, already
+    in the reader's language; a lazy translation would be kept in the first reader's."""
     chosen = str(selected)
+    if type(choices) is tuple:
+        return _fixed_options(choices, chosen)
+    return _options(choices, chosen)
+
+
+@lru_cache(maxsize=512)
+def _fixed_options(choices: tuple[tuple[Any, Any] | int, ...], chosen: str) -> SafeString:
+    for choice in choices:
+        if not isinstance(choice, int) and not all(isinstance(part, str | int) for part in choice):
+            raise TypeError(f"a fixed list of choices holds plain text, not {choice!r}")
+    return _options(choices, chosen)
+
+
+def _options(choices: Iterable[tuple[Any, Any] | int], chosen: str) -> SafeString:
     pairs = ((choice, choice) if isinstance(choice, int) else choice for choice in choices)
     return SafeString(
         "".join(

@@ -74,7 +74,7 @@ class UserFilter:
         return params
 
 
-def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
+def admin_views(held: set[str] | None = None) -> tuple[tuple[str, str], ...]:
     """The View dropdown: allowed, blocked, then one entry per admin role that has members.
 
     ``held``: the template ids of the roles somebody holds, when the caller has them (the
@@ -84,22 +84,22 @@ def admin_views(held: set[str] | None = None) -> list[tuple[str, str]]:
         template_id in ROLES_BY_TEMPLATE_ID or template_id in LIMITED_ROLES_BY_ID
         for template_id in held
     ):
-        return list(_known_role_views(frozenset(held), get_language()))
+        return _known_role_views(frozenset(held), get_language())
     roles = DirectoryRole.objects.filter(members__isnull=False).distinct()
     return _views_of(roles)
 
 
-def _views_of(roles: Iterable[DirectoryRole]) -> list[tuple[str, str]]:
-    views = [(VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users")]
+def _views_of(roles: Iterable[DirectoryRole]) -> tuple[tuple[str, str], ...]:
+    views = ((VIEW_ALLOWED, "Sign-in allowed users"), (VIEW_BLOCKED, "Sign-in blocked users"))
     labelled = [(f"{ROLE_VIEW_PREFIX}{role.template_id}", role.view_label) for role in roles]
-    return views + sorted(labelled, key=lambda view: view[1].casefold())
+    return views + tuple(sorted(labelled, key=lambda view: view[1].casefold()))
 
 
 @lru_cache(maxsize=64)
 def _known_role_views(held: frozenset[str], language: str | None) -> tuple[tuple[str, str], ...]:
     """The View dropdown for roles the portal knows by name, in ``language``: the same for
     every request of that language while the same roles have members."""
-    return tuple(_views_of(DirectoryRole(template_id=template_id) for template_id in held))
+    return _views_of(DirectoryRole(template_id=template_id) for template_id in held)
 
 
 class _Unindexed(Func):
