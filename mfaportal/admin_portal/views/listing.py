@@ -7,6 +7,7 @@ and keep the same page size, so paging one pages the other the same way.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -43,9 +44,20 @@ def page_size(request: HttpRequest) -> int:
 
 
 def url_with(name: str, params: dict[str, Any]) -> str:
-    """The route ``name`` with the non-empty ``params`` as its query string."""
-    query = urlencode({key: value for key, value in params.items() if value not in ("", None)})
+    """The route ``name`` with the non-empty ``params`` as its query string, encoded as
+    ``urlencode`` encodes it. A page has a dozen such links, whose keys and most values
+    (sizes, sorts, cursors, most searches) need no escaping: those are joined as they are,
+    skipping ``quote_plus``'s ~8 calls a value (issue 15)."""
+    query = "&".join(
+        f"{key}={text}" if _PLAIN.fullmatch(key + (text := str(value))) else urlencode({key: text})
+        for key, value in params.items()
+        if value not in ("", None)
+    )
     return reverse_plain(name) + ("?" + query if query else "")
+
+
+# What urlencode leaves as it is: a value of these characters encodes to itself.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 @dataclass(frozen=True)
@@ -72,19 +84,20 @@ class Listing:
     first_url: str
     next_url: str
     prev_url: str
+    size_url: str  # where a new page size is asked for: the list with the filter form's values
 
     @property
     def multi_page(self) -> bool:
         return bool(self.page.next_cursor or self.page.prev_cursor)
 
     def context(self) -> dict[str, Any]:
-        """What the list's template reads (the pager and sort header components)."""
+        """What the list's template reads (the pager and sort header tags)."""
         return {
+            "listing": self,
             "sort": self.sort,
             "sort_links": self.sort_links,
             "page": self.page,
             "page_number": self.page_number,
-            "page_sizes": PAGE_SIZES,
             "size": self.size,
             "this_url": self.this_url,
             "first_url": self.first_url,
@@ -144,6 +157,7 @@ def listing_read(
         )
         if page.next_cursor
         else "",
+        size_url=reverse_plain(url_name),
         prev_url=url_with(
             url_name,
             {
