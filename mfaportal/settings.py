@@ -302,6 +302,8 @@ STORAGES = {
 
 # --- security --------------------------------------------------------------------------------
 
+# Django's database sessions, read by a statement compiled once (core.sessions).
+SESSION_ENGINE = "mfaportal.core.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("MFAPORTAL_SESSION_AGE", str(8 * 3600)))

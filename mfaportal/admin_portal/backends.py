@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.db import router
 from django.db.models import (
     Aggregate,
     Case,
@@ -27,7 +26,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from mfaportal.admin_portal.models import BulkJob
-from mfaportal.core.prepared import Prepared
+from mfaportal.core.prepared import Prepared, prepared_rows
 from mfaportal.directory.models import DirectoryRole, DirectoryUser, holds_any_role
 
 # A background update stays listed on the users page for a day (admin_portal.views.users).
@@ -104,12 +103,10 @@ def signed_in_user_get(user_id: Any) -> DirectoryUser | None:
         pk = DirectoryUser._meta.pk.to_python(user_id)
     except ValidationError:
         return None
-    alias = router.db_for_read(DirectoryUser)
-    sql, values = _SIGNED_IN.sql(alias, (pk, timezone.now() - RECENT_JOBS_SINCE))
-    found = list(DirectoryUser.objects.db_manager(alias).raw(sql, values))
+    found = prepared_rows(_SIGNED_IN, DirectoryUser, (pk, timezone.now() - RECENT_JOBS_SINCE))
     if not found:
         return None
-    user = found[0]
+    user: DirectoryUser = found[0]
     user.has_recent_jobs = bool(user.has_recent_jobs)  # type: ignore[attr-defined]
     return user
 
