@@ -649,3 +649,12 @@ def test_a_search_never_waits_for_parallel_workers_on_postgresql(term: str) -> N
             cursor.execute("EXPLAIN " + query["sql"])
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Gather" not in plan, plan
+
+
+def test_the_users_page_status_dropdown_is_worded_in_each_readers_language(
+    admin_client: Client,
+) -> None:
+    for language, any_label in (("en", "Any"), ("es", "Cualquiera"), ("en", "Any")):
+        admin_client.cookies["django_language"] = language
+        html = admin_client.get("/admin/users/").content.decode()
+        assert f'<option value="any" selected>{any_label}</option>' in html

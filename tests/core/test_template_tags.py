@@ -38,6 +38,19 @@ def test_a_dropdown_words_its_labels_in_the_readers_language() -> None:
     assert html == '<option value="any" selected>Cualquiera</option>'
 
 
+def test_a_fixed_dropdown_is_the_same_each_time_and_refuses_a_label_not_yet_translated() -> None:
+    """A tuple's options are kept per selection (core.templatetags.portal.options): a lazy
+    label would be kept in the first reader's language, so it is refused."""
+    template = Template("{% load portal %}{% options choices chosen %}")
+    fixed = (("any", "Any"), ("role:1", "R&D"))
+    for chosen in ("any", "role:1", "any"):
+        assert template.render(Context({"choices": fixed, "chosen": chosen})) == template.render(
+            Context({"choices": list(fixed), "chosen": chosen})
+        )
+    with pytest.raises(TypeError, match="plain text"):
+        template.render(Context({"choices": (("any", gettext_lazy("Any")),), "chosen": "any"}))
+
+
 def test_a_link_follows_the_script_prefix_the_portal_is_served_under() -> None:
     """{% url %} keeps what a URL without arguments reverses to, per prefix: a portal served
     under /mfa/ beside one at the root never hands out the other's links."""
