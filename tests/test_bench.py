@@ -36,3 +36,24 @@ def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the
 def _vendor(output: str) -> str:
     engine = "postgresql" if "Database: postgresql" in output else "sqlite3"
     return f"(django.db.backends.{engine})"
+
+
+def test_the_call_count_compares_every_page_with_the_floor(tmp_path: Path) -> None:
+    """``python -m bench.calls`` counts each page's Python calls on both sides: every
+    variant gets a count from each, and the portal's users page makes more than none."""
+    run = python_run(
+        "-m", "bench.calls", "--users", "300", "--prefixes", "zo", "--repeat", "2",
+        env={"MFAPORTAL_VAR_DIR": str(tmp_path)}, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {
+        line.split(" | ")[0].strip("| "): line.strip("|").split(" | ")[1:]
+        for line in run.stdout.splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    }
+    assert {"first page", 'search "zo"', "/mfa/setup/ GET", "/legacy/auth, app password"} <= set(
+        rows
+    )
+    for name, (portal, floor, ratio) in rows.items():
+        assert float(portal.replace(",", "")) > 100 and float(floor.replace(",", "")) > 100, name
+        assert float(ratio) > 0, name

@@ -8,6 +8,8 @@
 {"cmd": "time", "url": ..., "n": 10, "htmx": false, "shows": [...]}
                                     -> {"ms": [...], "rows": n, "lacking": [what of
                                     "shows" the page does not show]}
+{"cmd": "calls", "url": ..., "n": 5, "htmx": false}
+                                    -> {"calls": Python calls per request (bench.calls)}
 {"cmd": "enable"}                   set-based Enable of the sign-in allowed users
                                     -> {"seconds": ..., "changed": ..., "enforced": ...,
                                     "users": ...}
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -137,6 +140,27 @@ def _sign_in(client: Any, pending: int) -> dict[str, Any]:
     return {"session": session.session_key}
 
 
+def calls_per_request(request: Any, n: int) -> float:
+    """The Python calls (C functions included) one ``request()`` makes, over ``n`` of them
+    after three to warm up: a count no load on the machine can move (bench.calls)."""
+    for _ in range(3):
+        request()
+    calls = 0
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call" or event == "c_call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        for _ in range(n):
+            request()
+    finally:
+        sys.setprofile(None)
+    return calls / n
+
+
 def main() -> None:
     import django
 
@@ -181,6 +205,12 @@ def main() -> None:
                 "rows": text.count('name="u" value='),
                 "lacking": [shown for shown in command.get("shows", ()) if shown not in text],
             }
+        elif command["cmd"] == "calls":
+            calls_headers: dict[str, Any] = dict(command.get("headers") or {})
+            if command.get("htmx"):
+                calls_headers["HTTP_HX_REQUEST"] = "true"
+            get = functools.partial(client.get, command["url"], **calls_headers)
+            answer = {"calls": calls_per_request(get, command.get("n", 5))}
         elif command["cmd"] == "enable":
             answer = _enable(client)
         elif command["cmd"] == "quit":
