@@ -255,17 +255,25 @@ def _engine_over(*directories: Any) -> Any:
     )
 
 
+def _engine_with(directory: Any, templates: dict[str, str]) -> Any:
+    for name, text in templates.items():
+        (directory / name).write_text(text)
+    return _engine_over(directory)
+
+
 def test_a_layout_and_an_included_part_are_looked_up_once_not_on_every_page(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "layout.html").write_text("<main>{% block main %}{% endblock %}</main>")
-    (tmp_path / "part.html").write_text("[{{ who }}]")
-    (tmp_path / "page.html").write_text(
-        '{% extends "layout.html" %}{% block main %}'
-        '{% include "part.html" with who=name %}{% include "part.html" with who="x" only %}'
-        "{% endblock %}"
+    engine = _engine_with(
+        tmp_path,
+        {
+            "layout.html": "<main>{% block main %}{% endblock %}</main>",
+            "part.html": "[{{ who }}]",
+            "page.html": '{% extends "layout.html" %}{% block main %}'
+            '{% include "part.html" with who=name %}{% include "part.html" with who="x" only %}'
+            "{% endblock %}",
+        },
     )
-    engine = _engine_over(tmp_path)
     page = engine.get_template("page.html")
     assert page.render(Context({"name": "Zoë"})) == "<main>[Zoë][x]</main>"
     looked_up: list[str] = []
@@ -308,13 +316,15 @@ def test_a_template_that_extends_another_directorys_template_of_its_own_name_sti
 def test_a_language_block_words_its_part_and_what_it_includes_in_its_language_only(
     tmp_path: Any,
 ) -> None:
-    (tmp_path / "part.html").write_text('{% load i18n %}<{% translate "Language" %}>')
-    (tmp_path / "page.html").write_text(
-        '{% load i18n %}{% translate "Language" %}|{% language "es" %}{% include "part.html" %}'
-        '|{% translate "Language" %}{% endlanguage %}|{% translate "Language" %}'
-        '{% include "part.html" %}'
+    engine = _engine_with(
+        tmp_path,
+        {
+            "part.html": '{% load i18n %}<{% translate "Language" %}>',
+            "page.html": '{% load i18n %}{% translate "Language" %}|{% language "es" %}'
+            '{% include "part.html" %}|{% translate "Language" %}{% endlanguage %}'
+            '|{% translate "Language" %}{% include "part.html" %}',
+        },
     )
-    engine = _engine_over(tmp_path)
     with override("en"):
         for _ in range(2):
             page = engine.get_template("page.html").render(Context())
