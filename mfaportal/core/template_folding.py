@@ -134,7 +134,7 @@ class _NamedTemplate:
     def __init__(self, node: ExtendsNode | IncludeNode, expression: FilterExpression, name: str):
         self.node = node
         self.name = name
-        self.expression = expression
+        # What Django's nodes and their repr read of the expression they held.
         self.token = expression.token
         self.var = expression.var
         self.filters = expression.filters

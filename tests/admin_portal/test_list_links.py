@@ -31,3 +31,33 @@ def test_a_link_carries_every_value_given_encoded_as_urlencode_encodes_it(
     assert path == "/admin/users/"
     assert query == urlencode(given)
     assert dict(parse_qsl(query)) == {key: str(value) for key, value in given.items()}
+
+
+def _listing(**links: str) -> Any:
+    from mfaportal.admin_portal.views.listing import Listing
+    from mfaportal.mfa.selectors.users import Sort, UserPage
+
+    page = UserPage(rows=[object()], size=50, next_cursor=None, prev_cursor=None)  # type: ignore[list-item]
+    return Listing(
+        sort=Sort(), size=100, page=page, page_number=2, sort_links={}, this_url="/admin/users/",
+        first_url=links.get("first", ""), next_url=links.get("next", ""),
+        prev_url=links.get("prev", ""), size_url="/admin/users/",
+    )  # fmt: skip
+
+
+def test_the_pager_links_only_the_pages_there_are_with_their_addresses_escaped() -> None:
+    from django.utils.translation import override
+
+    from mfaportal.admin_portal.templatetags.admin_portal import pager
+
+    html = pager(
+        _listing(first="/admin/users/?q=a&b", next="/admin/users/?after=x"), "results", "filters"
+    )
+    assert 'href="/admin/users/?q=a&amp;b"' in html and 'id="page-first"' in html
+    assert 'rel="next"' in html and 'id="page-prev"' not in html
+    assert '<span class="page-number">Page 2</span>' in html
+    assert '<option value="100" selected>100</option>' in html
+    assert 'form="filters"' in html and 'hx-target="#results"' in html
+    with override("es"):
+        spanish = pager(_listing(prev="/admin/users/?before=y"), "results", "filters")
+    assert "Página 2" in spanish and "Usuarios por página" in spanish and "Anterior" in spanish
