@@ -220,11 +220,13 @@ def test_thirty_parallel_wrong_activation_codes_get_at_most_the_limit_checked(
             ).status
         )
     )
-    # At most the limit is checked (a request the test database turned away after its
-    # reservation keeps the reservation: it fails closed, so it may be fewer).
-    assert 1 <= checks.count <= ACTIVATE_LIMIT.count
+    # At most the limit is checked. A request the test database turned away after its
+    # reservation keeps the reservation: it fails closed, so fewer may be checked, and on a
+    # loaded machine every reserved attempt can be turned away (none checked, all locked).
+    assert checks.count <= ACTIVATE_LIMIT.count
     assert results.count("wrong") == checks.count
-    assert set(results) == {"locked", "wrong"}
+    assert "locked" in results
+    assert set(results) <= {"locked", "wrong"}
     # The token is locked for activation now: blocked, or (when the test database turned away
     # the attempt that reached the limit before it could record the block) full until its
     # window ends. Either way the next try, even with the right code, is refused.
