@@ -162,6 +162,9 @@ class Floor:
     def __init__(self) -> None:
         database = {key: connection.settings_dict.get(key) for key in self.KEYS}
         database["OPTIONS"] = database["OPTIONS"] or {}
+        if connection.vendor == "sqlite":
+            # A minimal project runs Django's own backend, not the portal's (core.sqlite).
+            database["ENGINE"] = "django.db.backends.sqlite3"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.floor.worker"],
             stdin=subprocess.PIPE,

@@ -217,6 +217,7 @@ TEMPLATES = [
     }
 ]
 
+SQLITE_ENGINE = "mfaportal.core.sqlite"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mfaportal.sqlite3'}"),
@@ -225,6 +226,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend with each statement's placeholders converted once (issue 15).
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
     # WAL lets the task worker write while pages read; IMMEDIATE avoids upgrade deadlocks.
     # The PRAGMAs run once per connection, and connections persist as on PostgreSQL
     # (MFAPORTAL_DB_CONN_MAX_AGE): reconnecting on every request cost the users tab about
