@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mfaportal.settings import SQLITE_ENGINE
 from tests.processes import python_run
 
 
@@ -34,8 +35,10 @@ def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the
 
 
 def _vendor(output: str) -> str:
-    engine = "postgresql" if "Database: postgresql" in output else "sqlite3"
-    return f"(django.db.backends.{engine})"
+    """The engine the run's last line names: Django's for PostgreSQL, the portal's for
+    SQLite (mfaportal.core.sqlite)."""
+    engine = "django.db.backends.postgresql" if "Database: postgresql" in output else SQLITE_ENGINE
+    return f"({engine})"
 
 
 def test_the_call_count_compares_every_page_with_the_floor(tmp_path: Path) -> None:
