@@ -60,3 +60,26 @@ def test_the_call_count_compares_every_page_with_the_floor(tmp_path: Path) -> No
     for name, (portal, floor, ratio) in rows.items():
         assert float(portal.replace(",", "")) > 100 and float(floor.replace(",", "")) > 100, name
         assert float(ratio) > 0, name
+
+
+def test_the_placeholder_comparison_times_each_page_both_ways(tmp_path: Path) -> None:
+    """``python -m bench.placeholders`` times each page with Django's conversion and with the
+    portal's kept one; on PostgreSQL it says there is nothing to compare."""
+    run = python_run(
+        "-m", "bench.placeholders", "--users", "300", "--rounds", "1", "--batch", "2",
+        env={"MFAPORTAL_VAR_DIR": str(tmp_path)}, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    if "Database: postgresql" in run.stdout or "Nothing to compare on postgresql" in run.stdout:
+        assert "only SQLite converts placeholders" in run.stdout
+        return
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0].strip("| ") for row in rows] == [
+        "first page",
+        'search "zo"',
+        'search "qx" (nobody)',
+        "/legacy/auth, app password",
+    ]
+    for row in rows:
+        django_ms, kept_ms = (float(cell) for cell in row.strip("|").split(" | ")[1:3])
+        assert django_ms > 0 and kept_ms > 0, row
