@@ -14,16 +14,19 @@ from django.core.signals import setting_changed
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 # Bounded: a template's view name can come from a variable.
-_REVERSED: dict[tuple[str, str | None, str, str | None], str] = {}
+_REVERSED: dict[tuple[str, str | None, str, str | None, tuple[Any, ...]], str] = {}
 _KEPT_AT_MOST = 1000
 
 
-def reverse_plain(view_name: str, *, current_app: str | None = None) -> str:
-    """``reverse(view_name)`` for a URL that takes no arguments; NoReverseMatch as Django."""
-    key = (view_name, get_urlconf(), get_script_prefix(), current_app)
+def reverse_plain(
+    view_name: str, *, current_app: str | None = None, args: tuple[Any, ...] = ()
+) -> str:
+    """``reverse(view_name)`` for a URL that takes no arguments, or the same fixed ``args``
+    each time; NoReverseMatch as Django."""
+    key = (view_name, get_urlconf(), get_script_prefix(), current_app, args)
     url = _REVERSED.get(key)
     if url is None:
-        url = reverse(view_name, current_app=current_app)
+        url = reverse(view_name, args=args, current_app=current_app)
         if len(_REVERSED) < _KEPT_AT_MOST:
             _REVERSED[key] = url
     return url

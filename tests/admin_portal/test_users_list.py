@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils import timezone
 
 from mfaportal.admin_portal.models import BulkJob
@@ -658,3 +658,31 @@ def test_the_users_page_status_dropdown_is_worded_in_each_readers_language(
         admin_client.cookies["django_language"] = language
         html = admin_client.get("/admin/users/").content.decode()
         assert f'<option value="any" selected>{any_label}</option>' in html
+
+
+def test_the_users_rows_are_worded_in_each_readers_language(admin_client: Client) -> None:
+    make_user("megan@contoso.test", display_name="Megan Bowen", state=MfaState.ENFORCED)
+    for language, state, select in (
+        ("en", "Enforced", "Select Megan Bowen"),
+        ("es", "Aplicado", "Seleccionar a Megan Bowen"),
+        ("en", "Enforced", "Select Megan Bowen"),
+    ):
+        admin_client.cookies["django_language"] = language
+        html = admin_client.get("/admin/users/?q=megan").content.decode()
+        assert f'<span class="state state-enforced">{state}</span>' in html
+        assert f'aria-label="{select}"' in html
+
+
+def test_a_users_row_links_to_the_user_under_the_prefix_the_portal_is_served_at(
+    admin_client: Client,
+) -> None:
+    megan = make_user("megan@contoso.test", display_name="Megan Bowen")
+    before = get_script_prefix()
+    try:
+        for prefix in ("/mfa", "", "/mfa"):
+            # As a server under SCRIPT_NAME sets it (Django's test client doesn't).
+            set_script_prefix(prefix + "/")
+            html = admin_client.get("/admin/users/?q=megan").content.decode()
+            assert f'<a href="{prefix}/admin/users/{megan.object_id}/">Megan Bowen</a>' in html
+    finally:
+        set_script_prefix(before)

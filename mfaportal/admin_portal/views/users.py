@@ -53,6 +53,7 @@ from mfaportal.core.htmx import (
 )
 from mfaportal.core.params import db_id
 from mfaportal.core.permissions import staff_required
+from mfaportal.core.reversing import reverse_plain
 from mfaportal.core.roles import Capability
 from mfaportal.directory.selectors import signed_in_user
 from mfaportal.mfa.models import MfaState
@@ -118,12 +119,19 @@ class RowView:
 _ZERO_UUID = uuid.UUID(int=0)
 
 
+@lru_cache(maxsize=16)
+def _row_words(language: str | None) -> tuple[dict[int, str], str]:
+    """The rows' state labels and their checkbox's label, in ``language``."""
+    return {state.value: str(state.label) for state in MfaState}, _("Select %(name)s")
+
+
 def _row_views(page: UserPage, selected: set[int], all_matching: bool) -> list[RowView]:
-    detail_prefix = reverse("admin_portal:user_detail", args=[_ZERO_UUID]).replace(
+    if not page.rows:
+        return []
+    detail_prefix = reverse_plain("admin_portal:user_detail", args=(_ZERO_UUID,)).replace(
         f"{_ZERO_UUID}/", ""
     )
-    labels = {state.value: str(state.label) for state in MfaState}
-    select = _("Select %(name)s")
+    labels, select = _row_words(get_language())
     return [
         RowView(
             id=row.id,
