@@ -31,6 +31,22 @@ def like_prefix(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _adapted(value: Any, alias: str) -> Any:
+    """A value as the ORM binds it on database ``alias``."""
+    if isinstance(value, datetime):
+        return connections[alias].ops.adapt_datetimefield_value(value)
+    if isinstance(value, uuid.UUID) and not connections[alias].features.has_native_uuid_field:
+        return value.hex  # as UUIDField stores it there
+    return value
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, int, bool], ...]
+
+
 @dataclass(frozen=True)
 class _Shape:
     """How a compiled statement's rows become model instances (ModelIterable's recipe)."""
@@ -51,7 +67,8 @@ class Prepared:
         real call passes (distinct, and not equal to any constant the query holds)."""
         self._build = build
         self._stand_ins = tuple(stand_ins)
-        self._statements: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
+        # Per database: the SQL, its parameters with stand-ins, and where each value goes.
+        self._statements: dict[tuple[str, str], _Statement] = {}
         self._shapes: dict[tuple[str, str], _Shape] = {}
 
     def _compile(self, alias: str, key: tuple[str, str]) -> None:
@@ -74,37 +91,41 @@ class Prepared:
                 ),
                 compiler=compiler,
             )
-        self._statements[key] = (sql, tuple(params))
+        self._statements[key] = _Statement(sql, tuple(params), self._slots(params, alias))
+
+    def _slots(self, params: Sequence[Any], alias: str) -> tuple[tuple[int, int, bool], ...]:
+        """Where each value goes: (parameter position, value index, as a prefix pattern), for
+        every parameter that is a stand-in as bound, or the pattern ``istartswith`` makes of
+        a text stand-in. Other parameters are the query's own constants and stay."""
+        swaps = [(_adapted(s, alias), i, False) for i, s in enumerate(self._stand_ins)]
+        swaps += [
+            (like_prefix(s), i, True) for i, s in enumerate(self._stand_ins) if isinstance(s, str)
+        ]
+        slots = []
+        for position, param in enumerate(params):
+            for stand_in, index, pattern in swaps:
+                if type(param) is type(stand_in) and param == stand_in:
+                    slots.append((position, index, pattern))
+                    break
+        return tuple(slots)
 
     def sql(self, alias: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """The statement and its parameters for these values, on database ``alias``."""
-        connection = connections[alias]
-        key = (alias, connection.vendor)
-        if key not in self._statements:
+        key = (alias, connections[alias].vendor)
+        statement = self._statements.get(key)
+        if statement is None:
             self._compile(alias, key)
-        sql, params = self._statements[key]
-
-        def adapted(value: Any) -> Any:
-            if isinstance(value, datetime):
-                return connection.ops.adapt_datetimefield_value(value)
-            if isinstance(value, uuid.UUID) and not connection.features.has_native_uuid_field:
-                return value.hex  # as UUIDField stores it there
-            return value
-
-        swaps = [(adapted(s), adapted(v)) for s, v in zip(self._stand_ins, values, strict=True)]
-        swaps += [
-            (like_prefix(s), like_prefix(v))
-            for s, v in zip(self._stand_ins, values, strict=True)
-            if isinstance(s, str) and isinstance(v, str)
-        ]
-        bound = []
-        for param in params:
-            for stand_in, value in swaps:
-                if type(param) is type(stand_in) and param == stand_in:
-                    param = value
-                    break
-            bound.append(param)
-        return sql, bound
+            statement = self._statements[key]
+        if len(values) != len(self._stand_ins):
+            raise ValueError(f"{len(self._stand_ins)} values expected, not {len(values)}")
+        bound = list(statement.params)
+        for position, index, pattern in statement.slots:
+            value = values[index]
+            if pattern:
+                bound[position] = like_prefix(value) if isinstance(value, str) else bound[position]
+            else:
+                bound[position] = _adapted(value, alias)
+        return statement.sql, bound
 
     def shape(self, alias: str) -> _Shape:
         return self._shapes[(alias, connections[alias].vendor)]

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from mfaportal.core.prepared import Prepared, prepared_rows
@@ -60,3 +61,37 @@ def test_a_prepared_read_binds_uuids_and_moments() -> None:
     )
     assert [f.pk for f in prepared_rows(FLOW, Flow, (live.pk, now))] == [live.pk]
     assert prepared_rows(FLOW, Flow, (gone.pk, now)) == []
+
+
+SEARCH = Prepared(
+    lambda term, pk: (
+        DirectoryUser.objects.filter(
+            Q(display_name__istartswith=term) | Q(user_principal_name__istartswith=term),
+            account_enabled=True,
+        )
+        .exclude(pk=pk)
+        .order_by("id")
+    ),
+    ("stand-in term " + "t" * 20, -8_675_310),
+)
+
+
+def test_a_prepared_search_binds_its_term_each_time_it_is_used_and_keeps_its_constants() -> None:
+    adele = make_user("adele@contoso.test", display_name="Adele Vance")
+    make_user("alex@contoso.test", display_name="Alex Wilber")
+    make_user("a_b@contoso.test", display_name="A_B Test")
+    make_user("ab@contoso.test", display_name="ABBA", account_enabled=False)
+    for term, pk in (("a", adele.pk), ("ADE", 0), ("a_", 0), ("a%", 0), ("al", adele.pk)):
+        expected = list(
+            DirectoryUser.objects.filter(
+                Q(display_name__istartswith=term) | Q(user_principal_name__istartswith=term),
+                account_enabled=True,
+            )
+            .exclude(pk=pk)
+            .order_by("id")
+            .values_list("user_principal_name", flat=True)
+        )
+        found = [
+            user.user_principal_name for user in prepared_rows(SEARCH, DirectoryUser, (term, pk))
+        ]
+        assert found == expected, term
