@@ -104,6 +104,7 @@
         say(form, form.getAttribute("data-failed"));
       });
     });
+    button.disabled = false;  // ready: the page draws it disabled until now
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -9,6 +9,7 @@ live server as ``localhost``, never 127.0.0.1 (an IP address is no relying party
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,3 +214,28 @@ def test_the_helpdesk_deletes_a_lost_passkey_from_the_user_page(
         page.get_by_text("the security key or passkey of Megan Bowen is deleted")
     ).to_be_visible()
     expect(page.get_by_role("button", name="Delete Megan's YubiKey")).to_have_count(0)
+
+
+def test_register_waits_for_the_pages_script_so_an_early_press_posts_nothing(
+    page: Page, context: BrowserContext, live_server: Any
+) -> None:
+    """Pressed before the page's script is ready, the form would post no answer and the
+    person would read "could not be read": the button waits for the script instead."""
+    megan = make_user(
+        "megan@contoso.test", display_name="Megan Bowen", state=MfaState.ENFORCED, registered=True
+    )
+    virtual_authenticator(context, page)
+    signed_in_as(context, live_server, megan)
+    script = re.compile(r".*/js/passkeys[^/]*\.js$")
+    page.route(script, lambda route: route.abort())  # a script that never comes
+    page.goto("/mfa/setup/")
+    page.get_by_role("button", name="Add security key or passkey").click()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    register = page.get_by_role("button", name="Register security key or passkey")
+    expect(register).to_be_disabled()
+    page.unroute(script)
+    page.reload()
+    register.click()
+    expect(page.get_by_text("Your security key or passkey has been registered.")).to_be_visible()
+    assert PasskeyCredential.objects.filter(method__user=megan).count() == 1
