@@ -122,7 +122,9 @@ class Prepared:
         for position, index, pattern in statement.slots:
             value = values[index]
             if pattern:
-                bound[position] = like_prefix(value) if isinstance(value, str) else bound[position]
+                if not isinstance(value, str):
+                    raise TypeError(f"value {index} is matched as a prefix: text, not {value!r}")
+                bound[position] = like_prefix(value)
             else:
                 bound[position] = _adapted(value, alias)
         return statement.sql, bound

@@ -95,3 +95,8 @@ def test_a_prepared_search_binds_its_term_each_time_it_is_used_and_keeps_its_con
             user.user_principal_name for user in prepared_rows(SEARCH, DirectoryUser, (term, pk))
         ]
         assert found == expected, term
+
+
+def test_a_prepared_search_refuses_a_term_that_is_not_text() -> None:
+    with pytest.raises(TypeError, match="prefix"):
+        SEARCH.sql("default", (42, 0))
