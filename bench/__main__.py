@@ -89,6 +89,7 @@ class Report:
     vendor: str
     database: str
     repeat: int
+    batch: int = 1
     load: list[float] = field(default_factory=list)
     pages: list[Measure] = field(default_factory=list)
     bulk: list[BulkMeasure] = field(default_factory=list)
@@ -187,8 +188,10 @@ class Floor:
     def use(self, database: str) -> None:
         self.ask(cmd="use", name=database)
 
-    def time(self, url: str, batch: int) -> list[float]:
-        timings: list[float] = self.request(url, batch)["ms"]
+    def time(self, url: str, batch: int, headers: dict[str, Any] | None = None) -> list[float]:
+        """Time ``batch`` requests in a row, none before them untimed (``measure`` warms
+        both sides alike, once per round)."""
+        timings: list[float] = self.request(url, batch, headers, warm=False)["ms"]
         return timings
 
     def request(
@@ -197,8 +200,10 @@ class Floor:
         batch: int,
         headers: dict[str, Any] | None = None,
         shows: tuple[str, ...] = (),
+        warm: bool = True,
     ) -> dict[str, Any]:
-        """Time ``batch`` requests; the answer also names which of ``shows`` the page lacks."""
+        """Time ``batch`` requests (after an untimed one when ``warm``); the answer also
+        names which of ``shows`` the page lacks."""
         htmx = url.endswith("#fragment")
         return self.ask(
             cmd="time",
@@ -207,6 +212,7 @@ class Floor:
             htmx=htmx,
             headers=headers,
             shows=shows,
+            warm=warm,
         )
 
     def close(self) -> None:
@@ -375,19 +381,25 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
 
 
 def measure(
-    tenants: list[Tenant], repeat: int, floor: Floor, report: Report, batch: int = 10
+    tenants: list[Tenant], repeat: int, floor: Floor, report: Report, batch: int = 1
 ) -> None:
     """Time every variant on every tenant in interleaved rounds, so that load from other
     processes on the machine falls on all sizes alike and the ratios stay meaningful. On a
-    tenant the floor serves too, each batch of the portal is followed by one of the floor."""
+    tenant the floor serves too, each ``batch`` of the portal's requests is followed by as
+    many of the floor's: with 1, they take turns request by request, and a moment's load on
+    this shared machine (a p95 of 20 is its second-slowest request) falls on both alike."""
     rounds = max(1, repeat // batch)
     for number in range(rounds):
         for tenant in tenants:
             use(tenant.database)
+            # The first request after switching opens the connection: one untimed on each
+            # side, then every variant in turn.
+            first = next(iter(tenant.urls))
+            request(tenant.client, tenant.urls[first])
             if tenant.floor:
                 floor.use(tenant.database)
+                floor.request(tenant.floor_urls[first], 1)
             for name, url in tenant.urls.items():
-                request(tenant.client, url)  # the first after switching opens the connection
                 for _ in range(batch):
                     started = time.perf_counter()
                     request(tenant.client, url)
@@ -399,10 +411,10 @@ def measure(
                     started = time.perf_counter()
                     page.client.get(page.url, **page.headers)
                     tenant.timings[name].append((time.perf_counter() - started) * 1000)
-                answer = floor.request(page.floor_url, batch, page.floor_headers)
-                tenant.floor_timings[name] += answer["ms"]
+                tenant.floor_timings[name] += floor.time(page.floor_url, batch, page.floor_headers)
         report.load.append(os.getloadavg()[0])
-        print(f"  round {number + 1}/{rounds}, load average {report.load[-1]:.2f}", flush=True)
+        if (number + 1) % max(1, rounds // 10) == 0 or number + 1 == rounds:
+            print(f"  round {number + 1}/{rounds}, load average {report.load[-1]:.2f}", flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -526,8 +538,17 @@ def main() -> int:
     parser.add_argument(
         "--no-gunicorn", action="store_true", help="skip the first page under gunicorn"
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="requests in a row before the other side's turn (1: portal and floor alternate "
+        "request by request, so a moment's load falls on both)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    if not 1 <= args.batch <= args.repeat:
+        parser.error("--batch must be between 1 and --repeat")
     sizes = sorted({int(size) for size in args.sizes.split(",")})
     every_prefix = args.prefixes == "all"
     letters = string.ascii_lowercase
@@ -541,7 +562,7 @@ def main() -> int:
     original = str(connection.settings_dict["NAME"])
     print(f"bench on {vendor}, {args.repeat} requests per variant and size", flush=True)
     tenants: list[Tenant] = []
-    report = Report(vendor=vendor, database=original, repeat=args.repeat)
+    report = Report(vendor=vendor, database=original, repeat=args.repeat, batch=args.batch)
     floor = Floor()
     bulk_size = BULK_SIZE if BULK_SIZE in sizes else sizes[-1]
     try:
@@ -549,7 +570,7 @@ def main() -> int:
             at_floor = size in (sizes[-1], bulk_size)
             searched = prefixes if size == sizes[-1] or not every_prefix else PREFIXES[:2]
             tenants.append(build(size, Path(original).stem, searched, floor if at_floor else None))
-        measure(tenants, args.repeat, floor, report)
+        measure(tenants, args.repeat, floor, report, args.batch)
         for tenant in tenants:
             for name, timings in tenant.timings.items():
                 floor_timings = tenant.floor_timings.get(name) if tenant.size == sizes[-1] else None
@@ -601,7 +622,8 @@ def markdown(report: Report, sizes: list[int]) -> str:
         f"Database: {report.vendor}. Load average (1 min) {min(load):.2f} to {max(load):.2f} "
         "during the run.",
         "",
-        f"Against the floor, {largest:,} users, same rounds: ms p50 / p95, ratio, target.",
+        f"Against the floor, {largest:,} users, same rounds ({report.repeat} requests a variant, "
+        f"{report.batch} in a row before the other side's turn): ms p50 / p95, ratio, target.",
         "",
         "| variant | portal | floor | ratio | target |",
         "|---|---|---|---|---|",

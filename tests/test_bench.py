@@ -30,6 +30,8 @@ def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the
     ):
         row = next(line for line in run.stdout.splitlines() if line.startswith(variant))
         assert row.count("|") == 6, row  # portal, floor, ratio and target, all present
+    # Portal and floor take turns request by request (``--batch``, 1 by default).
+    assert "(2 requests a variant, 1 in a row before the other side's turn)" in run.stdout
     assert "→ Enable, median of 5 rounds alternating with the floor" in run.stdout
     assert "; floor " in run.stdout.split("→ Enable", 1)[1].splitlines()[0]
 

@@ -5,9 +5,10 @@
 {"cmd": "sign_in", "pending": id}   sign the floor's client in (a database session and a
                                     contrib.auth user) with a sign-in waiting for user ``id``
                                     -> {"session": key}
-{"cmd": "time", "url": ..., "n": 10, "htmx": false, "shows": [...]}
+{"cmd": "time", "url": ..., "n": 10, "htmx": false, "shows": [...], "warm": true}
                                     -> {"ms": [...], "rows": n, "lacking": [what of
-                                    "shows" the page does not show]}
+                                    "shows" the page does not show]}; "warm": one
+                                    untimed request first
 {"cmd": "calls", "url": ..., "n": 5, "htmx": false}
                                     -> {"calls": Python calls per request (bench.calls)}
 {"cmd": "enable"}                   set-based Enable of the sign-in allowed users
@@ -192,7 +193,8 @@ def main() -> None:
             headers: dict[str, Any] = dict(command.get("headers") or {})
             if command.get("htmx"):
                 headers["HTTP_HX_REQUEST"] = "true"
-            client.get(command["url"], **headers)
+            if command.get("warm", True):
+                client.get(command["url"], **headers)
             timings = []
             for _ in range(command.get("n", 10)):
                 started = time.perf_counter()
