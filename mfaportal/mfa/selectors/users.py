@@ -532,8 +532,14 @@ def users_matching_count(user_filter: UserFilter, *, cap: int | None = COUNT_CAP
 
 
 def users_matching_ids(user_filter: UserFilter) -> list[int]:
-    """Every matching user id, in id order: the fixed target list of a bulk step."""
-    return list(users_matching(user_filter).order_by("id").values_list("id", flat=True))
+    """Every matching user id, in id order: the fixed target list of a bulk step. Read as
+    the database returns them, not through the ORM's iterator, which took longer than the
+    query itself for a 10,000-user selection (issue 15)."""
+    query = users_matching(user_filter).order_by("id").values_list("id", flat=True)
+    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [user_id for (user_id,) in cursor.fetchall()]
 
 
 @dataclass(frozen=True)
