@@ -519,6 +519,12 @@ def _window_statement_work(term: str) -> tuple[int, str]:
         return 0, "\n".join(row[0] for row in cursor.fetchall())
 
 
+def _window_and_every_match(plan: str) -> tuple[str, str]:
+    """A PostgreSQL search plan's two parts: the window (its CTE) and the rest."""
+    window, rest = plan.split("CTE w\n", 1)[1].split("\n  ->  Append", 1)
+    return window, rest
+
+
 def test_a_search_few_users_match_does_not_walk_the_list_before_gathering_them() -> None:
     """A term that a page's worth of users or fewer match cannot fill a page from the list's
     first thousand users: the window statement reads none of them and the matches are
@@ -535,14 +541,34 @@ def test_a_search_few_users_match_does_not_walk_the_list_before_gathering_them()
         assert rare_work < common_work / 20
     else:
         # The condition is tested once, before the list is read: not at all for the rare
-        # term, every row needed for the common one.
-        rare_list = rare_plan.split("One-Time Filter: ", 1)[1]
-        common_list = common_plan.split("One-Time Filter: ", 1)[1]
+        # term, every row needed for the common one. The window is the statement's CTE;
+        # every match is gathered, in the same statement, only when the window is short.
+        rare_window, rare_every = _window_and_every_match(rare_plan)
+        common_window, common_every = _window_and_every_match(common_plan)
+        rare_list = rare_window.split("One-Time Filter: ", 1)[1]
+        common_list = common_window.split("One-Time Filter: ", 1)[1]
         scans = [line for line in rare_list.splitlines() if "Scan" in line]
         assert scans and all("never executed" in line for line in scans)
         assert "never executed" not in common_list
+        assert "Limit (never executed)" not in rare_every
+        assert "Limit (never executed)" in common_every
     page = users_page(UserFilter(search="yz"), sort=Sort("display_name", False), size=50)
     assert [row.display_name for row in page.rows] == ["Yzma Rare"]
+
+
+def test_a_search_costs_postgresql_one_round_trip_whether_few_or_many_users_match() -> None:
+    """On PostgreSQL the window and, when it is short, every match come back from one
+    statement; on SQLite, in-process, a term few users match takes two (issue 15)."""
+    bulk_users(600, prefix="walk")
+    for number in range(60):
+        make_user(f"many{number:02d}@contoso.test", display_name=f"Many {number:02d}")
+    make_user("yz@contoso.test", display_name="Yzma Rare")
+    statements = {"many": 1, "yz": 1} if connection.vendor == "postgresql" else {"many": 1, "yz": 2}
+    for term, expected in statements.items():
+        with CaptureQueriesContext(connection) as queries:
+            page = users_page(UserFilter(search=term), sort=Sort("display_name", False), size=50)
+        assert len(queries.captured_queries) == expected, term
+        assert len(page.rows) == (50 if term == "many" else 1)
 
 
 def pane_of(response) -> str:
