@@ -501,14 +501,16 @@ def users_page(
     before: Cursor | None = None,
 ) -> UserPage:
     """One page of the users tab: keyset paging on (UPPER(column), id), never OFFSET, and
-    never a count of the whole set. One query, two for a search with few early matches.
+    never a count of the whole set. One query; on SQLite, two for a search with few early
+    matches.
 
     The order is case-insensitive ("Megan" before "MOD"), and the expression indexes on
     (UPPER(column), id) (mfaportal.directory.indexes) serve it on SQLite and PostgreSQL.
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
     never has to agree with the database's. A search is one query too when a page of
-    matches lies among the next SEARCH_WINDOW users; otherwise a second one gathers its
-    matches through the prefix indexes, then sorts them, as the floor's page does.
+    matches lies among the next SEARCH_WINDOW users; otherwise its matches are gathered
+    through the prefix indexes, then sorted, as the floor's page does: by a second query on
+    SQLite, by the same statement on PostgreSQL (``_search_rows``).
     """
     field, descending = sort.field, sort.descending
     backwards = before is not None and after is None
