@@ -380,41 +380,55 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
     return tenant
 
 
+# Rounds in a row on one tenant: its connections stay open for them (a server's do), and
+# each variant is asked once untimed on each side when the visit begins.
+VISIT_ROUNDS = 10
+
+
 def measure(
     tenants: list[Tenant], repeat: int, floor: Floor, report: Report, batch: int = 1
 ) -> None:
-    """Time every variant on every tenant in interleaved rounds, so that load from other
+    """Time every variant on every tenant in interleaved visits, so that load from other
     processes on the machine falls on all sizes alike and the ratios stay meaningful. On a
     tenant the floor serves too, each ``batch`` of the portal's requests is followed by as
     many of the floor's: with 1, they take turns request by request, and a moment's load on
-    this shared machine (a p95 of 20 is its second-slowest request) falls on both alike."""
-    rounds = max(1, repeat // batch)
-    for number in range(rounds):
+    this shared machine (a p95 of 20 is its second-slowest request) falls on both alike.
+
+    A visit to a tenant opens its database on both sides (the first request after switching
+    opens the connection, the first of a variant fills the caches it reads), asks each
+    variant once untimed on each side, then times ``VISIT_ROUNDS`` rounds."""
+    rounds_per_visit = max(1, min(VISIT_ROUNDS, repeat // batch))
+    visits = max(1, repeat // (batch * rounds_per_visit))
+    for number in range(visits):
         for tenant in tenants:
             use(tenant.database)
-            # The first request after switching opens the connection: one untimed on each
-            # side, then every variant in turn.
-            first = next(iter(tenant.urls))
-            request(tenant.client, tenant.urls[first])
             if tenant.floor:
                 floor.use(tenant.database)
-                floor.request(tenant.floor_urls[first], 1)
             for name, url in tenant.urls.items():
-                for _ in range(batch):
-                    started = time.perf_counter()
-                    request(tenant.client, url)
-                    tenant.timings[name].append((time.perf_counter() - started) * 1000)
+                request(tenant.client, url)
                 if tenant.floor:
-                    tenant.floor_timings[name] += floor.time(tenant.floor_urls[name], batch)
-            for name, page in tenant.pages.items():
-                for _ in range(batch):
-                    started = time.perf_counter()
-                    page.client.get(page.url, **page.headers)
-                    tenant.timings[name].append((time.perf_counter() - started) * 1000)
-                tenant.floor_timings[name] += floor.time(page.floor_url, batch, page.floor_headers)
+                    floor.request(tenant.floor_urls[name], 1)
+            for page in tenant.pages.values():
+                page.client.get(page.url, **page.headers)
+                floor.request(page.floor_url, 1, page.floor_headers)
+            for _ in range(rounds_per_visit):
+                for name, url in tenant.urls.items():
+                    for _ in range(batch):
+                        started = time.perf_counter()
+                        request(tenant.client, url)
+                        tenant.timings[name].append((time.perf_counter() - started) * 1000)
+                    if tenant.floor:
+                        tenant.floor_timings[name] += floor.time(tenant.floor_urls[name], batch)
+                for name, page in tenant.pages.items():
+                    for _ in range(batch):
+                        started = time.perf_counter()
+                        page.client.get(page.url, **page.headers)
+                        tenant.timings[name].append((time.perf_counter() - started) * 1000)
+                    tenant.floor_timings[name] += floor.time(
+                        page.floor_url, batch, page.floor_headers
+                    )
         report.load.append(os.getloadavg()[0])
-        if (number + 1) % max(1, rounds // 10) == 0 or number + 1 == rounds:
-            print(f"  round {number + 1}/{rounds}, load average {report.load[-1]:.2f}", flush=True)
+        print(f"  visit {number + 1}/{visits}, load average {report.load[-1]:.2f}", flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -567,9 +581,10 @@ def main() -> int:
     bulk_size = BULK_SIZE if BULK_SIZE in sizes else sizes[-1]
     try:
         for size in sizes:
-            at_floor = size in (sizes[-1], bulk_size)
+            # The floor serves every size: the portal's requests then take turns with its
+            # at every size alike, and the 100k/1k ratio compares like with like.
             searched = prefixes if size == sizes[-1] or not every_prefix else PREFIXES[:2]
-            tenants.append(build(size, Path(original).stem, searched, floor if at_floor else None))
+            tenants.append(build(size, Path(original).stem, searched, floor))
         measure(tenants, args.repeat, floor, report, args.batch)
         for tenant in tenants:
             for name, timings in tenant.timings.items():
