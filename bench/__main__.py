@@ -53,7 +53,8 @@ from mfaportal.mfa.selectors.users import Cursor  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 BULK_SIZE = 10_000
-TARGETS = {"p50_ms": 50.0, "p95_ms": 100.0, "ratio": 1.5, "bulk_s": 5.0}
+# Issue 3's absolute targets; the 100k/1k ratio is issue 15's 1.3 (issue 3 asked for 1.5).
+TARGETS = {"p50_ms": 50.0, "p95_ms": 100.0, "ratio": 1.3, "bulk_s": 5.0}
 # Issue 15: the portal against the floor measured in the same rounds.
 FLOOR_TARGETS = {"page_p50": 2.0, "search_p95": 2.0, "bulk": 1.5, "legacy_p50": 1.5}
 # Under gunicorn: at least this share of the floor's requests per second, at most this p99.
