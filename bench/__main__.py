@@ -151,7 +151,6 @@ class Tenant:
     floor_timings: dict[str, list[float]] = field(default_factory=dict)
     queries: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
-    floor: bool = False
     floor_session: str = ""
     pages: dict[str, Page] = field(default_factory=dict)
 
@@ -191,7 +190,7 @@ class Floor:
 
     def time(self, url: str, batch: int, headers: dict[str, Any] | None = None) -> list[float]:
         """Time ``batch`` requests in a row, none before them untimed (``measure`` warms
-        both sides alike, once per round)."""
+        both sides alike, once per visit)."""
         timings: list[float] = self.request(url, batch, headers, warm=False)["ms"]
         return timings
 
@@ -321,7 +320,9 @@ def selfservice_pages() -> tuple[dict[str, Page], dict[str, Any]]:
     return pages, {"secret": secret, "user_id": user.id}
 
 
-def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | None) -> Tenant:
+def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor) -> Tenant:
+    """A tenant of ``size`` users, its floor's table copied beside it, every page checked
+    to show what the floor's does."""
     test = connection.settings_dict.setdefault("TEST", {})
     if connection.vendor == "sqlite":
         test["NAME"] = str(Path(settings.VAR_DIR) / f"bench-{size}.sqlite3")
@@ -333,35 +334,31 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
     tenant.client.force_login(DirectoryUser.objects.by_upn("admin@contoso.test").get())
     both = variants(size, prefixes)
     tenant.urls = {name: urls[0] for name, urls in both.items()}
-    if floor is not None:
-        tenant.pages, app_password = selfservice_pages()
-        connection.close()  # the floor writes its table into this database
-        floor.use(database)
-        copied = floor.ask(cmd="copy")
-        floor.ask(cmd="app_password", **app_password)
-        tenant.floor_session = floor.ask(cmd="sign_in", pending=app_password["user_id"])["session"]
-        print(f"  floor: copied {copied['users']:,} users", flush=True)
-        tenant.floor = True
-        tenant.floor_urls = {name: urls[1] for name, urls in both.items()}
-        tenant.floor_timings = {name: [] for name in both}
-        floor_rows = {
-            name: floor.request(url, 2)["rows"] for name, url in tenant.floor_urls.items()
-        }
-        for name, page in tenant.pages.items():
-            for _ in range(3):
-                response = page.client.get(page.url, **page.headers)
-                assert response.status_code == 200, (page.url, response.status_code)
-            text = response.content.decode()
-            lacking = [shown for shown in page.shows if shown not in text]
-            assert not lacking, f"{name}: the portal does not show {lacking}"
-            with CaptureQueriesContext(connection) as queries:
-                page.client.get(page.url, **page.headers)
-            tenant.queries[name] = len(queries.captured_queries)
-            tenant.rows[name] = 0
-            tenant.timings[name] = []
-            tenant.floor_timings[name] = []
-            lacking = floor.request(page.floor_url, 2, page.floor_headers, page.shows)["lacking"]
-            assert not lacking, f"{name}: the floor does not show {lacking}"
+    tenant.pages, app_password = selfservice_pages()
+    connection.close()  # the floor writes its table into this database
+    floor.use(database)
+    copied = floor.ask(cmd="copy")
+    floor.ask(cmd="app_password", **app_password)
+    tenant.floor_session = floor.ask(cmd="sign_in", pending=app_password["user_id"])["session"]
+    print(f"  floor: copied {copied['users']:,} users", flush=True)
+    tenant.floor_urls = {name: urls[1] for name, urls in both.items()}
+    tenant.floor_timings = {name: [] for name in both}
+    floor_rows = {name: floor.request(url, 2)["rows"] for name, url in tenant.floor_urls.items()}
+    for name, page in tenant.pages.items():
+        for _ in range(3):
+            response = page.client.get(page.url, **page.headers)
+            assert response.status_code == 200, (page.url, response.status_code)
+        text = response.content.decode()
+        lacking = [shown for shown in page.shows if shown not in text]
+        assert not lacking, f"{name}: the portal does not show {lacking}"
+        with CaptureQueriesContext(connection) as queries:
+            page.client.get(page.url, **page.headers)
+        tenant.queries[name] = len(queries.captured_queries)
+        tenant.rows[name] = 0
+        tenant.timings[name] = []
+        tenant.floor_timings[name] = []
+        lacking = floor.request(page.floor_url, 2, page.floor_headers, page.shows)["lacking"]
+        assert not lacking, f"{name}: the floor does not show {lacking}"
     for name, url in tenant.urls.items():
         for _ in range(3):  # warm the caches, the session and the planner
             response = request(tenant.client, url)
@@ -374,7 +371,7 @@ def build(size: int, original: str, prefixes: tuple[str, ...], floor: Floor | No
             b"data-pane-link"
         )
         tenant.timings[name] = []
-        if tenant.floor and floor_rows[name] != tenant.rows[name]:
+        if floor_rows[name] != tenant.rows[name]:
             raise RuntimeError(
                 f"{name}: the floor shows {floor_rows[name]} rows, the portal {tenant.rows[name]}"
             )
@@ -397,18 +394,17 @@ def measure(
 
     A visit to a tenant opens its database on both sides (the first request after switching
     opens the connection, the first of a variant fills the caches it reads), asks each
-    variant once untimed on each side, then times ``VISIT_ROUNDS`` rounds."""
-    rounds_per_visit = max(1, min(VISIT_ROUNDS, repeat // batch))
-    visits = max(1, repeat // (batch * rounds_per_visit))
-    for number in range(visits):
+    variant once untimed on each side, then times up to ``VISIT_ROUNDS`` rounds: as many in
+    all as ``repeat // batch``."""
+    rounds = max(1, repeat // batch)
+    visits = [min(VISIT_ROUNDS, rounds - start) for start in range(0, rounds, VISIT_ROUNDS)]
+    for number, rounds_per_visit in enumerate(visits):
         for tenant in tenants:
             use(tenant.database)
-            if tenant.floor:
-                floor.use(tenant.database)
+            floor.use(tenant.database)
             for name, url in tenant.urls.items():
                 request(tenant.client, url)
-                if tenant.floor:
-                    floor.request(tenant.floor_urls[name], 1)
+                floor.request(tenant.floor_urls[name], 1)
             for page in tenant.pages.values():
                 page.client.get(page.url, **page.headers)
                 floor.request(page.floor_url, 1, page.floor_headers)
@@ -418,8 +414,7 @@ def measure(
                         started = time.perf_counter()
                         request(tenant.client, url)
                         tenant.timings[name].append((time.perf_counter() - started) * 1000)
-                    if tenant.floor:
-                        tenant.floor_timings[name] += floor.time(tenant.floor_urls[name], batch)
+                    tenant.floor_timings[name] += floor.time(tenant.floor_urls[name], batch)
                 for name, page in tenant.pages.items():
                     for _ in range(batch):
                         started = time.perf_counter()
@@ -429,7 +424,7 @@ def measure(
                         page.floor_url, batch, page.floor_headers
                     )
         report.load.append(os.getloadavg()[0])
-        print(f"  visit {number + 1}/{visits}, load average {report.load[-1]:.2f}", flush=True)
+        print(f"  visit {number + 1}/{len(visits)}, load average {report.load[-1]:.2f}", flush=True)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -463,20 +458,18 @@ def bulk_enable(tenant: Tenant, floor: Floor, rounds: int = BULK_ROUNDS) -> Bulk
     for _ in range(rounds):
         seconds, count, audit_rows, enforced = _portal_enable(tenant, matching, before)
         portal.append(seconds)
-        if tenant.floor:
-            connection.close()
-            floor.use(tenant.database)
-            answer = floor.ask(cmd="enable")
-            assert answer["users"] == matching, (answer, matching)
-            # The same work: as many users changed (and audited) on both sides, and as many
-            # of them, already registered, made Enforced.
-            assert answer["changed"] == audit_rows, (answer, audit_rows)
-            assert answer["enforced"] == enforced, (answer, enforced)
-            at_floor.append(answer["seconds"])
-            use(tenant.database)
+        connection.close()
+        floor.use(tenant.database)
+        answer = floor.ask(cmd="enable")
+        assert answer["users"] == matching, (answer, matching)
+        # The same work: as many users changed (and audited) on both sides, and as many
+        # of them, already registered, made Enforced.
+        assert answer["changed"] == audit_rows, (answer, audit_rows)
+        assert answer["enforced"] == enforced, (answer, enforced)
+        at_floor.append(answer["seconds"])
+        use(tenant.database)
     measured = BulkMeasure(tenant.size, matching, statistics.median(portal), count, audit_rows)
-    if at_floor:
-        measured.floor_seconds = statistics.median(at_floor)
+    measured.floor_seconds = statistics.median(at_floor)
     return measured
 
 

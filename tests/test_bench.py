@@ -32,6 +32,10 @@ def test_the_benchmark_compares_every_page_and_the_enable_with_a_floor_doing_the
         assert row.count("|") == 6, row  # portal, floor, ratio and target, all present
     # Portal and floor take turns request by request (``--batch``, 1 by default).
     assert "(2 requests a variant, 1 in a row before the other side's turn)" in run.stdout
+    # The floor serves every size, so the self-service pages are timed at each one too.
+    by_size = run.stdout.split("Portal by tenant size", 1)[1]
+    setup = next(line for line in by_size.splitlines() if line.startswith("| /mfa/setup/ GET |"))
+    assert "—" not in setup and setup.count("(5 q)") == 2, setup
     assert "→ Enable, median of 5 rounds alternating with the floor" in run.stdout
     assert "; floor " in run.stdout.split("→ Enable", 1)[1].splitlines()[0]
 

@@ -427,9 +427,9 @@ def _search_rows(shape: _Shape, values: tuple[str, str, str, int]) -> list[tuple
 
     On PostgreSQL both in one statement, one round trip: the window as a CTE, and every
     match only when the window is short (a condition PostgreSQL tests once, before reading
-    a row). Most two-letter terms match a page or fewer users, and each round trip cost
-    them about 0.7 ms of their ~9 (issue 15). On SQLite, in-process, two statements cost
-    less than such a compound one (docs/performance.md, eighth round)."""
+    a row). Most two-letter terms match a page or fewer users; they took two round trips
+    where the floor's search takes one (issue 15, docs/performance.md, ninth round). On
+    SQLite, in-process, two statements cost less than such a compound one (eighth round)."""
     alias = router.db_for_read(DirectoryUser)
     if (
         connections[alias].vendor != "postgresql"
