@@ -205,8 +205,12 @@ TEMPLATES = [
                     ],
                 )
             ],
-            # {% url %} remembers what a URL without arguments reverses to (issue 15).
-            "builtins": ["mfaportal.core.templatetags.cached_url"],
+            # {% url %} remembers what a URL without arguments reverses to; {% fixed %}
+            # keeps a part of a page that depends on a few named values (issue 15).
+            "builtins": [
+                "mfaportal.core.templatetags.cached_url",
+                "mfaportal.core.templatetags.fixed",
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -17,6 +17,13 @@ Two lookups Django repeats on every render are kept too. An ``{% extends %}`` or
 here the node keeps what the first lookup found, for as long as the template itself is kept.
 And a page's root template is searched for its ``{% block %}`` nodes on every render (a walk
 of every node, ~300 calls for the portal's layout); here the search is done once.
+
+A part that also depends on a few values of the page (which tab is current, whether the
+signed-in user is staff) says so: ``{% fixed tab portal_directory_mode %}…{% endfixed %}``
+(FixedBlock) renders once per language, URL prefix and values of those keys. Nothing inside
+may read anything else: before it first keeps a rendering, the block checks every variable,
+condition, include and tag inside it against its keys, and refuses (TemplateSyntaxError) one
+that reads more, a CSRF token, or a tag it does not know.
 """
 
 from __future__ import annotations
@@ -25,12 +32,21 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django.core.signals import setting_changed
-from django.template import Context, Template
-from django.template.base import FilterExpression, Node, NodeList, Origin, TextNode, Variable
+from django.template import Context, Template, TemplateSyntaxError
+from django.template.base import (
+    FilterExpression,
+    Node,
+    NodeList,
+    Origin,
+    TextNode,
+    TokenType,
+    Variable,
+    VariableNode,
+)
 from django.template.defaulttags import CommentNode, CsrfTokenNode, IfNode, LoadNode
 from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.template.loaders import base, cached
-from django.templatetags.i18n import LanguageNode, TranslateNode
+from django.templatetags.i18n import BlockTranslateNode, LanguageNode, TranslateNode
 from django.templatetags.static import StaticNode
 from django.urls import get_script_prefix, get_urlconf
 from django.utils import translation
@@ -107,6 +123,162 @@ class FixedRun(TextNode):
         if None in parts:
             token = str(CsrfTokenNode().render(context))
         return "".join(token if part is None else part for part in parts)
+
+
+# The values a FixedBlock keys on: what compares equal renders the same.
+_KEY_TYPES = (str, bool, int, type(None))
+
+
+class FixedBlock(Node):
+    """``{% fixed key … %}…{% endfixed %}``: a part of a page rendered once per language, URL
+    prefix, escaping and values of its keys (each a variable, as ``{% if %}`` reads one), then
+    kept. A key whose value is not a string, number, boolean or None (or of a subclass, such
+    as a text choice) renders the part every time, as if it were not fixed. Names set inside (``{% url … as name %}``) stay inside."""
+
+    child_nodelists = ("nodelist",)
+
+    def __init__(self, keys: list[FilterExpression], nodelist: NodeList) -> None:
+        self.keys = keys
+        self.nodelist = nodelist
+        self.rendered: dict[tuple[Any, ...], str] = {}
+        self.generation = _generation[0]
+        self.checked = False
+
+    def __repr__(self) -> str:
+        return f"<FixedBlock: {' '.join(key.token for key in self.keys)}>"
+
+    def render(self, context: Context) -> str:
+        values = tuple(key.resolve(context) for key in self.keys)
+        if not all(isinstance(value, _KEY_TYPES) for value in values):
+            return self._render(context)
+        if self.generation != _generation[0]:
+            self.rendered, self.generation = {}, _generation[0]
+        # The types too: True and 1 are equal keys, "<b>" and a safe "<b>" print differently.
+        key = (
+            _request_key(context),
+            context.autoescape,
+            tuple((type(value), value) for value in values),
+        )
+        text = self.rendered.get(key)
+        if text is None:
+            if not self.checked:
+                self._check(context)
+                self.checked = True
+            text = self._render(context)
+            if len(self.rendered) >= _KEPT_AT_MOST:
+                self.rendered = {}
+            self.rendered[key] = text
+        return text
+
+    def _render(self, context: Context) -> str:
+        with context.push():
+            return str(self.nodelist.render(context))
+
+    def _check(self, context: Context) -> None:
+        names = {str(key.token) for key in self.keys}
+        problem = _reads_more(self.nodelist, names, context)
+        if problem:
+            raise TemplateSyntaxError(
+                f"{{% fixed {' '.join(sorted(names))} %}} in {self.origin.template_name!s} "
+                f"(line {self.token.lineno if self.token else '?'}) holds {problem}: "
+                "name it as a key or move it out."
+            )
+
+
+def _reads_more(nodelist: NodeList, names: set[str], context: Context) -> str | None:
+    """What in ``nodelist`` reads more than the variables ``names`` (and the language and
+    URL prefix), described; None when nothing does. Names set inside are added as they come."""
+    names = set(names)
+    for node in nodelist:
+        problem = _node_reads_more(node, names, context)
+        if problem:
+            return problem
+    return None
+
+
+def _node_reads_more(node: Node, names: set[str], context: Context) -> str | None:
+    if isinstance(node, FixedRun):
+        if any(isinstance(inner, CsrfTokenNode) for inner in node.nodes):
+            return "a CSRF token"
+        return None
+    if isinstance(node, CsrfTokenNode):
+        return "a CSRF token"
+    if is_fixed(node):
+        return None
+    if isinstance(node, VariableNode):
+        return _reads_unnamed(node.filter_expression, names)
+    if isinstance(node, IfNode):
+        for condition, child in node.conditions_nodelists:
+            for expression in _condition_expressions(condition):
+                problem = _reads_unnamed(expression, names)
+                if problem:
+                    return problem
+            problem = _reads_more(child, names, context)
+            if problem:
+                return problem
+        return None
+    if isinstance(node, CachedURLNode) and node.asvar and not node.args and not node.kwargs:
+        names.add(node.asvar)
+        return None
+    if isinstance(node, BlockTranslateNode) and node.asvar is None:
+        return _translation_reads_more(node, names)
+    if isinstance(node, IncludeNode):
+        return _include_reads_more(node, context)
+    return f"{{% {node.token.contents if node.token else type(node).__name__} %}}"
+
+
+def _reads_unnamed(expression: FilterExpression, names: set[str]) -> str | None:
+    expressions = [expression.var]
+    for _func, args in expression.filters:
+        expressions += [arg for lookup, arg in args if lookup]
+    for var in expressions:
+        if isinstance(var, Variable) and var.lookups is not None:
+            name = str(var.var)
+            if name not in names and not any(name.startswith(f"{key}.") for key in names):
+                return f"the variable {name!r}"
+    return None
+
+
+def _condition_expressions(condition: Any) -> Iterator[FilterExpression]:
+    """The variables an ``{% if %}`` condition reads (Django's parsed condition tree)."""
+    if condition is None:
+        return
+    value = getattr(condition, "value", None)
+    if isinstance(value, FilterExpression):
+        yield value
+    for part in (getattr(condition, "first", None), getattr(condition, "second", None)):
+        yield from _condition_expressions(part)
+
+
+def _translation_reads_more(node: BlockTranslateNode, names: set[str]) -> str | None:
+    inner = set(names) | set(node.extra_context) | {node.countervar}
+    for expression in [*node.extra_context.values(), node.counter, node.message_context]:
+        if isinstance(expression, FilterExpression):
+            problem = _reads_unnamed(expression, names)
+            if problem:
+                return problem
+    for token in [*node.singular, *(node.plural or [])]:
+        if token.token_type == TokenType.VAR and token.contents not in inner:
+            return f"the variable {token.contents!r}"
+    return None
+
+
+def _include_reads_more(node: IncludeNode, context: Context) -> str | None:
+    """An include inside a fixed part sees only what it is given (``only``), and that must be
+    fixed text; what it includes is checked with those names."""
+    template = node.template
+    given = node.extra_context.values()
+    if not node.isolated_context or not all(_literal(value) for value in given):
+        return f"{{% {node.token.contents} %}} (an include there takes only quoted values)"
+    if isinstance(template, _NamedTemplate):
+        found = template.resolve(context)
+    elif isinstance(template, FilterExpression) and _literal(template):
+        assert context.template is not None  # a node renders within its template
+        found = context.template.engine.get_template(str(template.resolve(context)))
+    else:
+        return f"{{% {node.token.contents} %}} (an include there names its template)"
+    assert isinstance(found, Template)
+    return _reads_more(found.nodelist, set(node.extra_context), context)
 
 
 class _KeptNodeList(NodeList):

@@ -214,7 +214,7 @@ def _pane_context(
     them. Only rows on this page count, so the pane never names a user the list doesn't show."""
     ticked = [row.id for row in rows if row.checked]
     if not ticked or request.GET.get("all") == "1":
-        return {}
+        return {"selection": None}
     users = users_selected(ticked)
     selection = Selection(user_filter, users=users, count=len(users))
     return {
