@@ -132,8 +132,9 @@ _KEY_TYPES = (str, bool, int, type(None))
 class FixedBlock(Node):
     """``{% fixed key … %}…{% endfixed %}``: a part of a page rendered once per language, URL
     prefix, escaping and values of its keys (each a variable, as ``{% if %}`` reads one), then
-    kept. A key whose value is not a string, number, boolean or None (or of a subclass, such
-    as a text choice) renders the part every time, as if it were not fixed. Names set inside (``{% url … as name %}``) stay inside."""
+    kept. A key whose value is not a string, number, boolean or None (or of a subclass of
+    one: safe text, a text choice) renders the part every time, as if it were not fixed.
+    Names set inside (``{% url … as name %}``) stay inside."""
 
     child_nodelists = ("nodelist",)
 
