@@ -75,7 +75,9 @@ class Prepared:
         compiler = self._build(*self._stand_ins).query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         klass_info = compiler.klass_info
-        if klass_info is not None:
+        # How to make model instances, for a query of them; a values_list() query's rows
+        # stay tuples (Django 5.2 describes its model columns too, around its annotations).
+        if klass_info is not None and compiler.query.default_cols:
             select = compiler.select
             fields = klass_info["select_fields"]
             start, end = fields[0], fields[-1] + 1
