@@ -358,8 +358,7 @@ def _page_query(
     shape: _Shape, stage: str, role: str, term: str, cursor_value: str, cursor_id: int
 ) -> QuerySet[Any]:
     """The users page's statement: ``stage`` "page" (no search), "window" (the search among
-    the next SEARCH_WINDOW users in list order), "all" (every match, gathered first) or
-    "any_column" (every match, PostgreSQL's way: see below)."""
+    the next SEARCH_WINDOW users in list order) or "all" (every match, gathered first)."""
     view = shape.view + role if shape.view == ROLE_VIEW_PREFIX else shape.view
     user_filter = UserFilter(view=view, status=shape.status, search=term if shape.search else "")
     row_fields: tuple[str, ...] = _ROW_FIELDS
@@ -387,12 +386,13 @@ def _page_query(
         # A term that a page's worth of users or fewer match cannot fill a page anywhere:
         # the window is then not walked (a constant condition, tested before any row).
         users = users.filter(_more_matches_than(term, shape.size))
-    elif stage == "any_column":
-        # Every match on PostgreSQL: one bitmap of the three prefix indexes, so each matching
-        # row is read once (the "all" stage's UNION read each three times, then again by its
-        # id), and each user's MFA state read for the page's rows only, by a subquery that
-        # PostgreSQL evaluates above the sort and its limit (the join read every match's):
-        # "ma" at 100,000 users, 35 ms → 7 ms (issue 15, docs/performance.md, tenth round).
+    elif stage == "all":
+        # Every match through the three prefix indexes at once (PostgreSQL's BitmapOr,
+        # SQLite's MULTI-INDEX OR), so each matching row is read once, where a UNION of ids
+        # read each three times and then again by its id; and each user's MFA state by a
+        # subquery, which PostgreSQL evaluates for the page's rows only, above the sort and
+        # its limit (a join read every match's). "ma" at 100,000 users: 35 → 7 ms on
+        # PostgreSQL, 11.7 → 7.0 ms on SQLite (issue 15, docs/performance.md, tenth round).
         matching = users_matching(UserFilter(view=view, status=shape.status)).filter(
             Q(display_name__istartswith=term)
             | Q(user_principal_name__istartswith=term)
@@ -407,7 +407,7 @@ def _page_query(
         users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
     if cursor is not None:
         users = users.filter(_after(cursor, ahead=shape.ahead))
-    if stage in ("all", "any_column"):
+    if stage == "all":
         # Sorted by an order no index can supply, so the planner cannot walk the whole
         # ordered index testing each row.
         key = _Unindexed(Upper(shape.field))
@@ -454,8 +454,8 @@ def _search_rows(shape: _Shape, values: tuple[str, str, str, int]) -> list[tuple
     """A search's rows: the window first; when it holds no more than a page, every match.
 
     On PostgreSQL both in one statement, one round trip: the window as a CTE, and every
-    match (the "any_column" stage) only when the window is short (a condition PostgreSQL
-    tests once, before reading a row). Most two-letter terms match a page or fewer users; they took two round trips
+    match only when the window is short (a condition PostgreSQL tests once, before reading
+    a row). Most two-letter terms match a page or fewer users; they took two round trips
     where the floor's search takes one (issue 15, docs/performance.md, ninth round). On
     SQLite, in-process, two statements cost less than such a compound one (eighth round)."""
     alias = router.db_for_read(DirectoryUser)
@@ -469,7 +469,7 @@ def _search_rows(shape: _Shape, values: tuple[str, str, str, int]) -> list[tuple
             found = _page_rows(shape, "all", values)
         return found
     window_sql, window_params = _prepared(shape, "window").sql(alias, values)
-    every_sql, every_params = _prepared(shape, "any_column").sql(alias, values)
+    every_sql, every_params = _prepared(shape, "all").sql(alias, values)
     order = "DESC" if shape.reverse else "ASC"
     sort_key, id_ = len(_ROW_FIELDS) + 1, 1  # the columns' positions
     sql = (
@@ -537,9 +537,8 @@ def users_page(
     The cursor holds the database's own upper-cased value, so Python's idea of upper case
     never has to agree with the database's. A search is one query too when a page of
     matches lies among the next SEARCH_WINDOW users; otherwise its matches are gathered
-    through the prefix indexes, then sorted: by a second query on SQLite, as the floor's
-    page does; by the same statement on PostgreSQL, from one bitmap of the three indexes
-    (``_search_rows``).
+    through the three prefix indexes at once, then sorted: by a second query on SQLite, by
+    the same statement on PostgreSQL (``_search_rows``).
     """
     field, descending = sort.field, sort.descending
     backwards = before is not None and after is None
