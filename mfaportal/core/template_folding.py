@@ -127,6 +127,9 @@ class FixedRun(TextNode):
 
 # The values a FixedBlock keys on: what compares equal renders the same.
 _KEY_TYPES = (str, bool, int, type(None))
+# A block keyed on the page's view name is kept for each page, language and role: a few
+# hundred at most; the bound only stops a key that could take any value from growing it.
+_BLOCK_KEPT_AT_MOST = 512
 
 
 class FixedBlock(Node):
@@ -166,7 +169,7 @@ class FixedBlock(Node):
                 self._check(context)
                 self.checked = True
             text = self._render(context)
-            if len(self.rendered) >= _KEPT_AT_MOST:
+            if len(self.rendered) >= _BLOCK_KEPT_AT_MOST:
                 self.rendered = {}
             self.rendered[key] = text
         return text
