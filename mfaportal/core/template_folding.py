@@ -44,6 +44,7 @@ from django.template.base import (
     VariableNode,
 )
 from django.template.defaulttags import CommentNode, CsrfTokenNode, IfNode, LoadNode
+from django.template.engine import Engine
 from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.template.loaders import base, cached
 from django.templatetags.i18n import BlockTranslateNode, LanguageNode, TranslateNode
@@ -78,6 +79,10 @@ class _Folding(base.Loader):
         template: Template = super().get_template(template_name, skip)
         fold(template.nodelist)
         template.nodelist = _KeptNodeList(template.nodelist)
+        # A {% fixed %} part that reads more than its keys fails as the template loads.
+        for block in template.nodelist.get_nodes_by_type(FixedBlock):
+            assert isinstance(block, FixedBlock)
+            block.check(self.engine)
         return template
 
 
@@ -125,19 +130,20 @@ class FixedRun(TextNode):
         return "".join(token if part is None else part for part in parts)
 
 
-# The values a FixedBlock keys on: what compares equal renders the same.
-_KEY_TYPES = (str, bool, int, type(None))
-# A block keyed on the page's view name is kept for each page, language and role: a few
-# hundred at most; the bound only stops a key that could take any value from growing it.
+# The values a FixedBlock keys on: what compares equal renders the same. (None is not one:
+# a missing variable resolves to None too, and prints otherwise.)
+_KEY_TYPES = (str, bool, int)
+# A block keyed on the page's view name is kept for each page, language and staff or not: a
+# few hundred at most; the bound only stops a key that could take any value from growing it.
 _BLOCK_KEPT_AT_MOST = 512
 
 
 class FixedBlock(Node):
     """``{% fixed key … %}…{% endfixed %}``: a part of a page rendered once per language, URL
-    prefix, escaping and values of its keys (each a variable, as ``{% if %}`` reads one), then
-    kept. A key whose value is not a string, number, boolean or None (or of a subclass of
-    one: safe text, a text choice) renders the part every time, as if it were not fixed.
-    Names set inside (``{% url … as name %}``) stay inside."""
+    prefix, escaping, localization and values of its keys (each a variable, as ``{% if %}``
+    reads one), then kept. A key that is missing or whose value is not text, an integer or a
+    boolean (or of a subclass of one: safe text, a text choice) renders the part every time,
+    as if it were not fixed. Names set inside (``{% url … as name %}``) stay inside."""
 
     child_nodelists = ("nodelist",)
 
@@ -152,7 +158,7 @@ class FixedBlock(Node):
         return f"<FixedBlock: {' '.join(key.token for key in self.keys)}>"
 
     def render(self, context: Context) -> str:
-        values = tuple(key.resolve(context) for key in self.keys)
+        values = tuple(key.resolve(context, ignore_failures=True) for key in self.keys)
         if not all(isinstance(value, _KEY_TYPES) for value in values):
             return self._render(context)
         if self.generation != _generation[0]:
@@ -160,14 +166,14 @@ class FixedBlock(Node):
         # The types too: True and 1 are equal keys, "<b>" and a safe "<b>" print differently.
         key = (
             _request_key(context),
-            context.autoescape,
+            (context.autoescape, context.use_l10n, context.use_tz),
             tuple((type(value), value) for value in values),
         )
         text = self.rendered.get(key)
         if text is None:
-            if not self.checked:
-                self._check(context)
-                self.checked = True
+            if not self.checked:  # a template not from a loader (Engine.from_string)
+                assert context.template is not None  # a node renders within its template
+                self.check(context.template.engine)
             text = self._render(context)
             if len(self.rendered) >= _BLOCK_KEPT_AT_MOST:
                 self.rendered = {}
@@ -178,29 +184,32 @@ class FixedBlock(Node):
         with context.push():
             return str(self.nodelist.render(context))
 
-    def _check(self, context: Context) -> None:
+    def check(self, engine: Engine) -> None:
+        """Refuse a part that reads more than its keys (TemplateSyntaxError)."""
         names = {str(key.token) for key in self.keys}
-        problem = _reads_more(self.nodelist, names, context)
+        problem = _reads_more(self.nodelist, names, engine)
+        self.checked = problem is None
         if problem:
+            where = self.origin.template_name or self.origin.name
             raise TemplateSyntaxError(
-                f"{{% fixed {' '.join(sorted(names))} %}} in {self.origin.template_name!s} "
+                f"{{% fixed {' '.join(sorted(names))} %}} in {where!s} "
                 f"(line {self.token.lineno if self.token else '?'}) holds {problem}: "
                 "name it as a key or move it out."
             )
 
 
-def _reads_more(nodelist: NodeList, names: set[str], context: Context) -> str | None:
+def _reads_more(nodelist: NodeList, names: set[str], engine: Engine) -> str | None:
     """What in ``nodelist`` reads more than the variables ``names`` (and the language and
     URL prefix), described; None when nothing does. Names set inside are added as they come."""
     names = set(names)
     for node in nodelist:
-        problem = _node_reads_more(node, names, context)
+        problem = _node_reads_more(node, names, engine)
         if problem:
             return problem
     return None
 
 
-def _node_reads_more(node: Node, names: set[str], context: Context) -> str | None:
+def _node_reads_more(node: Node, names: set[str], engine: Engine) -> str | None:
     if isinstance(node, FixedRun):
         if any(isinstance(inner, CsrfTokenNode) for inner in node.nodes):
             return "a CSRF token"
@@ -217,18 +226,28 @@ def _node_reads_more(node: Node, names: set[str], context: Context) -> str | Non
                 problem = _reads_unnamed(expression, names)
                 if problem:
                     return problem
-            problem = _reads_more(child, names, context)
+            problem = _reads_more(child, names, engine)
             if problem:
                 return problem
         return None
-    if isinstance(node, CachedURLNode) and node.asvar and not node.args and not node.kwargs:
+    if (
+        isinstance(node, CachedURLNode)
+        and node.asvar
+        and _literal(node.view_name)
+        and not node.args
+        and not node.kwargs
+    ):
         names.add(node.asvar)
         return None
     if isinstance(node, BlockTranslateNode) and node.asvar is None:
         return _translation_reads_more(node, names)
     if isinstance(node, IncludeNode):
-        return _include_reads_more(node, context)
+        return _include_reads_more(node, engine)
     return f"{{% {node.token.contents if node.token else type(node).__name__} %}}"
+
+
+# What every template context holds (django.template.context.BaseContext).
+_BUILTIN_NAMES = frozenset({"True", "False", "None"})
 
 
 def _reads_unnamed(expression: FilterExpression, names: set[str]) -> str | None:
@@ -238,6 +257,8 @@ def _reads_unnamed(expression: FilterExpression, names: set[str]) -> str | None:
     for var in expressions:
         if isinstance(var, Variable) and var.lookups is not None:
             name = str(var.var)
+            if name in _BUILTIN_NAMES:
+                continue
             if name not in names and not any(name.startswith(f"{key}.") for key in names):
                 return f"the variable {name!r}"
     return None
@@ -267,7 +288,7 @@ def _translation_reads_more(node: BlockTranslateNode, names: set[str]) -> str | 
     return None
 
 
-def _include_reads_more(node: IncludeNode, context: Context) -> str | None:
+def _include_reads_more(node: IncludeNode, engine: Engine) -> str | None:
     """An include inside a fixed part sees only what it is given (``only``), and that must be
     fixed text; what it includes is checked with those names."""
     template = node.template
@@ -275,14 +296,13 @@ def _include_reads_more(node: IncludeNode, context: Context) -> str | None:
     if not node.isolated_context or not all(_literal(value) for value in given):
         return f"{{% {node.token.contents} %}} (an include there takes only quoted values)"
     if isinstance(template, _NamedTemplate):
-        found = template.resolve(context)
+        name = template.name
     elif isinstance(template, FilterExpression) and _literal(template):
-        assert context.template is not None  # a node renders within its template
-        found = context.template.engine.get_template(str(template.resolve(context)))
+        name = str(template.resolve(Context()))
     else:
         return f"{{% {node.token.contents} %}} (an include there names its template)"
-    assert isinstance(found, Template)
-    return _reads_more(found.nodelist, set(node.extra_context), context)
+    found = engine.get_template(name)
+    return _reads_more(found.nodelist, set(node.extra_context), engine)
 
 
 class _KeptNodeList(NodeList):

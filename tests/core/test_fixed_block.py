@@ -17,14 +17,17 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import override
 
 from mfaportal.core import roles
-from mfaportal.core.template_folding import FixedBlock
+from mfaportal.core.template_folding import FixedBlock, fold
 from mfaportal.directory.services import session_proof_mark
 from mfaportal.mfa.models import MfaState
 from tests.factories import make_user
 
 
 def _template(source: str) -> Template:
-    return engines["django"].engine.from_string(source)  # type: ignore[attr-defined]
+    """The template folded as the portal's loader folds it (its fixed runs joined)."""
+    template: Template = engines["django"].engine.from_string(source)  # type: ignore[attr-defined]
+    fold(template.nodelist)
+    return template
 
 
 def _block(template: Template) -> FixedBlock:
@@ -51,11 +54,20 @@ def test_a_fixed_part_is_drawn_once_per_value_of_its_keys_and_in_each_language()
     assert len(_block(template).rendered) == 3
 
 
-def test_a_key_that_is_not_a_plain_value_draws_the_part_every_time() -> None:
+def test_a_key_that_is_not_a_plain_value_or_is_missing_draws_the_part_every_time() -> None:
     template = _template("{% fixed tab %}[{{ tab.0 }}]{% endfixed %}")
     assert template.render(Context({"tab": ["a"]})) == "[a]"
     assert template.render(Context({"tab": ["b"]})) == "[b]"
     assert _block(template).rendered == {}
+    # Missing, None and "" print differently; none of them is kept.
+    template = _template(
+        "{% fixed tab %}[{{ tab }}]{% if tab is None %}none{% endif %}{% endfixed %}"
+    )
+    assert template.render(Context()) == "[]none"
+    assert template.render(Context({"tab": None})) == "[None]none"
+    assert template.render(Context({"tab": ""})) == "[]"
+    assert template.render(Context()) == "[]none"
+    assert len(_block(template).rendered) == 1  # "" only
 
 
 def test_equal_keys_of_other_kinds_are_kept_apart() -> None:
@@ -91,6 +103,18 @@ def test_a_name_set_inside_a_fixed_part_stays_inside() -> None:
         ("{% fixed %}{{ csrf_token }}{% endfixed %}", "'csrf_token'"),
         ("{% fixed %}{% for x in xs %}{% endfor %}{% endfixed %}", "for x in xs"),
         ("{% fixed %}{% url 'admin_portal:user_detail' pk %}{% endfixed %}", "url"),
+        ("{% fixed %}{% url next_view as link %}{{ link }}{% endfixed %}", "url next_view"),
+        ("{% fixed tab %}{% if tab|default:other %}x{% endif %}{% endfixed %}", "'other'"),
+        (
+            "{% load i18n %}{% fixed %}{% blocktranslate count counter=n %}one{% plural %}"
+            "many{% endblocktranslate %}{% endfixed %}",
+            "'n'",
+        ),
+        (
+            "{% load i18n %}{% fixed %}{% blocktranslate context kind %}Hi{% endblocktranslate %}"
+            "{% endfixed %}",
+            "'kind'",
+        ),
         (
             "{% load i18n %}{% fixed %}{% blocktranslate %}Hi {{ name }}{% endblocktranslate %}"
             "{% endfixed %}",
@@ -105,7 +129,7 @@ def test_a_name_set_inside_a_fixed_part_stays_inside() -> None:
         (
             # What it includes reads a selection it was not given.
             "{% fixed %}{% include 'components/quick_steps.html' only %}{% endfixed %}",
-            "'selection'",
+            "'selection.count'",
         ),
     ],
 )
@@ -117,6 +141,36 @@ def test_a_fixed_part_that_reads_more_than_its_keys_is_refused_before_anything_i
     with pytest.raises(TemplateSyntaxError, match="holds .*" + problem.replace("|", r"\|")):
         template.render(Context(context))
     assert _block(template).rendered == {}
+
+
+def test_a_page_whose_fixed_part_reads_more_is_refused_as_it_loads_not_when_drawn(
+    tmp_path: Any,
+) -> None:
+    """A mistake shows when the template loads (at start, in every test of its page), not as
+    a server error on somebody's first visit; what an include brings in counts too."""
+    from django.template.engine import Engine
+
+    (tmp_path / "inner.html").write_text("<p>{{ label }} {{ user.user_principal_name }}</p>")
+    (tmp_path / "page.html").write_text(
+        '{% fixed %}{% include "inner.html" with label="Hi" only %}{% endfixed %}'
+    )
+    (tmp_path / "fine.html").write_text(
+        '{% fixed tab %}{% include "label.html" with label="Hi" only %}{% endfixed %}'
+    )
+    (tmp_path / "label.html").write_text("<p>{{ label }}</p>")
+    engine = Engine(
+        dirs=[str(tmp_path)],
+        builtins=["mfaportal.core.templatetags.fixed"],
+        loaders=[
+            (
+                "mfaportal.core.template_folding.Loader",
+                ["django.template.loaders.filesystem.Loader"],
+            )
+        ],
+    )
+    with pytest.raises(TemplateSyntaxError, match=r"'user\.user_principal_name'"):
+        engine.get_template("page.html")
+    assert engine.get_template("fine.html").render(Context({"tab": "a"})) == "<p>Hi</p>"
 
 
 def test_an_include_given_only_quoted_values_may_be_fixed() -> None:
