@@ -21,9 +21,10 @@ of every node, ~300 calls for the portal's layout); here the search is done once
 A part that also depends on a few values of the page (which tab is current, whether the
 signed-in user is staff) says so: ``{% fixed tab portal_directory_mode %}…{% endfixed %}``
 (FixedBlock) renders once per language, URL prefix and values of those keys. Nothing inside
-may read anything else: before it first keeps a rendering, the block checks every variable,
-condition, include and tag inside it against its keys, and refuses (TemplateSyntaxError) one
-that reads more, a CSRF token, or a tag it does not know.
+may read anything else: as its template loads (a template made from a string: before it
+first keeps a rendering), the block checks every variable, condition, include and tag
+inside it against its keys, and refuses (TemplateSyntaxError) one that reads more, a CSRF
+token, or a tag it does not know.
 """
 
 from __future__ import annotations
