@@ -318,6 +318,8 @@ _ROW_FIELDS = (
     "is_licensed",
     "account_enabled",
 )
+# The same columns when every match is gathered: the state read by a subquery (_page_query).
+_GATHERED_ROW_FIELDS = tuple("mfa_state" if name == "mfa__state" else name for name in _ROW_FIELDS)
 
 
 def _after(cursor: Cursor, *, ahead: bool, inclusive: bool = False) -> Q:
@@ -402,7 +404,7 @@ def _page_query(
             sort_key=Upper(shape.field),
             mfa_state=Subquery(UserMfa.objects.filter(user_id=OuterRef("pk")).values("state")),
         )
-        row_fields = tuple("mfa_state" if name == "mfa__state" else name for name in row_fields)
+        row_fields = _GATHERED_ROW_FIELDS
     else:
         users = users_matching(user_filter).annotate(sort_key=Upper(shape.field))
     if cursor is not None:
